@@ -1,0 +1,182 @@
+"""The command line: ``python -m resnet_lessons train|visdom|models``.
+
+    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe fast --out runs/resnet20
+    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe fast --out runs/resnet20 --resume
+    python -m resnet_lessons visdom --port 8097
+    python -m resnet_lessons models
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from .experiments import add_arguments as add_experiment_arguments
+from .recipes import RECIPES
+
+DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_lessons",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train a network and save its history, checkpoint and curves",
+        description="Train a network on CIFAR-10. Writes history.json, checkpoint.pt (after every epoch) "
+        "and curves.png into --out, then prints the final test accuracy and the training speed. "
+        "Ctrl-C stops after saving; add --resume to the same command to continue.",
+    )
+    train.add_argument("--model", default="resnet20",
+                       help="network name, e.g. resnet20, resnet56, plain20 (see the 'models' command); "
+                       "default resnet20")
+    train.add_argument("--epochs", type=int, default=30, help="epochs to train (default 30)")
+    recipes = "; ".join(r.summary() for r in RECIPES.values()).replace("%", "%%")
+    train.add_argument("--recipe", default="fast", choices=sorted(RECIPES),
+                       help=f"optimiser and learning-rate schedule (default fast). {recipes}")
+    train.add_argument("--data", default=None, metavar="PATH",
+                       help="CIFAR-10 folder (ImageFolder train/ and test/, or torchvision's files); "
+                       "default $RESNET_LESSONS_DATA, else a torchvision download")
+    train.add_argument("--subset", type=int, default=None, metavar="N",
+                       help="train on a stratified subset of N training images (equal per class)")
+    train.add_argument("--test-subset", type=int, default=None, metavar="N",
+                       help="evaluate on a stratified subset of N test images (default: all of them)")
+    train.add_argument("--out", default=None, metavar="DIR",
+                       help="output folder (default runs/<model>-<recipe>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run saved in --out (same settings as when it started)")
+    train.add_argument("--batch-size", type=int, default=None, help="override the recipe's batch size")
+    train.add_argument("--lr", type=float, default=None, help="override the recipe's (peak) learning rate")
+    train.add_argument("--weight-decay", type=float, default=None, help="override the recipe's weight decay")
+    train.add_argument("--label-smoothing", type=float, default=None,
+                       help="override the recipe's label smoothing")
+    train.add_argument("--no-augment", action="store_true", help="train without random crops and flips")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed for the initial weights, shuffling and augmentation (default 0)")
+    train.add_argument("--device", default=None, help="cuda, cpu, mps... (default: the best available)")
+    train.add_argument("--no-compile", action="store_true", help="do not torch.compile on a GPU")
+    train.add_argument("--visdom", nargs="?", const="resnet_lessons", default=None, metavar="ENV",
+                       help="also send the curves to the visdom server on 127.0.0.1:8097, "
+                       "environment ENV (default resnet_lessons)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    visdom = commands.add_parser(
+        "visdom",
+        help="start a visdom server on 127.0.0.1 (works offline) and print its URL",
+        description="Start a visdom server on this computer only (127.0.0.1), without downloading "
+        "anything. Runs until Ctrl-C.",
+    )
+    visdom.add_argument("--port", type=int, default=8097, help="port (default 8097)")
+    visdom.add_argument("--env-path", default=None, help="folder for saved environments (default <cache>/visdom)")
+
+    experiment = commands.add_parser(
+        "experiment",
+        help="run one of the course's reference experiments and store its results",
+        description="Run named reference experiments with fixed seeds; each writes per-epoch histories (JSON), "
+        "a figure (PNG), a summary and a provenance record into results/NAME/.",
+    )
+    add_experiment_arguments(experiment)
+
+    commands.add_parser("models", help="list the network names --model accepts",
+                        description="List the network names that --model accepts.")
+
+    # `python -m resnet_lessons --help` shows every command's options, not only the command names.
+    parser.epilog = "\n".join(
+        f"--- python -m resnet_lessons {name} ---\n{sub.format_help()}" for name, sub in commands.choices.items()
+    )
+    return parser
+
+
+def _data(args):
+    from .data import load_cifar10
+
+    data = load_cifar10(root=args.data, progress=not args.no_progress)
+    if args.subset is not None or args.test_subset is not None:
+        data = data.subset(args.subset, args.test_subset, seed=args.seed)
+    return data
+
+
+def train_main(args, argv: list[str]) -> int:
+    import torch
+
+    from .checkpoint import CheckpointError
+    from .data import DataNotFoundError
+    from .models import build_model
+    from .plots import plot_curves, save_figure
+    from .train import TrainingDiverged, fit
+
+    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.recipe}"
+    try:
+        torch.manual_seed(args.seed)
+        model = build_model(args.model)  # first: a misspelt name should not wait for the data
+        data = _data(args)
+    except (ValueError, DataNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        history = fit(
+            model, data, args.epochs, args.recipe,
+            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+            label_smoothing=args.label_smoothing, out_dir=out, resume=args.resume,
+            visdom=args.visdom, seed=args.seed, device=args.device,
+            compile=False if args.no_compile else None, augment=not args.no_augment,
+            progress=not args.no_progress, name=args.model,
+        )
+    except (CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"error: {e}", *getattr(e, "__notes__", []), file=sys.stderr)
+        return 1
+    if len(history):
+        save_figure(plot_curves({args.model: history}, title=f"{args.model}, {history.meta['recipe']} recipe"),
+                    out / "curves.png")
+    if history.meta.get("interrupted"):
+        command = "python -m resnet_lessons " + " ".join(shlex.quote(a) for a in argv)
+        if not args.resume:
+            command += " --resume"
+        print(f"To continue: {command}", file=sys.stderr)
+        return 130
+    # The first epoch includes compiling on a GPU: quote the speed of the later ones when there are any.
+    speeds = history.images_per_s[1:] or history.images_per_s
+    print(f"final test accuracy: {history.test_acc[-1]:.2%} ({args.model}, {history.meta['recipe']} recipe, "
+          f"{len(history)} epochs, {history.meta['train_images']} training images)")
+    print(f"training speed: {sum(speeds) / len(speeds):,.0f} images/s on {history.meta['device']} "
+          f"({sum(history.seconds):.1f} s of training)")
+    print(f"saved: {out / 'history.json'}, {out / 'checkpoint.pt'}, {out / 'curves.png'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return train_main(args, argv)
+    if args.command == "visdom":
+        from .visdom_logger import server_main
+
+        rest = ["--port", str(args.port)] + (["--env-path", args.env_path] if args.env_path else [])
+        return server_main(rest)
+    if args.command == "experiment":
+        from .experiments import run_from_args
+
+        return run_from_args(args, argv[1:])
+    if args.command == "models":
+        from .models import list_models
+
+        print("\n".join(list_models()))
+        return 0
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,661 @@
+"""Checkers for notebooks 03 (BasicBlock and the CIFAR ResNets) and 04 (Bottleneck and parameter arithmetic).
+
+Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
+unfinished exercise still runs from top to bottom.
+
+Notebook 03:
+
+- :func:`check_option_b_cost`: how many parameters option B's projections add to a CIFAR ResNet.
+- :func:`check_option_a`: a student's option-A shortcut (subsample, append zero channels) as a function.
+- :func:`check_resnet32`: a student's ResNet-32 against the package's ``resnet32``: layers per stage,
+  shortcut option, parameter count, and the output with the package's weights copied in.
+
+Notebook 04:
+
+- :func:`check_block_parameters`: a block's parameter count worked out by hand; the usual slips
+  (BatchNorm forgotten, biases added, the shortcut's projection forgotten, ...) are named.
+- :func:`check_conv_macs`: the multiply-adds of one convolution worked out by hand.
+- :func:`check_bottleneck`: a student's bottleneck block against the package's ``Bottleneck``.
+- :func:`check_all_projection_cost`: what projections on *every* shortcut (the paper's option C) would add
+  to a network's parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import combinations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .core import Verdict, copy_weights_by_order, count_params
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+class _Verdict(Verdict):
+    """A Verdict that shows nothing more when it is the last value of a notebook cell.
+
+    ``report()`` has printed it already. Without this, ``check_x(answer);`` would also show the object's
+    repr whenever the trailing ``;`` is not honoured (nbval runs cells with ``store_history=False``, and
+    IPython then cannot see the semicolon).
+    """
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _placeholder(answer: object, what: str) -> Verdict | None:
+    """A ❌ verdict when ``answer`` is still the exercise's placeholder, else None."""
+    if answer is None or answer is ...:
+        return _Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
+    return None
+
+
+def _is_number(answer: object) -> bool:
+    return isinstance(answer, int | float) and not isinstance(answer, bool)
+
+
+def explain_difference(answer: float, expected: float, mistakes: dict[str, int], most: int = 3) -> list[str]:
+    """Which of the known ``mistakes`` (each the amount it adds to the right answer) explain ``answer``.
+
+    Tries every single mistake, then pairs, up to ``most`` at once, and returns the messages of the first
+    (smallest) combination whose offsets add up to ``answer - expected``; an empty list when none does.
+    """
+    gap = answer - expected
+    items = [(message, offset) for message, offset in mistakes.items() if offset != 0]
+    for k in range(1, most + 1):
+        for combo in combinations(items, k):
+            if sum(offset for _, offset in combo) == gap:
+                return [message for message, _ in combo]
+    return []
+
+
+def _number_verdict(answer: object, expected: int, what: str, mistakes: dict[str, int], hint: str) -> Verdict:
+    """Right; or wrong with the known mistakes that explain it; or too high / too low with a hint."""
+    if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
+        return verdict
+    if not _is_number(answer):
+        return _Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
+    if answer == expected:
+        return _Verdict(True, success=f"{what} = {expected:,} is right.").report()
+    direction = "too high" if answer > expected else "too low"
+    explained = explain_difference(answer, expected, mistakes)
+    if explained:
+        slips = "this slip makes" if len(explained) == 1 else "these slips make together"
+        lead = f"{what}: {answer:,} is {direction} by {abs(answer - expected):,}, exactly the difference {slips}:"
+        return _Verdict(False, [lead] + explained).report()
+    return _Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+
+
+def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
+    """Give every BatchNorm non-trivial weights and running statistics.
+
+    A fresh BatchNorm in eval mode is almost the identity (mean 0, variance 1, weight 1, bias 0), so a
+    network with a BatchNorm or ReLU in the wrong place could not be told apart from the right one.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=g))
+                m.bias.copy_(torch.rand(c, generator=g) - 0.6)  # mostly negative: where the ReLU sits matters
+                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+def _convs(module: nn.Module) -> list[nn.Conv2d]:
+    """The convolutions of ``module`` in registration order."""
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+def _describe_conv(conv: nn.Conv2d) -> str:
+    k = conv.kernel_size[0]
+    stride = f", stride {conv.stride[0]}" if conv.stride[0] != 1 else ""
+    return f"{k}x{k} conv {conv.in_channels}->{conv.out_channels}{stride}"
+
+
+def _run(student: nn.Module, x: Tensor, name: str) -> tuple[Tensor | None, str | None]:
+    """The student's output in eval mode without gradients, or the failure in words."""
+    try:
+        with torch.no_grad():
+            out = student.eval()(x)
+    except Exception as e:  # a student's forward may fail in any way; say how, in words
+        return None, f"calling {name} on an input of shape {tuple(x.shape)} failed: {type(e).__name__}: {e}"
+    if not isinstance(out, Tensor):
+        return None, f"{name} returned {type(out).__name__}, not a tensor: did `forward` forget to `return`?"
+    return out, None
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 03: shortcut options
+# ---------------------------------------------------------------------------------------------
+
+
+def option_b_cost(depth: int = 20) -> int:
+    """Parameters that option B's two projection shortcuts add to a CIFAR ResNet of ``depth``, counted
+    from the package's networks: resnet(depth, "B") minus resnet(depth, "A")."""
+    from resnet_lessons.models import cifar_resnet
+
+    return count_params(cifar_resnet(depth, shortcut="B")) - count_params(cifar_resnet(depth, shortcut="A"))
+
+
+def check_option_b_cost(answer: int | float | None, depth: int = 20) -> Verdict:
+    """Check a hand count of the parameters option B adds to ResNet-``depth`` (2,752 for every depth).
+
+    Option B replaces the two downsampling shortcuts (16 -> 32 and 32 -> 64 channels) by a 1x1
+    convolution without bias and a BatchNorm. The verdict names the usual slips: BatchNorm forgotten or
+    counted with its running statistics, a bias added, a 3x3 kernel, one projection per block or only one
+    of the two stages.
+    """
+    expected = option_b_cost(depth)
+    convs = 16 * 32 + 32 * 64
+    bns = 2 * 32 + 2 * 64
+    n = (depth - 2) // 6
+    mistakes = {
+        "the two BatchNorms are missing: each projection is a 1x1 conv *and* a BatchNorm2d with 2 parameters "
+        "per channel (2 x 32 + 2 x 64 = 192).": -bns,
+        "the BatchNorms' running mean and variance are counted: they are buffers, not learned parameters "
+        "(only the weight and bias of a BatchNorm are).": bns,
+        "the projection convolutions have no bias (bias=False): the BatchNorm after them has its own shift. "
+        "Leave out 32 + 64 = 96 biases.": 32 + 64,
+        "a projection is a 1x1 convolution: C_in x C_out weights, not C_in x C_out x 3 x 3.": 8 * convs,
+        "only the first block of stage 2 and stage 3 changes the shape, so there are two projections in the "
+        f"whole network, not one per block ({n} blocks per stage).": (n - 1) * (convs + bns),
+        "the 16 -> 32 projection of stage 2 is missing (stage 2's first block halves the map and doubles "
+        "the channels too).": -(16 * 32 + 2 * 32),
+        "the 32 -> 64 projection of stage 3 is missing.": -(32 * 64 + 2 * 64),
+        "stage 1 needs no projection: its blocks keep 16 channels and 32x32 maps, so its shortcuts are "
+        "plain identities.": 16 * 16 + 2 * 16,
+    }
+    return _number_verdict(answer, expected, f"the parameters option B adds to ResNet-{depth}", mistakes,
+                           hint="Two projections (16 -> 32 and 32 -> 64), each a 1x1 conv without bias "
+                                "(C_in x C_out) plus a BatchNorm (2 x C_out).")
+
+
+def _pad_channels(x: Tensor, before: int, after: int) -> Tensor:
+    return F.pad(x, (0, 0, 0, 0, before, after))
+
+
+def option_a_mistakes(x: Tensor, out_channels: int, stride: int) -> dict[str, Tensor]:
+    """What the usual wrong versions of option A return on ``x``, by the message that explains each."""
+    extra = out_channels - x.shape[1]
+    sub = x[:, :, ::stride, ::stride]
+    return {
+        "the zero channels are split before and after x's channels (as some popular CIFAR ResNet code "
+        "does). That works just as well, but option A as written here keeps channel c of x at channel c "
+        "and appends all the zeros after the existing channels: F.pad(x, (0, 0, 0, 0, 0, extra)).":
+            _pad_channels(sub, extra // 2, extra - extra // 2),
+        "the zero channels come before x's channels; append them after, so that channel c of x stays "
+        "channel c: F.pad(x, (0, 0, 0, 0, 0, extra)).": _pad_channels(sub, extra, 0),
+        "you averaged each stride x stride square: that is option C (AvgPoolPadding). Option A keeps one "
+        "pixel of each square and drops the others: x[:, :, ::stride, ::stride].":
+            _pad_channels(F.avg_pool2d(x, stride, stride, ceil_mode=True), 0, extra),
+        "you took the maximum of each stride x stride square; option A keeps the top-left pixel of each "
+        "square (x[:, :, ::stride, ::stride]), the pixel that the branch's stride-2 convolution is centred on.":
+            _pad_channels(F.max_pool2d(x, stride, stride, ceil_mode=True), 0, extra),
+        "you kept the pixels at odd positions (x[:, :, 1::2, 1::2]). The branch's 3x3 convolution with "
+        "stride 2 and padding 1 computes output pixel i centred on input pixel 2i, so keep the even ones: "
+        "x[:, :, ::stride, ::stride].":
+            _pad_channels(x[:, :, 1::stride, 1::stride], 0, extra),
+        "you repeated x's channels instead of adding zero channels. Option A's new channels are zeros: "
+        "the shortcut adds no parameters and no copies.":
+            torch.cat([sub] * (out_channels // x.shape[1]) + [sub[:, : out_channels % x.shape[1]]], dim=1),
+    }
+
+
+def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verdict:
+    """Check a student's option-A shortcut, written as a function ``f(x, out_channels, stride)``.
+
+    Option A (the package's :class:`~resnet_lessons.models.IdentityPadding`) keeps every ``stride``-th
+    pixel of x in each direction and appends ``out_channels - C_in`` zero channels after x's channels.
+    It is tried on a downsampling case (16 -> 32 channels, 8x8 -> 4x4), an odd size (3 -> 8 channels,
+    7x7 -> 4x4) and the identity case (stride 1, channels unchanged). Wrong outputs are matched against
+    the usual mistakes (zeros in the wrong place, average or max pooling, odd pixels, repeated channels).
+    """
+    from resnet_lessons.models import IdentityPadding
+
+    name = "your option-A shortcut"
+    if (verdict := _placeholder(student, name)) is not None:
+        return verdict
+    if not callable(student):
+        return _Verdict(False, [f"{name} should be a function f(x, out_channels, stride), got "
+                               f"{type(student).__name__}."]).report()
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.randn(2, 16, 8, 8, generator=g), 32, 2, "a downsampling block (16 -> 32 channels, stride 2)"),
+        (torch.randn(1, 3, 7, 7, generator=g), 8, 2, "an odd size (3 -> 8 channels, 7x7 map, stride 2)"),
+        (torch.randn(2, 16, 8, 8, generator=g), 16, 1, "a block that keeps the shape (16 -> 16, stride 1)"),
+    ]
+    for x, out_channels, stride, case in cases:
+        expected = IdentityPadding(x.shape[1], out_channels, stride)(x)
+        try:
+            with torch.no_grad():
+                out = student(x.clone(), out_channels, stride)
+        except Exception as e:
+            return _Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
+                                   f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
+        if not isinstance(out, Tensor):
+            return _Verdict(False, [f"{name} returned {type(out).__name__}, not a tensor."]).report()
+        where = f"for {case}, x of shape {tuple(x.shape)}"
+        if out.shape != expected.shape:
+            problems = [f"{where}, it returns shape {tuple(out.shape)}; expected {tuple(expected.shape)}."]
+            if out.shape[-2:] != expected.shape[-2:]:
+                problems.append(f"the map must shrink like the branch's stride-{stride} convolution: keep every "
+                                f"{stride}-th row and column, x[:, :, ::{stride}, ::{stride}].")
+            if out.dim() == 4 and out.shape[1] != expected.shape[1]:
+                problems.append(f"it must have out_channels = {out_channels} channels: append "
+                                f"{out_channels} - {x.shape[1]} = {out_channels - x.shape[1]} zero channels.")
+            return _Verdict(False, problems).report()
+        if torch.allclose(out, expected):
+            continue
+        if out_channels > x.shape[1]:
+            for message, value in option_a_mistakes(x, out_channels, stride).items():
+                if value.shape == out.shape and torch.allclose(out, value):
+                    return _Verdict(False, [f"{where}: {message}"]).report()
+        gap = (out - expected).abs().max().item()
+        return _Verdict(False, [f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
+                               "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels "
+                               "after the existing ones; it learns nothing and changes no value."]).report()
+    return _Verdict(True, success=f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero "
+                                 "channels appended after x's, no parameters.").report()
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 03: ResNet-32 from blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def _cifar_stage_blocks(model: nn.Module) -> tuple[int, int, int, int] | None:
+    """(3x3 convs, blocks in stage 1, 2, 3) read from the 3x3 convolutions' output channels, or None when
+    the network does not look like a 16/32/64-channel CIFAR ResNet."""
+    convs3 = [c for c in _convs(model) if c.kernel_size == (3, 3)]
+    by_width = {w: sum(c.out_channels == w for c in convs3) for w in (16, 32, 64)}
+    if sum(by_width.values()) != len(convs3) or by_width[16] < 1:
+        return None
+    return len(convs3), (by_width[16] - 1) / 2, by_width[32] / 2, by_width[64] / 2
+
+
+def check_resnet32(student: nn.Module | None) -> Verdict:
+    """Compare a student's ResNet-32 with the package's ``resnet32`` (option A shortcuts, 10 classes).
+
+    First the structure, read from the student's convolutions whatever their names: 31 3x3 convolutions
+    plus the fc make 32 layers, 5 blocks in each of the three stages (16, 32, 64 channels), no 1x1
+    projections (option A), no biases in the convolutions, 10 outputs. Then the parameter count (464,154)
+    and the output on the same input with the package's weights copied in, in registration order
+    (stem conv1, bn1, the 15 blocks, fc), with non-trivial BatchNorm statistics so that a misplaced
+    BatchNorm or ReLU shows.
+    """
+    from resnet_lessons.models import build_model
+
+    name = "your ResNet-32"
+    if (verdict := _placeholder(student, name)) is not None:
+        return verdict
+    if not isinstance(student, nn.Module):
+        return _Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
+    torch.manual_seed(0)
+    reference = build_model("resnet32")
+    _randomise_batchnorm(reference)
+    problems = []
+    got, want = count_params(student), count_params(reference)
+    stages = _cifar_stage_blocks(student)
+    convs = _convs(student)
+    projections = [c for c in convs if c.kernel_size == (1, 1)]
+    fcs = [m for m in student.modules() if isinstance(m, nn.Linear)]
+    if stages is None:
+        widths = sorted({c.out_channels for c in convs if c.kernel_size == (3, 3)})
+        problems.append(f"its 3x3 convolutions have {widths} output channels; ResNet-32 has a 3x3 stem with 16 "
+                        "filters and three stages of 16, 32 and 64 filters.")
+    else:
+        n3x3, *blocks = stages
+        depth = n3x3 + len(fcs)
+        if depth != 32:
+            problems.append(f"it has {depth} weighted layers on its main path ({n3x3} 3x3 convs + {len(fcs)} fc); "
+                            "ResNet-32 has 6n + 2 = 32: one stem conv, 3 stages x n = 5 blocks x 2 convs, one fc.")
+        if any(b != 5 for b in blocks):
+            shown = ", ".join(f"{b:g}" for b in blocks)
+            problems.append(f"its stages have {shown} blocks; each of the three stages needs n = 5 blocks "
+                            "(the first block of stages 2 and 3 with stride 2).")
+    if projections:
+        problems.append(f"it has {len(projections)} 1x1 projection convolution(s): that is option B. The paper's "
+                        "CIFAR ResNets use option A: the shortcut subsamples and pads with zeros "
+                        "(IdentityPadding, or make_layer(..., shortcut='A')) and has no parameters.")
+    if any(c.bias is not None for c in convs):
+        problems.append("some convolutions have a bias: every conv is followed by a BatchNorm, which has its "
+                        "own shift, so use bias=False (conv3x3 in the package does).")
+    if len(fcs) != 1 or fcs[0].out_features != 10:
+        outs = [f.out_features for f in fcs]
+        problems.append(f"it should end in one fully connected layer 64 -> 10 classes; found Linear layers with "
+                        f"outputs {outs}.")
+    if got != want:
+        problems.insert(0, f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
+                           f"(difference {got - want:+,}).")
+    if problems:
+        return _Verdict(False, problems).report()
+
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out, failure = _run(student, x, name)
+    if failure:
+        return _Verdict(False, [failure]).report()
+    with torch.no_grad():
+        expected = reference.eval()(x)
+    if out.shape != expected.shape:
+        return _Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)} "
+                               "(a batch of 10 class scores)."]).report()
+    copy_problems = copy_weights_by_order(reference, student)
+    if copy_problems:
+        return _Verdict(False, ["its layers are registered in another order than the package's (conv1, bn1, "
+                               "layer1, layer2, layer3, fc), so the weights cannot be copied across: "
+                               + copy_problems[0]]).report()
+    with torch.no_grad():
+        out = student(x)
+    if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
+        gap = (out - expected).abs().max().item()
+        return _Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}. "
+                               "The layers are right, so look at the forward pass: stem conv-BN-ReLU; in each "
+                               "block ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)), with the ReLU after the "
+                               "addition; global average pooling; flatten; fc."]).report()
+    return _Verdict(True, success=f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same "
+                                 "output with the same weights.").report()
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04: parameter arithmetic
+# ---------------------------------------------------------------------------------------------
+
+
+def _block_mistakes(block: nn.Module) -> dict[str, int]:
+    """The usual slips in counting ``block``'s parameters by hand, each with the amount it adds."""
+    convs = _convs(block)
+    bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+    downsample = getattr(block, "downsample", None)
+    mistakes = {}
+    bn_params = sum(2 * b.num_features for b in bns)
+    if bn_params:
+        mistakes["the BatchNorms are missing: every conv is followed by a BatchNorm2d with a weight and a bias "
+                 f"per channel ({' + '.join(f'2 x {b.num_features}' for b in bns)} = {bn_params:,})."] = -bn_params
+        mistakes["the BatchNorms' running mean and variance are counted: they are buffers, updated by "
+                 "averaging, not learned parameters; a BatchNorm has 2 parameters per channel."] = bn_params
+    biases = sum(c.out_channels for c in convs if c.bias is None)
+    if biases:
+        mistakes["the convolutions have no bias (bias=False): the BatchNorm after each conv has its own shift, "
+                 f"so a bias would be redundant ({biases:,} parameters too many)."] = biases
+    for conv in convs:
+        k2 = conv.kernel_size[0] * conv.kernel_size[1]
+        weights = conv.in_channels // conv.groups * conv.out_channels
+        if k2 > 1:
+            mistakes[f"the {_describe_conv(conv)} has {k2} weights per input-output channel pair: "
+                     f"{conv.in_channels} x {conv.out_channels} x {conv.kernel_size[0]} x {conv.kernel_size[1]}, "
+                     f"not {conv.in_channels} x {conv.out_channels}."] = -(k2 - 1) * weights
+        elif conv.kernel_size == (1, 1):
+            mistakes[f"the {_describe_conv(conv)} is a 1x1 convolution: {conv.in_channels} x {conv.out_channels} "
+                     "weights, with no 3 x 3 factor."] = 8 * weights
+    if isinstance(downsample, nn.Module):
+        ds = count_params(downsample)
+        ds_convs = sum(c.weight.numel() for c in _convs(downsample))
+        mistakes["the projection shortcut (downsample: a 1x1 conv and a BatchNorm) is missing: this block "
+                 "changes the number of channels, so its shortcut has parameters too "
+                 f"({ds:,})."] = -ds
+        # With the BatchNorms already forgotten, only the shortcut's conv is left to forget.
+        mistakes["the projection shortcut's 1x1 convolution is missing: this block changes the number of "
+                 f"channels, so its shortcut has weights too ({ds_convs:,})."] = -ds_convs
+    return mistakes
+
+
+def check_block_parameters(answer: int | float | None, block: nn.Module, what: str = "the block's parameters"
+                           ) -> Verdict:
+    """Check a hand count of ``block``'s parameters against ``sum(p.numel())``.
+
+    A wrong answer is explained when it is off by a combination of the usual slips: BatchNorm forgotten
+    (or counted with its running statistics), a bias added to convolutions that have none, the k x k of a
+    3x3 kernel forgotten (or a 1x1 counted as 3x3), the projection shortcut forgotten.
+    """
+    expected = count_params(block)
+    return _number_verdict(answer, expected, what, _block_mistakes(block),
+                           hint="Add conv weights C_in x C_out x k x k (/ groups), no conv biases, 2 x C per "
+                                "BatchNorm, and the shortcut's projection if the block has one.")
+
+
+def conv_macs(conv: nn.Conv2d, input_hw: tuple[int, int]) -> int:
+    """Multiply-adds of ``conv`` on one image of size ``input_hw``: output pixels x C_out x (C_in / groups) x k x k."""
+    x = torch.zeros(1, conv.in_channels, *input_hw, device="meta")
+    h, w = F.conv2d(x, conv.weight.to("meta"), None, conv.stride, conv.padding, conv.dilation, conv.groups).shape[-2:]
+    kh, kw = conv.kernel_size
+    return h * w * conv.out_channels * (conv.in_channels // conv.groups) * kh * kw
+
+
+def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple[int, int],
+                    what: str = "the multiply-adds") -> Verdict:
+    """Check a hand count of the multiply-adds (MACs) of ``conv`` on one image of ``input_hw`` pixels.
+
+    Names the usual slips: FLOPs (2 per multiply-add) instead of MACs, the input's size used instead of
+    the output's (forgetting the stride), the k x k forgotten, the parameters given instead of the work.
+    """
+    expected = conv_macs(conv, input_hw)
+    h_in, w_in = input_hw
+    x = torch.zeros(1, conv.in_channels, h_in, w_in, device="meta")
+    h, w = F.conv2d(x, conv.weight.to("meta"), None, conv.stride, conv.padding, conv.dilation, conv.groups).shape[-2:]
+    kh, kw = conv.kernel_size
+    per_pixel = conv.out_channels * (conv.in_channels // conv.groups) * kh * kw
+    named = {
+        "that counts FLOPs: a multiply-add is 2 FLOPs (one multiplication, one addition); the question asks "
+        "for multiply-adds.": 2 * expected,
+        f"that uses the input's {h_in} x {w_in} pixels; the kernel is applied once per *output* pixel, and "
+        f"with stride {conv.stride[0]} the output has {h} x {w}.": h_in * w_in * per_pixel,
+        f"the kernel's {kh} x {kw} = {kh * kw} multiply-adds per input channel are missing.": expected // (kh * kw),
+        "that is the number of weights (the parameters): each weight is used once per output pixel, so "
+        f"multiply by {h} x {w}.": per_pixel,
+        f"that is one output pixel's work; there are {h} x {w} output pixels.": per_pixel,
+        "that counts FLOPs over the input's pixels: halve it (multiply-adds) and use the output's size.":
+            2 * h_in * w_in * per_pixel,
+    }
+    return _number_verdict_named(answer, expected, what, named,
+                                 hint="output height x output width x C_out x C_in x k x k.")
+
+
+def _number_verdict_named(answer: object, expected: int, what: str, named: dict[str, int], hint: str) -> Verdict:
+    """Right; or one of the ``named`` wrong values (message -> the wrong value it gives); or too high/low."""
+    if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
+        return verdict
+    if not _is_number(answer):
+        return _Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
+    if answer == expected:
+        return _Verdict(True, success=f"{what} = {expected:,} is right.").report()
+    for message, value in named.items():
+        if value != expected and answer == value:
+            return _Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
+    direction = "too high" if answer > expected else "too low"
+    return _Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04: a bottleneck block from scratch
+# ---------------------------------------------------------------------------------------------
+
+
+def reference_bottleneck(inplanes: int = 256, planes: int = 128, stride: int = 2) -> nn.Module:
+    """The package's Bottleneck with torchvision's projection shortcut where the shape changes
+    (default: the first block of ResNet-50's layer2, 256 -> 512 channels, 56x56 -> 28x28)."""
+    from resnet_lessons.models import Bottleneck, ConvProjection
+
+    out = planes * Bottleneck.expansion
+    downsample = ConvProjection(inplanes, out, stride) if stride != 1 or inplanes != out else None
+    return Bottleneck(inplanes, planes, stride, downsample)
+
+
+def _bottleneck_variants(ref: nn.Module) -> dict[str, Callable[[Tensor], Tensor]]:
+    """The usual wrong forward passes, computed with the reference's own layers."""
+
+    def branch(x: Tensor) -> Tensor:
+        out = ref.relu(ref.bn1(ref.conv1(x)))
+        out = ref.relu(ref.bn2(ref.conv2(out)))
+        return ref.bn3(ref.conv3(out))
+
+    def shortcut(x: Tensor) -> Tensor:
+        return x if ref.downsample is None else ref.downsample(x)
+
+    def no_middle_relu(x: Tensor) -> Tensor:
+        out = ref.relu(ref.bn1(ref.conv1(x)))
+        out = ref.bn2(ref.conv2(out))
+        return torch.relu(ref.bn3(ref.conv3(out)) + shortcut(x))
+
+    return {
+        "the ReLU after the addition is missing: the block's output is ReLU(F(x) + shortcut(x))":
+            lambda x: branch(x) + shortcut(x),
+        "there is a ReLU before the addition: bn3's output is added to the shortcut *first*, then the ReLU "
+        "(ReLU(F(x) + shortcut(x)), not ReLU(F(x)) + shortcut(x))":
+            lambda x: torch.relu(branch(x)) + shortcut(x),
+        "there is a ReLU between bn3 and the addition: add bn3's output to the shortcut as it is (it may be "
+        "negative), and apply the ReLU once, after the addition":
+            lambda x: torch.relu(torch.relu(branch(x)) + shortcut(x)),
+        "the shortcut is never added: compute identity = downsample(x) (or x) and return ReLU(out + identity)":
+            lambda x: torch.relu(branch(x)),
+        "the ReLU after bn2 is missing: conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, then add and ReLU":
+            no_middle_relu,
+    }
+
+
+def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int = 128, stride: int = 2) -> Verdict:
+    """Compare a student's bottleneck block with the package's ``Bottleneck(inplanes, planes, stride)``.
+
+    The reference (default: ResNet-50's ``layer2[0]``) is conv1 1x1 -> bn1 -> ReLU -> conv2 3x3 with the
+    stride -> bn2 -> ReLU -> conv3 1x1 to 4 x planes -> bn3, plus ``downsample`` (1x1 conv with the stride and
+    a BatchNorm) on the shortcut, then the addition and a ReLU. The convolutions are compared one by one in
+    registration order (kernel, channels, stride, bias), then the output with the reference's weights
+    copied in; wrong outputs are matched against the usual mistakes.
+    """
+    name = "your bottleneck"
+    if (verdict := _placeholder(student, name)) is not None:
+        return verdict
+    if not isinstance(student, nn.Module):
+        return _Verdict(False, [f"{name} should be an nn.Module (an instance of your class), got "
+                               f"{type(student).__name__}."]).report()
+    torch.manual_seed(0)
+    reference = reference_bottleneck(inplanes, planes, stride)
+    _randomise_batchnorm(reference)
+    reference.eval()
+    ref_convs, convs = _convs(reference), _convs(student)
+    problems = []
+    got, want = count_params(student), count_params(reference)
+    if got != want:
+        problems.append(f"{name} has {got:,} parameters, the package's block has {want:,} (difference "
+                        f"{got - want:+,}).")
+    if len(convs) != len(ref_convs):
+        listing = "; ".join(_describe_conv(c) for c in ref_convs)
+        problems.append(f"it has {len(convs)} convolutions; the block has {len(ref_convs)}, in this order: {listing}.")
+        if len(convs) == len(ref_convs) - 1 and reference.downsample is not None:
+            problems.append("the shortcut needs its own 1x1 convolution (with the block's stride) and BatchNorm, "
+                            f"because the block changes {inplanes} channels into {planes * 4}"
+                            + (" and halves the map" if stride != 1 else "") + ".")
+    else:
+        labels = ["conv1", "conv2", "conv3", "downsample's conv"]
+        for i, (mine, ref) in enumerate(zip(convs, ref_convs, strict=True)):
+            label = labels[i] if i < len(labels) else f"convolution {i + 1}"
+            if (mine.kernel_size, mine.in_channels, mine.out_channels) != (ref.kernel_size, ref.in_channels,
+                                                                            ref.out_channels):
+                problems.append(f"{label} is a {_describe_conv(mine)}; expected a {_describe_conv(ref)}.")
+            if mine.stride != ref.stride and i < 3:
+                if i == 0 and mine.stride[0] == stride and convs[1].stride == (1, 1):
+                    problems.append(
+                        "the stride is on conv1, the first 1x1, as in the original Caffe ResNet-50 (\"v1\"). "
+                        "torchvision's ResNet-50 (\"v1.5\") and this package put it on conv2, the 3x3: a 1x1 "
+                        "convolution with stride 2 ignores three pixels out of four, while the 3x3 sees "
+                        "them all (it costs more multiply-adds and is about 0.5% more accurate).")
+                elif i != 0 or convs[1].stride == (1, 1):
+                    problems.append(f"{label} has stride {mine.stride[0]}, expected {ref.stride[0]}: the stride "
+                                    "belongs to conv2, the 3x3 convolution.")
+            elif mine.stride != ref.stride:
+                problems.append(f"{label} has stride {mine.stride[0]}; the shortcut must shrink the map like "
+                                f"the branch does: stride {ref.stride[0]}.")
+            if mine.bias is not None:
+                problems.append(f"{label} has a bias: use bias=False, the BatchNorm after it has its own shift.")
+    n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in student.modules())
+    n_ref_bn = sum(isinstance(m, nn.BatchNorm2d) for m in reference.modules())
+    if n_bn != n_ref_bn:
+        problems.append(f"it has {n_bn} BatchNorm2d layers; every convolution is followed by one ({n_ref_bn} "
+                        "in all, the shortcut's included).")
+    if problems:
+        return _Verdict(False, problems).report()
+
+    x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
+    out, failure = _run(student, x, name)
+    if failure:
+        return _Verdict(False, [failure]).report()
+    with torch.no_grad():
+        expected = reference(x)
+    if out.shape != expected.shape:
+        return _Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}."]
+                       ).report()
+    copy_problems = copy_weights_by_order(reference, student)
+    if copy_problems:
+        return _Verdict(False, ["its layers are registered in another order than conv1, bn1, conv2, bn2, conv3, "
+                               "bn3, downsample (conv, BN), so the weights cannot be copied across: "
+                               + copy_problems[0]]).report()
+    with torch.no_grad():
+        out = student(x)
+        if torch.allclose(out, expected, atol=1e-5):
+            return _Verdict(True, success=f"{name} matches the package's Bottleneck: same layers, {want:,} "
+                                         "parameters, same output.").report()
+        for message, variant in _bottleneck_variants(reference).items():
+            if torch.allclose(out, variant(x), atol=1e-5):
+                return _Verdict(False, [message + "."]).report()
+    gap = (out - expected).abs().max().item()
+    return _Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}: check "
+                           "the order conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, + shortcut, ReLU."]).report()
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 04: projections on every shortcut (the paper's option C)
+# ---------------------------------------------------------------------------------------------
+
+
+def all_projection_cost(model: nn.Module) -> int:
+    """Parameters that projection shortcuts on *every* block (the paper's option C) would add to ``model``:
+    a 1x1 convolution C -> C without bias and a BatchNorm (2 x C) for each block whose shortcut is the
+    identity. Blocks that already have a ``downsample`` keep it."""
+    from resnet_lessons.models import residual_blocks
+
+    total = 0
+    for _, block in residual_blocks(model):
+        if block.downsample is None:
+            c = block.conv1.in_channels
+            total += c * c + 2 * c
+    return total
+
+
+def check_all_projection_cost(answer: int | float | None, model_name: str = "resnet50") -> Verdict:
+    """Check a hand count of what option C (projections on every shortcut) adds to ``model_name``.
+
+    Names the usual slips: the BatchNorms forgotten, projections added to the blocks that already have
+    one, the bottleneck's inner width (planes) used instead of its output width (4 x planes), a 3x3 kernel.
+    """
+    from resnet_lessons.models import build_model, residual_blocks
+
+    with torch.device("meta"):  # only the shapes matter
+        model = build_model(model_name)
+    expected = all_projection_cost(model)
+    identity_blocks = [b for _, b in residual_blocks(model) if b.downsample is None]
+    projected = [b for _, b in residual_blocks(model) if b.downsample is not None]
+    channels = [b.conv1.in_channels for b in identity_blocks]
+    inner = [b.conv1.out_channels for b in identity_blocks]
+    mistakes = {
+        "the BatchNorm after each projection is missing (2 parameters per channel).": -sum(2 * c for c in channels),
+        f"the {len(projected)} blocks that start a stage already have a projection (their downsample); only "
+        f"the {len(identity_blocks)} blocks with an identity shortcut get a new one.":
+            sum(count_params(b.downsample) for b in projected),
+        "a projection on an identity shortcut maps the block's *input and output* width (4 x planes, e.g. "
+        "256 in layer1), not the bottleneck's inner width (planes, e.g. 64).":
+            sum(p * p + 2 * p for p in inner) - expected,
+        "a projection shortcut is a 1x1 convolution: C x C weights, not C x C x 3 x 3.":
+            sum(8 * c * c for c in channels),
+        "the projection convolutions have no bias (BatchNorm follows).": sum(channels),
+    }
+    return _number_verdict(answer, expected, f"the parameters option C adds to {model_name}", mistakes,
+                           hint="For every block whose shortcut is the identity (not the first block of a stage): "
+                                "a 1x1 conv C -> C (C x C weights) and a BatchNorm (2 x C), where C is the "
+                                "block's input = output width.")

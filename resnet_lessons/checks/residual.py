@@ -1,0 +1,309 @@
+"""Checkers for notebooks 01 (plain networks) and 02 (residual learning).
+
+Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
+unfinished exercise still runs from top to bottom.
+
+- :func:`check_plain_block`: a student's plain block (conv-BN-ReLU, conv-BN-ReLU) against the package's
+  :class:`~resnet_lessons.models.blocks.PlainBasicBlock`.
+- :func:`check_basic_block`: a student's residual block against the package's
+  :class:`~resnet_lessons.models.blocks.BasicBlock`; names the usual mistakes (no shortcut, ReLU before
+  the addition, no final ReLU, no ReLU in the middle).
+- :func:`check_identity_layer`: a conv-BN-ReLU layer that passes non-negative inputs through unchanged.
+- :func:`check_block_is_identity`: a residual block that computes exactly ``x`` ("can learn to do nothing").
+- :func:`check_shortcut_gradient`: the gradient through ``H(x) = W x + x``, computed by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .core import Verdict, copy_weights_by_order, count_params
+
+# ---------------------------------------------------------------------------------------------
+# comparing a student's block with the package's, and naming the mistake
+# ---------------------------------------------------------------------------------------------
+
+Variant = Callable[[nn.Module, Tensor], Tensor]
+
+
+def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
+    """Give every BatchNorm non-trivial weights and running statistics.
+
+    With the defaults (weight 1, bias 0, mean 0, variance 1) a BatchNorm in eval mode is almost the
+    identity, and a student who put it in the wrong place could not be told apart from one who did not.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=g))
+                m.bias.copy_(torch.rand(c, generator=g) - 0.6)  # mostly negative: ReLU's place matters
+                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+def _branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
+    """conv1 -> bn1 -> (ReLU) -> conv2 -> bn2 of a reference block: the residual branch F(x)."""
+    out = ref.bn1(ref.conv1(x))
+    if middle_relu:
+        out = torch.relu(out)
+    return ref.bn2(ref.conv2(out))
+
+
+BASIC_BLOCK_MISTAKES: dict[str, Variant] = {
+    "the input x is never added: a residual block computes ReLU(F(x) + x), so add the shortcut "
+    "(`out = out + identity`) just before the last ReLU":
+        lambda ref, x: torch.relu(_branch(ref, x)),
+    "the last ReLU comes before the addition: the paper adds first and then applies ReLU, "
+    "ReLU(F(x) + x), not ReLU(F(x)) + x":
+        lambda ref, x: torch.relu(_branch(ref, x)) + x,
+    "the ReLU after the addition is missing: the block's output is ReLU(F(x) + x)":
+        lambda ref, x: _branch(ref, x) + x,
+    "the ReLU between the two convolutions is missing: F(x) = BN(conv(ReLU(BN(conv(x)))))":
+        lambda ref, x: torch.relu(_branch(ref, x, middle_relu=False) + x),
+}
+
+PLAIN_BLOCK_MISTAKES: dict[str, Variant] = {
+    "the input x is added to the output: that is a residual block; a plain block has no shortcut":
+        lambda ref, x: torch.relu(_branch(ref, x) + x),
+    "the last ReLU is missing: a plain block is conv-BN-ReLU twice":
+        lambda ref, x: _branch(ref, x),
+    "the ReLU between the two convolutions is missing: a plain block is conv-BN-ReLU twice":
+        lambda ref, x: torch.relu(_branch(ref, x, middle_relu=False)),
+}
+
+
+def _compare_block(
+    student: object,
+    reference: nn.Module,
+    input_shape: tuple[int, ...],
+    name: str,
+    mistakes: dict[str, Variant],
+    atol: float = 1e-5,
+) -> Verdict:
+    """Parameter count, output shape, then output on copied weights; a wrong output is matched
+    against the known ``mistakes`` (computed from the reference's own layers) to say what is wrong."""
+    if student is None or student is ...:
+        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
+    if not isinstance(student, nn.Module):
+        return Verdict(False, [f"{name} should be an nn.Module (a class instance), got {type(student).__name__}."]
+                       ).report()
+    _randomise_batchnorm(reference)
+    reference.eval()
+    problems = []
+    got, want = count_params(student), count_params(reference)
+    if got != want:
+        problems.append(f"{name} has {got:,} parameters, the reference has {want:,} (difference {got - want:+,}): "
+                        "two 3x3 convolutions without bias, each followed by a BatchNorm2d.")
+    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
+    try:
+        with torch.no_grad():
+            out = student.eval()(x)
+    except Exception as e:  # a student's forward may fail in any way; say how, in words
+        return Verdict(False, problems + [f"calling {name} on an input of shape {tuple(input_shape)} failed: "
+                                          f"{type(e).__name__}: {e}"]).report()
+    with torch.no_grad():
+        expected = reference(x)
+    if not isinstance(out, Tensor) or out.shape != expected.shape:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        return Verdict(False, problems + [f"its output has shape {shape}, expected {tuple(expected.shape)}."]
+                       ).report()
+    if problems:
+        return Verdict(False, problems).report()
+    copy_problems = copy_weights_by_order(reference, student)
+    if copy_problems:
+        return Verdict(False, [f"its layers do not line up with the reference's (conv1, bn1, conv2, bn2): {p}"
+                               for p in copy_problems]).report()
+    with torch.no_grad():
+        out = student(x)
+        if torch.allclose(out, expected, atol=atol):
+            return Verdict(True, success=f"{name} matches the package's block: same parameters, same output.").report()
+        for message, variant in mistakes.items():
+            if torch.allclose(out, variant(reference, x), atol=atol):
+                return Verdict(False, [message + "."]).report()
+    gap = (out - expected).abs().max().item()
+    return Verdict(False, [f"with the reference's weights copied in, its output differs by up to {gap:.3g}: check "
+                           "the order of the operations (conv, BN, ReLU, conv, BN, [+ x], ReLU) and that "
+                           "the layers are registered in that order."]).report()
+
+
+def check_plain_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
+    """Compare a student's plain block with the package's ``PlainBasicBlock(in_channels, channels)``.
+
+    A plain block is conv3x3-BN-ReLU-conv3x3-BN-ReLU with no shortcut. The student's layers must be
+    registered in the order conv1, bn1, conv2, bn2 (their names do not matter).
+    """
+    from resnet_lessons.models.blocks import PlainBasicBlock
+
+    torch.manual_seed(0)
+    reference = PlainBasicBlock(in_channels, channels)
+    return _compare_block(student, reference, (2, in_channels, 8, 8), "your plain block", PLAIN_BLOCK_MISTAKES)
+
+
+def check_basic_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
+    """Compare a student's residual block with the package's ``BasicBlock(in_channels, channels)``.
+
+    The block computes ReLU(F(x) + x) with F = conv3x3-BN-ReLU-conv3x3-BN. Wrong outputs are matched
+    against the usual mistakes, so the verdict can say which one it is.
+    """
+    from resnet_lessons.models.blocks import BasicBlock
+
+    torch.manual_seed(0)
+    reference = BasicBlock(in_channels, channels)
+    return _compare_block(student, reference, (2, in_channels, 8, 8), "your residual block", BASIC_BLOCK_MISTAKES)
+
+
+# ---------------------------------------------------------------------------------------------
+# identities
+# ---------------------------------------------------------------------------------------------
+
+def _nonnegative_input(channels: int) -> Tensor:
+    """What a layer inside a ReLU network receives: non-negative activations [4, C, 8, 8]."""
+    return torch.relu(torch.randn(4, channels, 8, 8, generator=torch.Generator().manual_seed(2)))
+
+
+def _same(a: Tensor, b: Tensor) -> bool:
+    """Equal up to float32 rounding. Stricter than it looks: a fresh BatchNorm in eval mode divides by
+    sqrt(1 + eps), a relative change of 5e-6, and does not pass."""
+    return torch.allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def check_identity_layer(layer: nn.Module | None, channels: int = 16) -> Verdict:
+    """Check that a conv-BN-ReLU layer passes non-negative inputs through unchanged (in eval mode).
+
+    This is the construction behind the degradation argument: a deeper plain net could copy a shallower
+    one and make its extra layers identities. The verdict says which part is not the identity yet.
+    """
+    name = "your layer"
+    if layer is None or layer is ...:
+        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
+    if not isinstance(layer, nn.Module):
+        return Verdict(False, [f"{name} should be an nn.Module, got {type(layer).__name__}."]).report()
+    x = _nonnegative_input(channels)
+    layer.eval()
+    try:
+        with torch.no_grad():
+            out = layer(x)
+    except Exception as e:
+        return Verdict(False, [f"calling {name} on non-negative input of shape {tuple(x.shape)} failed: "
+                               f"{type(e).__name__}: {e}"]).report()
+    if not isinstance(out, Tensor) or out.shape != x.shape:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        return Verdict(False, [f"its output has shape {shape}; an identity keeps the shape {tuple(x.shape)} "
+                               "(3x3 convolution with padding=1, stride 1, as many output channels as inputs)."]
+                       ).report()
+    gap = (out - x).abs().max().item()
+    if _same(out, x):
+        return Verdict(True, success=f"{name} returns its (non-negative) input unchanged in eval mode.").report()
+    problems = [f"in eval mode it changes the input by up to {gap:.2g}."]
+    with torch.no_grad():
+        for m in layer.modules():
+            if isinstance(m, nn.Conv2d) and m.weight.shape[0] == m.weight.shape[1] == channels:
+                y = m(x)
+                if y.shape == x.shape and not _same(y, x):
+                    problems.append("the convolution alone changes x: its kernel must copy channel c to channel "
+                                    "c (1 at the centre of weight[c, c], 0 everywhere else: "
+                                    "`nn.init.dirac_`), and its bias, if any, must be 0.")
+            if isinstance(m, nn.BatchNorm2d) and m.num_features == channels:
+                if not _same(m(x), x):
+                    problems.append("the BatchNorm alone changes x: in eval mode it computes "
+                                    "(x - running_mean) / sqrt(running_var + eps) * weight + bias, so choose "
+                                    "weight = sqrt(running_var + eps) and bias = running_mean.")
+    return Verdict(False, problems).report()
+
+
+def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verdict:
+    """Check that a residual block computes exactly x for non-negative x, in training and in eval mode.
+
+    The usual way: zero the last BatchNorm's weight (torchvision's ``zero_init_residual``). The verdict
+    says which mode fails and, on success, which tensors were zeroed.
+    """
+    name = "your block"
+    if block is None or block is ...:
+        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
+    if not isinstance(block, nn.Module):
+        return Verdict(False, [f"{name} should be an nn.Module, got {type(block).__name__}."]).report()
+    x = _nonnegative_input(channels)
+    problems = []
+    was_training = block.training
+    saved = {k: v.clone() for k, v in block.state_dict().items()}  # training mode updates running stats
+    try:
+        for mode in ("training", "eval"):
+            block.train(mode == "training")
+            with torch.no_grad():
+                out = block(x)
+            if out.shape != x.shape:
+                problems.append(f"in {mode} mode its output has shape {tuple(out.shape)}, not {tuple(x.shape)}.")
+                continue
+            gap = (out - x).abs().max().item()
+            if gap > 1e-5:
+                problems.append(f"in {mode} mode block(x) differs from x by up to {gap:.2g}: the residual branch "
+                                "F(x) is not zero yet. Which single parameter multiplies the whole branch's output "
+                                "just before the addition?")
+    except Exception as e:
+        problems.append(f"calling {name} on an input of shape {tuple(x.shape)} failed: {type(e).__name__}: {e}")
+    finally:
+        block.load_state_dict(saved)
+        block.train(was_training)
+    if problems:
+        return Verdict(False, problems).report()
+    # Biases start at zero anyway; the weights say how the student switched the branch off.
+    zeroed = [n for n, p in block.named_parameters() if n.endswith("weight") and not p.detach().any()]
+    how = f" (all-zero weights: {', '.join(zeroed)})" if zeroed else ""
+    note = ""
+    if zeroed and set(zeroed) != {"bn2.weight"}:
+        note = (" It works, but zeroing only bn2.weight (as torchvision's zero_init_residual does) keeps the "
+                "convolutions random, so the branch starts learning as soon as bn2.weight moves.")
+    return Verdict(True, success=f"{name} is exactly the identity in training and eval mode{how}.{note}").report()
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients
+# ---------------------------------------------------------------------------------------------
+
+def shortcut_gradient(W: Tensor, g: Tensor) -> Tensor:
+    """dL/dx for H(x) = W x + x when dL/dH = g: autograd's answer, for checking."""
+    x = torch.zeros(W.shape[1], requires_grad=True)
+    H = W @ x + x
+    (grad,) = torch.autograd.grad(H, x, grad_outputs=g)
+    return grad
+
+
+def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verdict:
+    """Check a hand-computed dL/dx for H(x) = F(x) + x with F(x) = W x, given dL/dH = g.
+
+    The right answer is g + Wᵀ g (the identity term plus the branch's Jacobian transposed);
+    dropping the identity, or forgetting the transpose, is named.
+    """
+    what = "your dL/dx"
+    if answer is None or answer is ...:
+        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
+    if not isinstance(answer, Tensor):
+        return Verdict(False, [f"{what} should be a torch tensor, got {type(answer).__name__}."]).report()
+    expected = shortcut_gradient(W, g)
+    if answer.shape != expected.shape:
+        return Verdict(False, [f"{what} has shape {tuple(answer.shape)}; it must have the shape of x, "
+                               f"{tuple(expected.shape)}."]).report()
+    answer = answer.detach().float()
+    if torch.allclose(answer, expected, atol=1e-5):
+        return Verdict(True, success=f"{what} = g + Wᵀg matches autograd: the shortcut passes g through "
+                                     "unchanged, the branch adds Wᵀg.").report()
+    known = {
+        "you dropped the identity term: H = F(x) + x, so dH/dx = W + I and the shortcut contributes g itself.":
+            W.T @ g,
+        "the Jacobian needs a transpose: for vectors, dL/dx = (dH/dx)ᵀ dL/dH = (W + I)ᵀ g = g + Wᵀ g.":
+            g + W @ g,
+        "you dropped the identity term, and the Jacobian needs a transpose: dL/dx = g + Wᵀ g.": W @ g,
+        "that is dL/dH itself: the branch F(x) = W x contributes too, so add Wᵀ g.": g,
+    }
+    for message, value in known.items():
+        if torch.allclose(answer, value, atol=1e-5):
+            return Verdict(False, [message]).report()
+    gap = (answer - expected).abs().max().item()
+    return Verdict(False, [f"{what} differs from autograd's by up to {gap:.3g}. Use the chain rule: "
+                           "dL/dx = (dH/dx)ᵀ dL/dH with dH/dx = W + I."]).report()

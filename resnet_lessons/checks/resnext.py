@@ -1,0 +1,338 @@
+"""Checkers for notebook 05 (ResNeXt: cardinality and grouped convolutions).
+
+Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
+unfinished exercise still runs from top to bottom.
+
+- :func:`check_grouped_conv`: one ``nn.Conv2d(groups=n)`` built from ``n`` separate convolutions
+  (the split-transform-merge paths) must compute exactly what the paths compute together.
+- :func:`check_grouped_conv_params`: the parameter count of a grouped convolution, by hand.
+- :func:`check_resnext_block_params`: the parameter count of the paper's ResNeXt block template.
+- :func:`check_width_for_cardinality`: the bottleneck width ``d`` that keeps a ResNeXt block at the
+  cost of a ResNet bottleneck, for a given cardinality ``C`` (the paper's Table 2).
+- :func:`check_resnext_block`: a student's ResNeXt bottleneck block against the package's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .core import Verdict, copy_weights_by_order, count_params
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _placeholder(answer: object, what: str) -> Verdict | None:
+    """A ❌ verdict when ``answer`` is still the exercise's placeholder, else None."""
+    if answer is None or answer is ...:
+        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
+    return None
+
+
+def _is_number(answer: object) -> bool:
+    return isinstance(answer, int | float) and not isinstance(answer, bool)
+
+
+def _named_number_mistake(answer: float, expected: float, what: str, mistakes: dict[str, float],
+                          hint: str) -> Verdict:
+    """Right, a known mistake (named), or simply too high / too low (with a hint)."""
+    if answer == expected:
+        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
+    for message, value in mistakes.items():
+        if value != expected and answer == value:
+            return Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
+    direction = "too high" if answer > expected else "too low"
+    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+
+
+# ---------------------------------------------------------------------------------------------
+# separate paths -> one grouped convolution
+# ---------------------------------------------------------------------------------------------
+
+
+def paths_output(paths: Sequence[nn.Conv2d], x: Tensor) -> Tensor:
+    """Split-transform-merge with separate convolutions: split ``x`` [N, C_in, H, W] into
+    ``len(paths)`` equal channel slices, run path i on slice i, concatenate the outputs on channels."""
+    slices = torch.chunk(x, len(paths), dim=1)
+    return torch.cat([path(part) for path, part in zip(paths, slices, strict=True)], dim=1)
+
+
+def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) -> Verdict:
+    """Check that ``student`` is one ``nn.Conv2d`` with ``groups=len(paths)`` computing what the paths do.
+
+    paths: the separate convolutions, all alike (same in/out channels, kernel, stride, padding, bias).
+    The student's convolution must take the concatenated inputs of all paths and return their
+    concatenated outputs: group i holds path i's weights. The verdict names the usual mistakes
+    (groups left at 1, weights not copied, paths in the wrong order, channels or kernel wrong).
+    """
+    name = "your grouped convolution"
+    if (verdict := _placeholder(student, name)) is not None:
+        return verdict
+    paths = list(paths)
+    n = len(paths)
+    first = paths[0]
+    if isinstance(student, nn.Sequential | nn.ModuleList):
+        return Verdict(False, [f"{name} is a {type(student).__name__} of layers; the point is ONE nn.Conv2d "
+                               f"with groups={n} that does the work of all {n} paths."]).report()
+    if not isinstance(student, nn.Conv2d):
+        return Verdict(False, [f"{name} should be an nn.Conv2d, got {type(student).__name__}."]).report()
+
+    in_channels = sum(p.in_channels for p in paths)
+    out_channels = sum(p.out_channels for p in paths)
+    problems = []
+    if student.groups != n:
+        if student.groups == 1:
+            problems.append(f"groups=1 makes an ordinary convolution, in which every output channel sees all "
+                            f"{in_channels} input channels. Each path sees only its own {first.in_channels}: "
+                            f"use groups={n}, one group per path.")
+        else:
+            problems.append(f"groups={student.groups}, but there are {n} paths: one group per path, groups={n}.")
+    if student.in_channels != in_channels:
+        problems.append(f"in_channels={student.in_channels}; the paths together take {n} x {first.in_channels} "
+                        f"= {in_channels} input channels.")
+    if student.out_channels != out_channels:
+        problems.append(f"out_channels={student.out_channels}; the paths together give {n} x {first.out_channels} "
+                        f"= {out_channels} output channels.")
+    for attribute in ("kernel_size", "stride", "padding", "dilation"):
+        got, want = getattr(student, attribute), getattr(first, attribute)
+        if got != want:
+            problems.append(f"{attribute}={got}, but each path has {attribute}={want}: the grouped "
+                            "convolution must slide the same kernel the same way.")
+    if (student.bias is None) != (first.bias is None):
+        has = "has a bias" if student.bias is not None else "has no bias"
+        want = "have" if first.bias is not None else "have no"
+        problems.append(f"it {has}, but the paths {want} biases: set bias={first.bias is not None}.")
+    if problems:
+        return Verdict(False, problems).report()
+
+    weights = [p.weight.detach() for p in paths]
+    expected_w = torch.cat(weights, dim=0)
+    got_w = student.weight.detach()
+    if got_w.shape != expected_w.shape:  # cannot happen with the checks above, but be safe
+        return Verdict(False, [f"its weight has shape {tuple(got_w.shape)}, expected {tuple(expected_w.shape)}."]
+                       ).report()
+    if not torch.allclose(got_w, expected_w):
+        if n > 1 and torch.allclose(got_w, torch.cat(weights[::-1], dim=0)):
+            problems.append("the paths' weights are in reverse order: group i (output channels "
+                            f"i*{first.out_channels} to (i+1)*{first.out_channels}-1) must hold path i's weights.")
+        elif any(torch.allclose(got_w, torch.cat([w] * n, dim=0)) for w in weights):
+            problems.append("every group holds the same path's weights: copy path i's weights into group i.")
+        else:
+            problems.append("its weights are not the paths' weights. The grouped weight has shape "
+                            f"[{out_channels}, {first.in_channels}, k, k]: the paths' weights stacked along the "
+                            "output channels, `torch.cat([p.weight for p in paths], dim=0)`, copied in under "
+                            "`torch.no_grad()`.")
+    if first.bias is not None:
+        expected_b = torch.cat([p.bias.detach() for p in paths])
+        if not torch.allclose(student.bias.detach(), expected_b):
+            problems.append("its bias is not the paths' biases: `torch.cat([p.bias for p in paths])`.")
+    if problems:
+        return Verdict(False, problems).report()
+
+    x = torch.randn(2, in_channels, 9, 9, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = paths_output(paths, x)
+        out = student(x)
+    if out.shape != expected.shape or not torch.allclose(out, expected, atol=1e-5):
+        return Verdict(False, ["its output differs from the paths' concatenated outputs."]).report()
+    return Verdict(True, success=f"one Conv2d(groups={n}) gives the {n} paths' concatenated outputs.").report()
+
+
+# ---------------------------------------------------------------------------------------------
+# parameter counts
+# ---------------------------------------------------------------------------------------------
+
+
+def grouped_conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1,
+                        bias: bool = False) -> int:
+    """Parameters of ``nn.Conv2d(in_channels, out_channels, kernel_size, groups=groups, bias=bias)``:
+    out_channels x (in_channels / groups) x k x k weights, plus out_channels biases."""
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                         f"divisible by groups ({groups}).")
+    return out_channels * (in_channels // groups) * kernel_size * kernel_size + (out_channels if bias else 0)
+
+
+def check_grouped_conv_params(answer: int | float | None, in_channels: int, out_channels: int,
+                              kernel_size: int, groups: int, bias: bool = False) -> Verdict:
+    """Check a hand-computed parameter count of a grouped convolution.
+
+    Names the usual mistakes: not dividing by the groups (an ordinary convolution), dividing twice,
+    counting one group only, forgetting the kernel's k x k, and counting or forgetting the bias.
+    """
+    what = f"parameters of Conv2d({in_channels}, {out_channels}, {kernel_size}, groups={groups}, bias={bias})"
+    if (verdict := _placeholder(answer, "your parameter count")) is not None:
+        return verdict
+    if not _is_number(answer):
+        return Verdict(False, [f"your parameter count should be a number, got {type(answer).__name__}."]).report()
+    k2 = kernel_size * kernel_size
+    b = out_channels if bias else 0
+    expected = grouped_conv_params(in_channels, out_channels, kernel_size, groups, bias)
+    mistakes = {
+        "that is the count for groups=1. In a grouped convolution each output channel sees only "
+        f"in_channels / groups = {in_channels // groups} inputs.": out_channels * in_channels * k2 + b,
+        f"that is ONE group's weights (as if you divided by the groups twice). There are {groups} groups, "
+        f"each with {out_channels // groups} filters: all {out_channels} filters remain, only the inputs each "
+        "filter sees shrink.": (out_channels // groups) * (in_channels // groups) * k2 + b,
+        f"the kernel's {kernel_size} x {kernel_size} = {k2} weights per input channel are missing.":
+            out_channels * (in_channels // groups) + b,
+        f"{'the bias is missing: one per output channel' if bias else 'there is no bias (bias=False)'}.":
+            expected - b + (0 if bias else out_channels),
+    }
+    return _named_number_mistake(answer, expected, what, mistakes,
+                                 hint="out_channels x (in_channels / groups) x k x k, plus out_channels "
+                                      "if there is a bias.")
+
+
+def resnext_block_params(channels: int = 256, cardinality: int = 32, width: int = 4) -> int:
+    """Convolution weights of the paper's ResNeXt block template (Fig. 1 right, no BatchNorm):
+    ``cardinality`` paths of 1x1 (channels -> width), 3x3 (width -> width), 1x1 (width -> channels)."""
+    return cardinality * (channels * width + 9 * width * width + width * channels)
+
+
+def check_resnext_block_params(answer: int | float | None, channels: int = 256, cardinality: int = 32,
+                               width: int = 4) -> Verdict:
+    """Check the convolution weights of a ResNeXt block template with ``cardinality`` paths of width ``width``.
+
+    The block takes and returns ``channels`` channels; BatchNorm and biases are not counted.
+    Names the usual mistakes: one path only, an ungrouped 3x3, biases or BatchNorm counted.
+    """
+    what = f"weights of a ResNeXt block ({channels}-d in/out, C={cardinality}, d={width})"
+    if (verdict := _placeholder(answer, "your parameter count")) is not None:
+        return verdict
+    if not _is_number(answer):
+        return Verdict(False, [f"your parameter count should be a number, got {type(answer).__name__}."]).report()
+    c, d, C = channels, width, cardinality
+    expected = resnext_block_params(c, C, d)
+    inner = C * d
+    mistakes = {
+        f"that is one path. There are C = {C} of them.": c * d + 9 * d * d + d * c,
+        f"that counts the 3x3 as an ordinary convolution over all {inner} channels; in the block each "
+        f"path's 3x3 sees only its own {d} channels (a grouped convolution).":
+            c * inner + 9 * inner * inner + inner * c,
+        "count the convolution weights only: convolutions in ResNet have no bias.":
+            expected + C * (d + d) + c,
+        "count the convolution weights only, without BatchNorm's two parameters per channel.":
+            expected + 2 * (inner + inner + c),
+        f"each path has two 1x1 convolutions ({c} -> {d} and {d} -> {c}); one of them is missing.":
+            C * (c * d + 9 * d * d),
+    }
+    return _named_number_mistake(answer, expected, what, mistakes,
+                                 hint=f"per path: 1x1 ({c} x {d}) + 3x3 (3 x 3 x {d} x {d}) + 1x1 ({d} x {c}); "
+                                      f"then multiply by the C = {C} paths.")
+
+
+def width_for_cardinality(cardinality: int, channels: int = 256, budget: int | None = None) -> int:
+    """The integer width d whose ResNeXt block template is closest to ``budget`` weights.
+
+    budget: default the ResNet bottleneck of the same stage, 1x1 (channels -> channels/4),
+    3x3 (channels/4), 1x1 (channels/4 -> channels): 69,632 weights for channels=256.
+    """
+    if budget is None:
+        budget = resnext_block_params(channels, 1, channels // 4)
+    return min(range(1, channels + 1), key=lambda d: abs(resnext_block_params(channels, cardinality, d) - budget))
+
+
+def check_width_for_cardinality(answer: int | None, cardinality: int, channels: int = 256) -> Verdict:
+    """Check the bottleneck width d that keeps a block with ``cardinality`` paths at a ResNet bottleneck's cost.
+
+    The answer must be the integer d whose block template has the number of weights closest to the
+    ResNet bottleneck's (1x1, 3x3, 1x1 with a {channels}/4-d middle: 69,632 for channels=256).
+    """
+    what = "your width d"
+    if (verdict := _placeholder(answer, what)) is not None:
+        return verdict
+    if isinstance(answer, float) and answer.is_integer():
+        answer = int(answer)
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        return Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
+    budget = resnext_block_params(channels, 1, channels // 4)
+    expected = width_for_cardinality(cardinality, channels, budget)
+    got = resnext_block_params(channels, cardinality, answer)
+    if answer == expected:
+        return Verdict(True, success=f"d = {expected}: C = {cardinality} paths of width {expected} give {got:,} "
+                                     f"weights, the closest to the ResNet bottleneck's {budget:,}.").report()
+    direction = "too many" if got > budget else "too few"
+    return Verdict(False, [f"with d = {answer} the block has {got:,} weights, {direction} compared with the ResNet "
+                           f"bottleneck's {budget:,}; the closest whole number gives "
+                           f"{'fewer' if got > budget else 'more'}. Write the count as a function of d, "
+                           f"{cardinality} x ({channels}d + 9d² + {channels}d), and try whole numbers around "
+                           "the solution of count(d) = budget."]).report()
+
+
+# ---------------------------------------------------------------------------------------------
+# a student's ResNeXt block against the package's
+# ---------------------------------------------------------------------------------------------
+
+
+def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
+    """Non-trivial BatchNorm statistics, so that a BN in the wrong place changes the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=g))
+                m.bias.copy_(torch.rand(c, generator=g) - 0.6)
+                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...]) -> Verdict:
+    """Compare a student's ResNeXt bottleneck with the package's block ``reference``.
+
+    Checks the grouped 3x3 convolution (its ``groups``), the parameter count, the output shape, and the
+    output with the reference's weights copied in (layers registered in the order conv1, bn1, conv2,
+    bn2, conv3, bn3[, downsample]).
+    """
+    name = "your ResNeXt block"
+    if (verdict := _placeholder(student, name)) is not None:
+        return verdict
+    if not isinstance(student, nn.Module):
+        return Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
+    problems = []
+    ref_groups = [m.groups for m in reference.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    got_groups = [m.groups for m in student.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    if ref_groups and got_groups and got_groups != ref_groups:
+        problems.append(f"its 3x3 convolution has groups={got_groups[0]}; the block's cardinality is "
+                        f"{ref_groups[0]}, so the 3x3 needs groups={ref_groups[0]}.")
+    ref_first = [m for m in reference.modules() if isinstance(m, nn.Conv2d)][0]
+    got_first = [m for m in student.modules() if isinstance(m, nn.Conv2d)]
+    if got_first and got_first[0].groups != ref_first.groups:
+        problems.append(f"its first 1x1 convolution has groups={got_first[0].groups}; here it should have "
+                        f"groups={ref_first.groups} (the paper's block groups only the 3x3).")
+    got, want = count_params(student), count_params(reference)
+    if got != want:
+        problems.append(f"{name} has {got:,} parameters, the reference has {want:,} (difference {got - want:+,}).")
+    _randomise_batchnorm(reference)
+    reference.eval()
+    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
+    try:
+        with torch.no_grad():
+            out = student.eval()(x)
+    except Exception as e:  # a student's forward may fail in any way; say how, in words
+        return Verdict(False, problems + [f"calling {name} on an input of shape {tuple(input_shape)} failed: "
+                                          f"{type(e).__name__}: {e}"]).report()
+    with torch.no_grad():
+        expected = reference(x)
+    if not isinstance(out, Tensor) or out.shape != expected.shape:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        problems.append(f"its output has shape {shape}, expected {tuple(expected.shape)}.")
+    if problems:
+        return Verdict(False, problems).report()
+    copy_problems = copy_weights_by_order(reference, student)
+    if copy_problems:
+        return Verdict(False, ["its layers do not line up with the reference's (conv1, bn1, conv2, bn2, conv3, bn3, "
+                               f"then the shortcut's): {p}" for p in copy_problems]).report()
+    with torch.no_grad():
+        out = student(x)
+    if torch.allclose(out, expected, atol=1e-5):
+        return Verdict(True, success=f"{name} matches the package's: same parameters, same output.").report()
+    gap = (out - expected).abs().max().item()
+    return Verdict(False, [f"with the reference's weights copied in, its output differs by up to {gap:.3g}: check "
+                           "the order conv1-BN-ReLU, grouped conv2-BN-ReLU, conv3-BN, + shortcut, ReLU."]).report()

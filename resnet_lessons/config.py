@@ -1,0 +1,88 @@
+"""One place for the course's switches: fast mode, the device, and where data and caches live.
+
+Fast mode
+---------
+Fast mode makes every notebook finish in about a minute on a laptop CPU: the same code runs on a
+smaller, stratified subset of CIFAR-10, for fewer epochs, with shallower networks. Turn it on with the
+environment variable ``RESNET_LESSONS_FAST=1`` (CI does this) or from Python::
+
+    import resnet_lessons as rl
+    rl.set_fast(True)
+
+Anything a notebook prints for comparison (shapes, parameter counts, tables) must not depend on the
+mode; only training length and data size do. Use :func:`pick` to choose a value by mode.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+FAST_ENV = "RESNET_LESSONS_FAST"
+DATA_ENV = "RESNET_LESSONS_DATA"
+CACHE_ENV = "RESNET_LESSONS_CACHE"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+T = TypeVar("T")
+
+
+def is_fast() -> bool:
+    """True when fast mode is on (``RESNET_LESSONS_FAST`` is 1/true/yes/on)."""
+    value = os.environ.get(FAST_ENV, "0").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"{FAST_ENV}={value!r} is not understood: use 1 (fast mode on) or 0 (off)."
+    )
+
+
+def set_fast(on: bool = True) -> None:
+    """Switch fast mode on or off for this process (and the processes it starts)."""
+    os.environ[FAST_ENV] = "1" if on else "0"
+
+
+def pick(fast: T, full: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` otherwise, e.g. ``epochs = pick(2, 30)``."""
+    return fast if is_fast() else full
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best device here: CUDA, then Apple's MPS, then the CPU (or ``prefer`` if given)."""
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cache_dir() -> Path:
+    """Folder for downloads and decoded tensors: ``$RESNET_LESSONS_CACHE`` or ``~/.cache/resnet_lessons``."""
+    root = os.environ.get(CACHE_ENV)
+    path = Path(root).expanduser() if root else Path.home() / ".cache" / "resnet_lessons"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path | None:
+    """The data folder named by ``$RESNET_LESSONS_DATA``, or None when the variable is unset."""
+    root = os.environ.get(DATA_ENV)
+    return Path(root).expanduser() if root else None
+
+
+def set_cpu_threads() -> int:
+    """Use every core the process may run on for intra-op work; returns the thread count."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores))
+    return torch.get_num_threads()

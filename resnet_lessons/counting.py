@@ -1,0 +1,311 @@
+"""Counting parameters and operations, by formula and by machine, so the two can be compared.
+
+Parameters of one layer (what seed lesson 004 writes as ``input_ch x output_ch x k_w x k_h + bias``):
+
+- convolution: ``(C_in / groups) x C_out x k x k`` (+ ``C_out`` with a bias) -> :func:`conv_params`
+- fully connected: ``in x out`` (+ ``out``) -> :func:`linear_params`
+- BatchNorm: ``2 x C`` (a scale and a shift per channel; the running mean and variance are buffers,
+  not parameters) -> :func:`batchnorm_params`
+
+:func:`count_parameters` adds up ``p.numel()``; :func:`count_parameters_by_formula` adds up the formulas;
+:func:`layer_table` shows both, layer by layer. :func:`summary` is torchinfo's table with fixed settings.
+
+Operations: :func:`count_flops` runs one forward pass under ``torch.utils.flop_counter.FlopCounterMode``.
+One multiply-add (MAC) is two FLOPs, a multiplication and an addition: :func:`count_macs` is half of
+:func:`count_flops`. torchvision's documentation lists multiply-adds under the name "GFLOPS" (ResNet-50:
+4.09), so compare its numbers with :func:`count_macs`. Only convolutions and matrix products are counted
+(BatchNorm, ReLU, pooling and the additions of the shortcuts are comparatively free).
+:func:`compare_table` puts several models or blocks side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torchinfo
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+# ---------------------------------------------------------------------------------------------
+# formulas
+# ---------------------------------------------------------------------------------------------
+
+
+def _kernel(kernel_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(kernel_size, int):
+        return kernel_size, kernel_size
+    kh, kw = kernel_size
+    return kh, kw
+
+
+def conv_params(in_ch: int, out_ch: int, kernel_size: int | Sequence[int], groups: int = 1,
+                bias: bool = False) -> int:
+    """Parameters of a 2-D convolution: (in_ch / groups) x out_ch x k x k, plus out_ch if it has a bias.
+
+    >>> conv_params(64, 64, 3, bias=True)            # seed 004: 64 x 64 x 3 x 3 + 64
+    36928
+    >>> conv_params(128, 128, 3, groups=32)          # ResNeXt's grouped 3x3: each filter sees 4 channels
+    4608
+    """
+    if groups < 1 or in_ch % groups or out_ch % groups:
+        valid = [g for g in range(1, min(in_ch, out_ch) + 1) if in_ch % g == 0 and out_ch % g == 0]
+        raise ValueError(f"groups={groups} does not divide in_ch={in_ch} and out_ch={out_ch}: each group needs a "
+                         f"whole number of channels. Valid groups: {', '.join(map(str, valid))}.")
+    kh, kw = _kernel(kernel_size)
+    return in_ch // groups * out_ch * kh * kw + (out_ch if bias else 0)
+
+
+def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Parameters of a fully connected layer: in x out, plus out if it has a bias (ResNet's fc: 2048 x 1000 + 1000)."""
+    return in_features * out_features + (out_features if bias else 0)
+
+
+def batchnorm_params(channels: int) -> int:
+    """Learnable parameters of a BatchNorm: a scale (weight) and a shift (bias) per channel, 2 x channels."""
+    return 2 * channels
+
+
+def _formula(module: nn.Module) -> tuple[str, int] | None:
+    """The formula for one layer's parameters as text and value, or None for a layer type it does not know."""
+    if isinstance(module, nn.Conv2d):
+        c_in, c_out, g = module.in_channels, module.out_channels, module.groups
+        kh, kw = module.kernel_size
+        text = f"{c_in} x {c_out} x {kh} x {kw}" if g == 1 else f"({c_in} / {g}) x {c_out} x {kh} x {kw}"
+        has_bias = module.bias is not None
+        return text + (f" + {c_out}" if has_bias else ""), conv_params(c_in, c_out, (kh, kw), g, has_bias)
+    if isinstance(module, nn.Linear):
+        has_bias = module.bias is not None
+        text = f"{module.in_features} x {module.out_features}" + (f" + {module.out_features}" if has_bias else "")
+        return text, linear_params(module.in_features, module.out_features, has_bias)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
+        return f"2 x {module.num_features}", batchnorm_params(module.num_features)
+    return None
+
+
+def _macs(module: nn.Module, output: torch.Tensor) -> int | None:
+    """Multiply-adds of one call of a conv or linear layer that produced ``output``."""
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        return output.numel() * (module.in_channels // module.groups) * kh * kw
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# counting the model's own tensors
+# ---------------------------------------------------------------------------------------------
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """sum(p.numel()) over the parameters (each shared tensor once); ``trainable_only``: requires_grad only."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def _param_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Modules that own parameters directly (conv, BN, fc), in registration order."""
+    return [(name, m) for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+
+
+def count_parameters_by_formula(model: nn.Module) -> int:
+    """The sum of :func:`conv_params`, :func:`linear_params` and :func:`batchnorm_params` over the layers.
+
+    Layers of other types are counted by ``numel()``. Equal to :func:`count_parameters` for every network
+    of :mod:`resnet_lessons.models`; a test checks it.
+    """
+    total = 0
+    for _, m in _param_layers(model):
+        formula = _formula(m)
+        total += formula[1] if formula else sum(p.numel() for p in m.parameters(recurse=False))
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# running the model once
+# ---------------------------------------------------------------------------------------------
+
+
+def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
+    """Zeros of ``input_size`` ((N, C, H, W), or (C, H, W) for one image) on the model's device."""
+    size = tuple(input_size)
+    if len(size) == 3:
+        size = (1, *size)
+    if len(size) != 4 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise ValueError(f"input_size must be (N, C, H, W) or (C, H, W) with positive whole numbers, "
+                         f"e.g. (1, 3, 32, 32); got {input_size!r}.")
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    return torch.zeros(size, device=device)
+
+
+def _run_eval(model: nn.Module, x: torch.Tensor, hooks_on: Sequence[nn.Module] = (), hook=None) -> None:
+    """One forward pass in eval mode without gradients; the model's train/eval mode is restored."""
+    was_training = model.training
+    handles = [m.register_forward_hook(hook) for m in hooks_on] if hook else []
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
+def count_flops(model: nn.Module, input_size: Sequence[int]) -> int:
+    """FLOPs of one forward pass on a batch of ``input_size``, by ``torch.utils.flop_counter``.
+
+    A multiply-add counts as 2 FLOPs; see :func:`count_macs`. ``input_size`` is (N, C, H, W), or
+    (C, H, W) for one image; the count grows with N. The model runs once in eval mode on zeros.
+    """
+    x = _example_input(model, input_size)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _run_eval(model, x)
+    return counter.get_total_flops()
+
+
+def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
+    """Multiply-adds (MACs) of one forward pass: :func:`count_flops` / 2. torchvision calls these "GFLOPS"."""
+    return count_flops(model, input_size) // 2
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LayerRow:
+    """One layer with parameters: its count by formula next to PyTorch's, and its multiply-adds."""
+
+    name: str
+    kind: str
+    formula: str
+    by_formula: int
+    actual: int
+    output_shape: tuple[int, ...] | None = None
+    macs: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.by_formula == self.actual
+
+
+def layer_rows(model: nn.Module, input_size: Sequence[int] | None = None) -> list[LayerRow]:
+    """One :class:`LayerRow` per layer with parameters, in registration order (= forward order here).
+
+    With ``input_size`` the model runs once (eval mode) to record each layer's output shape and the
+    multiply-adds of convolutions and fc: output elements x (C_in / groups) x k x k, or x in_features.
+    """
+    layers = _param_layers(model)
+    shapes: dict[nn.Module, tuple[int, ...]] = {}
+    macs: dict[nn.Module, int] = {}
+
+    def record(module: nn.Module, inputs, output) -> None:
+        shapes[module] = tuple(output.shape)
+        m = _macs(module, output)
+        if m is not None:
+            macs[module] = macs.get(module, 0) + m
+
+    if input_size is not None:
+        _run_eval(model, _example_input(model, input_size), [m for _, m in layers], record)
+    rows = []
+    for name, m in layers:
+        actual = sum(p.numel() for p in m.parameters(recurse=False))
+        formula = _formula(m) or ("(not a conv, fc or BN layer: numel)", actual)
+        rows.append(LayerRow(name, type(m).__name__, formula[0], formula[1], actual, shapes.get(m), macs.get(m)))
+    return rows
+
+
+def _human(n: int | None) -> str:
+    """4_089_184_256 -> '4.09 G', 231_211_008 -> '231.2 M', 9_472 -> '9,472'."""
+    if n is None:
+        return "-"
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} G"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} M"
+    return f"{n:,}"
+
+
+def _format_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).rjust(w) if r else str(c).ljust(w)
+                         for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
+
+    rule = "-" * len(line(["-" * w for w in widths]))
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def layer_table(model: nn.Module, input_size: Sequence[int] | None = None) -> str:
+    """Every layer with parameters: the formula, its value, PyTorch's count, and (with ``input_size``) the
+    output shape and multiply-adds; then the totals, by formula and by ``sum(p.numel())``."""
+    rows = layer_rows(model, input_size)
+    header = ["layer", "type", "formula", "by formula", "numel", ""]
+    right = [False, False, False, True, True, False]
+    if input_size is not None:
+        header[2:2] = ["output shape", "MACs"]
+        right[2:2] = [False, True]
+    body = []
+    for r in rows:
+        cells = [r.name, r.kind, r.formula, f"{r.by_formula:,}", f"{r.actual:,}", "ok" if r.ok else "DIFFERENT"]
+        if input_size is not None:
+            cells[2:2] = [str(list(r.output_shape)) if r.output_shape else "-", _human(r.macs)]
+        body.append(cells)
+    total_formula = sum(r.by_formula for r in rows)
+    total = count_parameters(model)
+    footer = f"total: {total_formula:,} by formula, {total:,} by sum(p.numel())"
+    footer += " (equal)" if total_formula == total else " (DIFFERENT)"
+    if input_size is not None:
+        footer += f"; {_human(sum(r.macs or 0 for r in rows))} multiply-adds for input {list(input_size)}"
+    return _format_table(header, body, right) + "\n" + footer
+
+
+def summary(model: nn.Module, input_size: Sequence[int], depth: int = 3) -> torchinfo.ModelStatistics:
+    """torchinfo's table with the course's fixed settings: layer (and attribute name), output shape,
+    parameters; eval mode, on the model's own device. ``print()`` it, or read ``.total_params``."""
+    x = _example_input(model, input_size)
+    return torchinfo.summary(
+        model,
+        input_size=tuple(x.shape),
+        col_names=("output_size", "num_params"),
+        row_settings=("var_names",),
+        depth=depth,
+        device=x.device,
+        mode="eval",
+        verbose=0,
+    )
+
+
+def _output_shape_and_flops(model: nn.Module, x: torch.Tensor) -> tuple[str, int]:
+    """Run ``model`` once on ``x``: its output shape as text, and the FLOPs."""
+    outputs: list[object] = []
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _run_eval(model, x, [model], lambda module, inputs, output: outputs.append(output))
+    shape = str(list(outputs[-1].shape)) if outputs and isinstance(outputs[-1], torch.Tensor) else "-"
+    return shape, counter.get_total_flops()
+
+
+def compare_table(models: Mapping[str, nn.Module],
+                  input_size: Sequence[int] | Mapping[str, Sequence[int]]) -> str:
+    """Models or blocks side by side: input, output, parameters, multiply-adds (per batch of ``input_size``).
+
+    ``input_size`` is one size for all, or a dict giving each name its own (blocks take feature maps):
+
+    ``print(compare_table({"VGG front": vgg_front(), "ResNet stem": resnet_stem()}, (1, 3, 224, 224)))``
+    """
+    header = ["model", "input", "output", "parameters", "multiply-adds"]
+    rows = []
+    for name, model in models.items():
+        size = input_size[name] if isinstance(input_size, Mapping) else input_size
+        x = _example_input(model, size)
+        out_shape, flops = _output_shape_and_flops(model, x)
+        rows.append([name, str(list(x.shape)), out_shape, f"{count_parameters(model):,}", _human(flops // 2)])
+    return _format_table(header, rows, [False, False, False, True, True])

@@ -1,0 +1,68 @@
+"""Every network of the course, written out block by block.
+
+- :mod:`.shortcuts`: the shortcut options A (:class:`IdentityPadding`), B (:class:`ConvProjection`) and
+  C (:class:`AvgPoolPadding`).
+- :mod:`.blocks`: :class:`BasicBlock`, :class:`Bottleneck`, :class:`ResNeXtBottleneck` and their plain twins.
+- :mod:`.cifar`: ResNet-20 ... ResNet-1202 and plain twins (:func:`cifar_resnet` for any depth 6n+2),
+  ResNeXt-29.
+- :mod:`.imagenet`: ResNet-18 ... 152, ResNeXt-50/101, Wide ResNet-50-2, state_dict-compatible with torchvision.
+- :mod:`.vgg`: the small modules whose parameters seed lesson 004 counts.
+- :mod:`.registry`: :func:`build_model` and :func:`list_models`.
+"""
+
+from .blocks import (
+    PLAIN_BLOCKS,
+    RESIDUAL_BLOCKS,
+    BasicBlock,
+    Bottleneck,
+    PlainBasicBlock,
+    PlainBottleneck,
+    PlainResNeXtBottleneck,
+    ResNeXtBottleneck,
+    bottleneck_width,
+    check_input,
+    conv1x1,
+    conv3x3,
+    init_weights,
+    make_layer,
+    residual_blocks,
+)
+from .cifar import CifarResNet, CifarResNeXt, blocks_per_stage, cifar_resnet
+from .imagenet import ResNet
+from .registry import build_model, list_models
+from .shortcuts import SHORTCUT_OPTIONS, AvgPoolPadding, ConvProjection, IdentityPadding, make_shortcut
+from .vgg import BiasBottleneck, TwoConvBlock, resnet_stem, vgg_front
+
+__all__ = [
+    "PLAIN_BLOCKS",
+    "RESIDUAL_BLOCKS",
+    "SHORTCUT_OPTIONS",
+    "AvgPoolPadding",
+    "BasicBlock",
+    "BiasBottleneck",
+    "Bottleneck",
+    "CifarResNeXt",
+    "CifarResNet",
+    "ConvProjection",
+    "IdentityPadding",
+    "PlainBasicBlock",
+    "PlainBottleneck",
+    "PlainResNeXtBottleneck",
+    "ResNeXtBottleneck",
+    "ResNet",
+    "TwoConvBlock",
+    "blocks_per_stage",
+    "bottleneck_width",
+    "build_model",
+    "check_input",
+    "cifar_resnet",
+    "conv1x1",
+    "conv3x3",
+    "init_weights",
+    "list_models",
+    "make_layer",
+    "make_shortcut",
+    "residual_blocks",
+    "resnet_stem",
+    "vgg_front",
+]

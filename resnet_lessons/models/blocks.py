@@ -1,0 +1,377 @@
+"""The blocks every network of the course is made of, with torchvision's names and semantics.
+
+Residual blocks compute ``ReLU(F(x) + shortcut(x))``; each has a plain twin with the same layers that
+computes ``ReLU(F(x))``, so a plain net and its residual twin differ only by the addition.
+
+- :class:`BasicBlock` (3x3 conv, 3x3 conv; expansion 1), plain twin :class:`PlainBasicBlock`;
+- :class:`Bottleneck` (1x1, 3x3 with the stride, 1x1; expansion 4), plain twin :class:`PlainBottleneck`;
+- :class:`ResNeXtBottleneck` (1x1, grouped 3x3, 1x1; expansion 4), plain twin :class:`PlainResNeXtBottleneck`.
+
+Every convolution is followed by BatchNorm; convolutions have no bias (BatchNorm's own bias replaces it).
+A block's output has ``planes * expansion`` channels. Shapes in the docstrings use N for the batch,
+s for the stride (1 or 2) and H, W for the input's height and width.
+
+Also here: :func:`make_layer` (one stage of blocks), :func:`init_weights` (torchvision's initialisation,
+``zero_init_residual``), :func:`residual_blocks` and :func:`check_input`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from .shortcuts import make_shortcut
+
+# ---------------------------------------------------------------------------------------------
+# convolutions
+# ---------------------------------------------------------------------------------------------
+
+
+def check_groups(in_channels: int, out_channels: int, groups: int, where: str = "a grouped convolution") -> None:
+    """Raise ValueError unless ``groups`` divides both channel counts (each group needs whole channels)."""
+    if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
+        valid = [g for g in range(1, min(in_channels, out_channels) + 1)
+                 if in_channels % g == 0 and out_channels % g == 0]
+        raise ValueError(
+            f"cardinality (groups) {groups!r} does not divide the channels of {where} "
+            f"({in_channels} in, {out_channels} out): every group needs a whole number of channels. "
+            f"Valid values here: {', '.join(map(str, valid))}."
+        )
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """3x3 convolution, padding 1, no bias: [N, C_in, H, W] -> [N, C_out, H/s, W/s]."""
+    check_groups(in_channels, out_channels, groups, "a 3x3 convolution")
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """1x1 convolution, no bias: [N, C_in, H, W] -> [N, C_out, H/s, W/s]."""
+    check_groups(in_channels, out_channels, groups, "a 1x1 convolution")
+    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, groups=groups, bias=False)
+
+
+def _check_shortcut_fits(block: str, inplanes: int, out_channels: int, stride: int, downsample: object) -> None:
+    """A block whose output shape differs from its input's needs a shortcut that changes x as well."""
+    if downsample is None and (stride != 1 or inplanes != out_channels):
+        raise ValueError(
+            f"{block}({inplanes} -> {out_channels} channels, stride {stride}) changes the shape of x, so x cannot "
+            "be added unchanged: pass a downsample module, e.g. "
+            f"make_shortcut('B', {inplanes}, {out_channels}, {stride}) (options 'A', 'B', 'C')."
+        )
+
+
+def bottleneck_width(planes: int, width_per_group: int = 64, cardinality: int = 1) -> int:
+    """Channels of a bottleneck's 3x3 convolution: ``cardinality`` groups of ``planes * width_per_group / 64``.
+
+    ResNet-50: (64, 64, 1) -> 64. Wide ResNet-50-2: (64, 128, 1) -> 128. ResNeXt-50 32x4d: (64, 4, 32) -> 128,
+    the paper's "3x3, 128, C=32" in Table 1. Each stage doubles ``planes`` and so doubles the width.
+    """
+    if not isinstance(cardinality, int) or cardinality < 1:
+        raise ValueError(f"cardinality must be a positive whole number (1, 2, 4, 8, 32, ...), got {cardinality!r}.")
+    d, remainder = divmod(planes * width_per_group, 64)
+    if remainder or d < 1:
+        raise ValueError(
+            f"the width of each group, planes * width_per_group / 64 = {planes} * {width_per_group} / 64 = "
+            f"{planes * width_per_group / 64:g}, must be a whole number >= 1: choose width_per_group as a "
+            f"multiple of {64 // math.gcd(planes, 64)}."
+        )
+    return cardinality * d
+
+
+# ---------------------------------------------------------------------------------------------
+# two 3x3 convolutions (ResNet-18/34 and the CIFAR nets)
+# ---------------------------------------------------------------------------------------------
+
+
+class BasicBlock(nn.Module):
+    """Residual block of two 3x3 convolutions: out = ReLU(F(x) + shortcut(x)).
+
+    x        [N, inplanes, H, W]
+    conv1    3x3, stride s  -> bn1 -> ReLU    [N, planes, H/s, W/s]
+    conv2    3x3            -> bn2            [N, planes, H/s, W/s]   this is F(x)
+    shortcut x, or downsample(x) when the shape changes
+    out      ReLU(F(x) + shortcut)            [N, planes, H/s, W/s]
+    """
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        _check_shortcut_fits("BasicBlock", inplanes, planes, stride, downsample)
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class PlainBasicBlock(nn.Module):
+    """BasicBlock without the shortcut: out = ReLU(F(x)), the same layers and parameters.
+
+    x        [N, inplanes, H, W]
+    conv1    3x3, stride s  -> bn1 -> ReLU    [N, planes, H/s, W/s]
+    conv2    3x3            -> bn2 -> ReLU    [N, planes, H/s, W/s]
+    """
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        return self.relu(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1x1, 3x3, 1x1 bottlenecks (ResNet-50/101/152, Wide ResNet)
+# ---------------------------------------------------------------------------------------------
+
+
+class Bottleneck(nn.Module):
+    """Residual bottleneck: 1x1 reduces, 3x3 (with the stride, as torchvision) works, 1x1 expands x4.
+
+    x        [N, inplanes, H, W]
+    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]        width = planes * base_width / 64
+    conv2    3x3, stride s  -> bn2 -> ReLU    [N, width, H/s, W/s]
+    conv3    1x1            -> bn3            [N, 4*planes, H/s, W/s] this is F(x)
+    out      ReLU(F(x) + shortcut)            [N, 4*planes, H/s, W/s]
+
+    ``base_width`` is 64 for ResNet (width = planes) and 128 for Wide ResNet-50-2 (width = 2 * planes).
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 base_width: int = 64):
+        super().__init__()
+        width = bottleneck_width(planes, base_width)
+        _check_shortcut_fits("Bottleneck", inplanes, planes * self.expansion, stride, downsample)
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class PlainBottleneck(nn.Module):
+    """Bottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters.
+
+    x        [N, inplanes, H, W]
+    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]
+    conv2    3x3, stride s  -> bn2 -> ReLU    [N, width, H/s, W/s]
+    conv3    1x1            -> bn3 -> ReLU    [N, 4*planes, H/s, W/s]
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, base_width: int = 64):
+        super().__init__()
+        width = bottleneck_width(planes, base_width)
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)))
+
+
+# ---------------------------------------------------------------------------------------------
+# ResNeXt: the 3x3 split into `cardinality` groups
+# ---------------------------------------------------------------------------------------------
+
+
+class ResNeXtBottleneck(nn.Module):
+    """ResNeXt block (the paper's Fig. 3c): a bottleneck whose 3x3 convolution has ``cardinality`` groups.
+
+    x        [N, inplanes, H, W]
+    conv1    1x1                      -> bn1 -> ReLU   [N, C*d, H, W]        C = cardinality
+    conv2    3x3, C groups, stride s  -> bn2 -> ReLU   [N, C*d, H/s, W/s]    d = width_per_group * planes / 64
+    conv3    1x1                      -> bn3           [N, 4*planes, H/s, W/s]
+    out      ReLU(F(x) + shortcut)                     [N, 4*planes, H/s, W/s]
+
+    Each of the C groups of conv2 sees only its own d input channels: C parallel paths, concatenated.
+    "32x4d" is cardinality=32, width_per_group=4 (torchvision's ``groups`` and ``width_per_group``).
+
+    ``group_first_conv=True`` also splits conv1 into C groups, as seed lesson 002 (after weiaicunzai's
+    code) does; the paper groups only the 3x3. It divides conv1's weights by C.
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
+        super().__init__()
+        width = bottleneck_width(planes, width_per_group, cardinality)
+        first_groups = cardinality if group_first_conv else 1
+        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
+        _check_shortcut_fits("ResNeXtBottleneck", inplanes, planes * self.expansion, stride, downsample)
+        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+        self.cardinality = cardinality
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class PlainResNeXtBottleneck(nn.Module):
+    """ResNeXtBottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters.
+
+    x        [N, inplanes, H, W]
+    conv1    1x1                      -> bn1 -> ReLU   [N, C*d, H, W]
+    conv2    3x3, C groups, stride s  -> bn2 -> ReLU   [N, C*d, H/s, W/s]
+    conv3    1x1                      -> bn3 -> ReLU   [N, 4*planes, H/s, W/s]
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
+        super().__init__()
+        width = bottleneck_width(planes, width_per_group, cardinality)
+        first_groups = cardinality if group_first_conv else 1
+        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
+        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.stride = stride
+        self.cardinality = cardinality
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)))
+
+
+RESIDUAL_BLOCKS = (BasicBlock, Bottleneck, ResNeXtBottleneck)
+PLAIN_BLOCKS = (PlainBasicBlock, PlainBottleneck, PlainResNeXtBottleneck)
+
+
+# ---------------------------------------------------------------------------------------------
+# stages, initialisation, walking the blocks, checking the input
+# ---------------------------------------------------------------------------------------------
+
+
+def make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: int, stride: int = 1,
+               shortcut: str = "B", **block_kwargs) -> nn.Sequential:
+    """One stage (torchvision's ``layer1`` ... ``layer4``): ``num_blocks`` blocks in an ``nn.Sequential``.
+
+    [N, inplanes, H, W] -> [N, planes * block.expansion, H/stride, W/stride]. Only the first block changes
+    the shape; if it is a residual block, its shortcut is option ``shortcut`` ("A", "B" or "C", see
+    :mod:`.shortcuts`). Plain blocks get no shortcut at all. ``block_kwargs`` go to every block
+    (e.g. ``cardinality=32, width_per_group=4``).
+    """
+    if not isinstance(num_blocks, int) or num_blocks < 1:
+        raise ValueError(f"a stage needs at least one block, got num_blocks={num_blocks!r}.")
+    out_channels = planes * block.expansion
+    residual = issubclass(block, RESIDUAL_BLOCKS)
+    blocks = []
+    for i in range(num_blocks):
+        block_in = inplanes if i == 0 else out_channels
+        block_stride = stride if i == 0 else 1
+        if not residual:
+            blocks.append(block(block_in, planes, block_stride, **block_kwargs))
+            continue
+        downsample = None
+        if block_stride != 1 or block_in != out_channels:
+            downsample = make_shortcut(shortcut, block_in, out_channels, block_stride)
+        blocks.append(block(block_in, planes, block_stride, downsample, **block_kwargs))
+    return nn.Sequential(*blocks)
+
+
+def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
+    """torchvision's initialisation: He-normal convolutions (fan_out), BatchNorm weight 1 and bias 0.
+
+    With ``zero_init_residual`` the last BatchNorm of every residual branch gets weight 0, so F(x) = 0
+    and every block starts as ReLU(x + shortcut(x)): the identity for blocks that keep the shape
+    (Goyal et al. 2017, "Accurate, Large Minibatch SGD"). Linear layers keep PyTorch's default.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+            elif isinstance(m, Bottleneck | ResNeXtBottleneck):
+                nn.init.zeros_(m.bn3.weight)
+
+
+def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The residual blocks of ``model`` in forward order, as (name, block), e.g. ("layer2.0", BasicBlock)."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, RESIDUAL_BLOCKS)]
+
+
+def check_input(x: object, channels: int = 3) -> None:
+    """Raise a clear TypeError/ValueError unless ``x`` is a float batch of images [N, channels, H, W]."""
+    want = f"a float batch of images of shape [N, {channels}, H, W]"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected {want}, got {type(x).__name__}.")
+    if x.dim() != 4:
+        hint = " For a single image add the batch dimension: x.unsqueeze(0)." if x.dim() == 3 else ""
+        raise ValueError(f"expected {want} (4 dimensions), got shape {tuple(x.shape)} ({x.dim()} dimensions).{hint}")
+    if x.shape[1] != channels:
+        hint = " It looks channels-last: use x.permute(0, 3, 1, 2)." if x.shape[-1] == channels else ""
+        raise ValueError(f"expected {want} with {channels} channels in dimension 1, got shape {tuple(x.shape)}.{hint}")
+    if not x.is_floating_point():
+        raise TypeError(f"expected {want}, got dtype {x.dtype}: convert to float and normalise first "
+                        "(e.g. (x.float() / 255 - mean) / std).")

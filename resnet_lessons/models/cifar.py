@@ -1,0 +1,289 @@
+"""The CIFAR-10 networks of the ResNet paper (Section 4.2) and of the ResNeXt paper (Section 5.3).
+
+ResNet on CIFAR (paper Table 6): a 3x3 convolution with 16 filters, then 3 stages of n blocks of two 3x3
+convolutions on 32x32, 16x16 and 8x8 maps with 16, 32 and 64 filters, then global average pooling and a
+fully connected layer: 6n + 2 weighted layers.
+
+=====  ===  ==========  ==========================
+depth  n    parameters  networks (option A, 10 classes)
+=====  ===  ==========  ==========================
+20     3    269,722     ``resnet20``, ``plain20``
+32     5    464,154     ``resnet32``, ``plain32``
+44     7    658,586     ``resnet44``, ``plain44``
+56     9    853,018     ``resnet56``, ``plain56``
+110    18   1,727,962   ``resnet110``, ``plain110``
+1202   200  19,421,274  ``resnet1202``
+=====  ===  ==========  ==========================
+
+The paper says "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M". Plain twins (``plain=True``) have the same layers
+and exactly the same parameters as the option-A net; only the additions are missing.
+
+About plain twins and options B/C: a plain network has no shortcuts at all, as the paper's plain nets.
+Option C has no parameters, so "same layers" still means "same count". Option B adds a 1x1 convolution and
+a BatchNorm to each of the two downsampling blocks (16->32: 512 + 64, 32->64: 2,048 + 128, together 2,752
+parameters for every depth); they belong to the shortcuts, so the plain twin does not have them: a B net
+has exactly 2,752 parameters more than its plain twin. Asking for ``plain=True`` with option B or C is
+therefore refused with an explanation, instead of being silently ignored.
+
+ResNeXt-29 on CIFAR (ResNeXt paper, Section 5.3): a 3x3 convolution with 64 filters, then 3 stages
+of 3 ResNeXt bottlenecks with outputs of 256, 512 and 1024 channels and grouped widths C*d, 2*C*d, 4*C*d,
+then pooling and fc. 8x64d: 34,426,698 parameters; 16x64d: 68,155,210 (10 classes). These are the paper's
+34.4M and 68.1M, with the stem convolution without bias and a 1x1-conv + BN projection on the first block
+of every stage (the first stage's too: 64 -> 256 channels).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import (
+    BasicBlock,
+    PlainBasicBlock,
+    PlainResNeXtBottleneck,
+    ResNeXtBottleneck,
+    check_input,
+    conv3x3,
+    init_weights,
+    make_layer,
+)
+from .shortcuts import check_shortcut_option
+
+# ---------------------------------------------------------------------------------------------
+# ResNet-20 ... ResNet-1202 and their plain twins
+# ---------------------------------------------------------------------------------------------
+
+
+def blocks_per_stage(depth: int) -> int:
+    """n for a CIFAR ResNet of ``depth`` = 6n + 2 layers (20 -> 3, 56 -> 9); anything else raises ValueError."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        hint = ""
+        if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 8:
+            below = depth - (depth - 2) % 6
+            hint = f" The nearest valid depths are {below} and {below + 6}."
+        raise ValueError(
+            f"a CIFAR ResNet has depth 6n+2 (1 conv + 3 stages of n blocks of 2 convs + 1 fc) with n >= 1, "
+            f"so depth must be one of 8, 14, 20, 26, 32, 38, 44, 56, 110, 1202, ...; got {depth!r}.{hint}"
+        )
+    return (depth - 2) // 6
+
+
+class CifarResNet(nn.Module):
+    """ResNet-(6n+2) for 32x32 images, the paper's Section 4.2; ``plain=True`` gives its plain twin.
+
+    x        [N, 3, 32, 32]
+    conv1    3x3, 16 -> bn1 -> ReLU    [N, 16, 32, 32]
+    layer1   n blocks, 16 filters      [N, 16, 32, 32]
+    layer2   n blocks, 32 filters      [N, 32, 16, 16]   the first block has stride 2
+    layer3   n blocks, 64 filters      [N, 64, 8, 8]     the first block has stride 2
+    avgpool                            [N, 64, 1, 1] -> flatten [N, 64]
+    fc                                 [N, num_classes]
+
+    ``shortcut`` ("A", "B" or "C", see :mod:`.shortcuts`) says what the two downsampling blocks add.
+    """
+
+    def __init__(self, depth: int = 20, shortcut: str = "A", plain: bool = False, num_classes: int = 10,
+                 zero_init_residual: bool = False):
+        super().__init__()
+        n = blocks_per_stage(depth)
+        shortcut = check_shortcut_option(shortcut)
+        if plain and shortcut != "A":
+            raise ValueError(
+                f"a plain network has no shortcuts, so shortcut={shortcut!r} cannot apply to it. Its residual twin "
+                "with option A has exactly its parameters; option B adds 2,752 (two 1x1 projections with "
+                "BatchNorm). Leave shortcut at 'A' for plain=True."
+            )
+        if plain and zero_init_residual:
+            raise ValueError("zero_init_residual zeroes the last BatchNorm of each residual branch; a plain network "
+                             "has no shortcut to carry x past it, so every block would output 0. Use it with "
+                             "plain=False only.")
+        block = PlainBasicBlock if plain else BasicBlock
+        self.depth = depth
+        self.plain = plain
+        self.shortcut = None if plain else shortcut
+
+        self.conv1 = conv3x3(3, 16)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = make_layer(block, 16, 16, n, stride=1, shortcut=shortcut)
+        self.layer2 = make_layer(block, 16, 32, n, stride=2, shortcut=shortcut)
+        self.layer3 = make_layer(block, 32, 64, n, stride=2, shortcut=shortcut)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(64, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x)
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+    def extra_repr(self) -> str:
+        kind = "plain" if self.plain else f"residual, shortcut option {self.shortcut}"
+        return f"depth={self.depth} ({kind})"
+
+
+def cifar_resnet(depth: int, shortcut: str = "A", plain: bool = False, num_classes: int = 10,
+                 zero_init_residual: bool = False) -> CifarResNet:
+    """A CIFAR ResNet of any depth 6n+2 (8, 14, 20, ...); ``plain=True`` for its plain twin."""
+    return CifarResNet(depth, shortcut, plain, num_classes, zero_init_residual)
+
+
+def resnet8(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-8 (n=1): the shallowest 6n+2 net, for quick experiments."""
+    return CifarResNet(8, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet14(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-14 (n=2), for quick experiments."""
+    return CifarResNet(14, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet20(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-20 (n=3): 269,722 parameters with option A."""
+    return CifarResNet(20, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet32(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-32 (n=5): 464,154 parameters with option A."""
+    return CifarResNet(32, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet44(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-44 (n=7): 658,586 parameters with option A."""
+    return CifarResNet(44, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet56(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-56 (n=9): 853,018 parameters with option A."""
+    return CifarResNet(56, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet110(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-110 (n=18): 1,727,962 parameters with option A."""
+    return CifarResNet(110, shortcut, False, num_classes, zero_init_residual)
+
+
+def resnet1202(shortcut: str = "A", num_classes: int = 10, zero_init_residual: bool = False) -> CifarResNet:
+    """ResNet-1202 (n=200): 19,421,274 parameters with option A."""
+    return CifarResNet(1202, shortcut, False, num_classes, zero_init_residual)
+
+
+def plain8(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-8: ResNet-8's layers without the additions."""
+    return CifarResNet(8, shortcut, True, num_classes)
+
+
+def plain14(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-14: ResNet-14's layers without the additions."""
+    return CifarResNet(14, shortcut, True, num_classes)
+
+
+def plain20(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-20: ResNet-20's layers without the additions (269,722 parameters)."""
+    return CifarResNet(20, shortcut, True, num_classes)
+
+
+def plain32(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-32: ResNet-32's layers without the additions (464,154 parameters)."""
+    return CifarResNet(32, shortcut, True, num_classes)
+
+
+def plain44(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-44: ResNet-44's layers without the additions (658,586 parameters)."""
+    return CifarResNet(44, shortcut, True, num_classes)
+
+
+def plain56(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-56: ResNet-56's layers without the additions (853,018 parameters)."""
+    return CifarResNet(56, shortcut, True, num_classes)
+
+
+def plain110(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+    """Plain-110: ResNet-110's layers without the additions (1,727,962 parameters)."""
+    return CifarResNet(110, shortcut, True, num_classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# ResNeXt-29
+# ---------------------------------------------------------------------------------------------
+
+
+def resnext_blocks_per_stage(depth: int) -> int:
+    """n for a CIFAR ResNeXt of ``depth`` = 9n + 2 layers (29 -> 3); anything else raises ValueError."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 11 or (depth - 2) % 9:
+        raise ValueError(
+            "a CIFAR ResNeXt has depth 9n+2 (1 conv + 3 stages of n bottlenecks of 3 convs + 1 fc) with n >= 1, "
+            f"so depth must be one of 11, 20, 29, 38, ...; got {depth!r}."
+        )
+    return (depth - 2) // 9
+
+
+class CifarResNeXt(nn.Module):
+    """ResNeXt-29 (C x d) for 32x32 images, the ResNeXt paper's Section 5.3.
+
+    x        [N, 3, 32, 32]
+    conv1    3x3, 64 -> bn1 -> ReLU              [N, 64, 32, 32]
+    layer1   n bottlenecks, width C*d,   out 256  [N, 256, 32, 32]
+    layer2   n bottlenecks, width 2*C*d, out 512  [N, 512, 16, 16]    the first block has stride 2
+    layer3   n bottlenecks, width 4*C*d, out 1024 [N, 1024, 8, 8]     the first block has stride 2
+    avgpool -> flatten                            [N, 1024]
+    fc                                            [N, num_classes]
+
+    C = ``cardinality``, d = ``width_per_group``; n = 3 for depth 29. ``group_first_conv`` is seed lesson
+    002's variant (conv1 of every block grouped too); ``plain=True`` drops the shortcuts.
+    """
+
+    def __init__(self, depth: int = 29, cardinality: int = 8, width_per_group: int = 64, num_classes: int = 10,
+                 group_first_conv: bool = False, zero_init_residual: bool = False, plain: bool = False):
+        super().__init__()
+        n = resnext_blocks_per_stage(depth)
+        if plain and zero_init_residual:
+            raise ValueError("zero_init_residual needs shortcuts; use it with plain=False only.")
+        block = PlainResNeXtBottleneck if plain else ResNeXtBottleneck
+        # planes 64/128/256 -> outputs 256/512/1024; the grouped width grows with planes: C*d, 2*C*d, 4*C*d.
+        block_kwargs = {"cardinality": cardinality, "width_per_group": width_per_group,
+                        "group_first_conv": group_first_conv}
+        self.depth = depth
+        self.cardinality = cardinality
+        self.width_per_group = width_per_group
+        self.plain = plain
+
+        self.conv1 = conv3x3(3, 64)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = make_layer(block, 64, 64, n, stride=1, **block_kwargs)
+        self.layer2 = make_layer(block, 256, 128, n, stride=2, **block_kwargs)
+        self.layer3 = make_layer(block, 512, 256, n, stride=2, **block_kwargs)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(1024, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x)
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+    def extra_repr(self) -> str:
+        return f"depth={self.depth}, {self.cardinality}x{self.width_per_group}d" + (" (plain)" if self.plain else "")
+
+
+def resnext29_8x64d(num_classes: int = 10, group_first_conv: bool = False,
+                    zero_init_residual: bool = False) -> CifarResNeXt:
+    """ResNeXt-29, 8x64d: 34,426,698 parameters for 10 classes (the paper's 34.4M)."""
+    return CifarResNeXt(29, 8, 64, num_classes, group_first_conv, zero_init_residual)
+
+
+def resnext29_16x64d(num_classes: int = 10, group_first_conv: bool = False,
+                     zero_init_residual: bool = False) -> CifarResNeXt:
+    """ResNeXt-29, 16x64d: 68,155,210 parameters for 10 classes (the paper's 68.1M)."""
+    return CifarResNeXt(29, 16, 64, num_classes, group_first_conv, zero_init_residual)

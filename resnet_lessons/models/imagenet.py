@@ -1,0 +1,188 @@
+"""The ImageNet networks of the ResNet paper (Table 1), ResNeXt and Wide ResNet, written out here.
+
+They are not wrappers of torchvision, but every parameter and buffer has torchvision's name and shape,
+so ``model.load_state_dict(torchvision_model.state_dict())`` works with ``strict=True`` and gives the
+same outputs (and torchvision's pretrained weights load the same way).
+
+==================  ===================  =============================  ==========  =================
+name                block                blocks per stage               parameters  multiply-adds 224
+==================  ===================  =============================  ==========  =================
+resnet18            BasicBlock           2, 2, 2, 2                     11,689,512  1.81 G
+resnet34            BasicBlock           3, 4, 6, 3                     21,797,672  3.66 G
+resnet50            Bottleneck           3, 4, 6, 3                     25,557,032  4.09 G
+resnet101           Bottleneck           3, 4, 23, 3                    44,549,160  7.80 G
+resnet152           Bottleneck           3, 8, 36, 3                    60,192,808  11.51 G
+resnext50_32x4d     ResNeXtBottleneck    3, 4, 6, 3 (C=32, d=4)         25,028,904  4.23 G
+resnext101_32x8d    ResNeXtBottleneck    3, 4, 23, 3 (C=32, d=8)        88,791,336  16.41 G
+wide_resnet50_2     Bottleneck           3, 4, 6, 3 (width x2)          68,883,240  11.40 G
+==================  ===================  =============================  ==========  =================
+
+``plain18`` and ``plain34`` are the paper's plain baselines (Fig. 3 middle): the same layers without additions.
+
+The same class with ``stem="cifar"`` builds seed lesson 001's CIFAR variant (3x3 stem, no max-pool),
+see :func:`resnet50_lab10`, and seed lesson 002's ResNeXt-50 (CIFAR stem, 100 classes, grouped first 1x1):
+``ResNet(ResNeXtBottleneck, [3, 4, 6, 3], 100, stem="cifar", block_kwargs={"cardinality": 32,
+"width_per_group": 4, "group_first_conv": True})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import (
+    PLAIN_BLOCKS,
+    RESIDUAL_BLOCKS,
+    BasicBlock,
+    Bottleneck,
+    PlainBasicBlock,
+    ResNeXtBottleneck,
+    check_input,
+    conv3x3,
+    init_weights,
+    make_layer,
+)
+
+STEMS = ("imagenet", "cifar")
+
+
+def _check_four(name: str, values: Sequence[int]) -> list[int]:
+    """Four positive whole numbers, one per stage."""
+    values = list(values)
+    if len(values) != 4 or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise ValueError(f"{name} needs four positive whole numbers, one per stage (layer1 ... layer4), "
+                         f"e.g. [3, 4, 6, 3]; got {values!r}.")
+    return values
+
+
+class ResNet(nn.Module):
+    """ResNet for ImageNet (the paper's Table 1), with torchvision's layer names.
+
+    x        [N, 3, 224, 224]
+    conv1    7x7, 64, stride 2 -> bn1 -> ReLU    [N, 64, 112, 112]
+    maxpool  3x3, stride 2                       [N, 64, 56, 56]
+    layer1   layers[0] blocks, planes 64         [N, 64*e, 56, 56]     e = block.expansion (1 or 4)
+    layer2   layers[1] blocks, planes 128        [N, 128*e, 28, 28]    the first block has stride 2
+    layer3   layers[2] blocks, planes 256        [N, 256*e, 14, 14]    the first block has stride 2
+    layer4   layers[3] blocks, planes 512        [N, 512*e, 7, 7]      the first block has stride 2
+    avgpool -> flatten                           [N, 512*e]
+    fc                                           [N, num_classes]
+
+    ``block`` is any block of :mod:`.blocks`; residual blocks get torchvision's shortcuts (option B:
+    1x1 conv + BN where the shape changes), plain blocks none. ``block_kwargs`` go to every block, e.g.
+    ``{"cardinality": 32, "width_per_group": 4}`` or ``{"base_width": 128}``.
+
+    ``stem="cifar"`` replaces the 7x7 convolution and the max-pool by a 3x3 convolution with stride 1 (no
+    max-pool) for 32x32 images; ``widths`` (planes per stage) and ``strides`` change the stages.
+    """
+
+    def __init__(self, block: type[nn.Module], layers: Sequence[int], num_classes: int = 1000,
+                 zero_init_residual: bool = False, *, stem: str = "imagenet",
+                 widths: Sequence[int] = (64, 128, 256, 512), strides: Sequence[int] = (1, 2, 2, 2),
+                 block_kwargs: dict | None = None):
+        super().__init__()
+        if not (isinstance(block, type) and issubclass(block, RESIDUAL_BLOCKS + PLAIN_BLOCKS)):
+            names = ", ".join(b.__name__ for b in RESIDUAL_BLOCKS + PLAIN_BLOCKS)
+            raise TypeError(f"block must be one of the block classes {names}; got {block!r}.")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}: 'imagenet' (7x7 conv stride 2 + max-pool) or 'cifar' "
+                             f"(3x3 conv stride 1, no max-pool); got {stem!r}.")
+        if zero_init_residual and issubclass(block, PLAIN_BLOCKS):
+            raise ValueError("zero_init_residual needs shortcuts: a plain network would output 0. "
+                             "Use it with a residual block.")
+        layers = _check_four("layers", layers)
+        widths = _check_four("widths", widths)
+        strides = _check_four("strides", strides)
+        block_kwargs = block_kwargs or {}
+        self.stem = stem
+        e = block.expansion
+
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        else:
+            self.conv1 = conv3x3(3, widths[0])
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem == "imagenet" else nn.Identity()
+        self.layer1 = make_layer(block, widths[0], widths[0], layers[0], strides[0], **block_kwargs)
+        self.layer2 = make_layer(block, widths[0] * e, widths[1], layers[1], strides[1], **block_kwargs)
+        self.layer3 = make_layer(block, widths[1] * e, widths[2], layers[2], strides[2], **block_kwargs)
+        self.layer4 = make_layer(block, widths[2] * e, widths[3], layers[3], strides[3], **block_kwargs)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[3] * e, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x)
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+def resnet18(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-18: BasicBlock x [2, 2, 2, 2], 11,689,512 parameters."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, zero_init_residual)
+
+
+def resnet34(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-34: BasicBlock x [3, 4, 6, 3], 21,797,672 parameters."""
+    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, zero_init_residual)
+
+
+def resnet50(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-50: Bottleneck x [3, 4, 6, 3], 25,557,032 parameters."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual)
+
+
+def resnet101(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-101: Bottleneck x [3, 4, 23, 3], 44,549,160 parameters."""
+    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes, zero_init_residual)
+
+
+def resnet152(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-152: Bottleneck x [3, 8, 36, 3], 60,192,808 parameters."""
+    return ResNet(Bottleneck, [3, 8, 36, 3], num_classes, zero_init_residual)
+
+
+def resnext50_32x4d(num_classes: int = 1000, zero_init_residual: bool = False,
+                    group_first_conv: bool = False) -> ResNet:
+    """ResNeXt-50 (32x4d): 25,028,904 parameters. ``group_first_conv=True`` is seed 002's variant."""
+    block_kwargs = {"cardinality": 32, "width_per_group": 4, "group_first_conv": group_first_conv}
+    return ResNet(ResNeXtBottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs=block_kwargs)
+
+
+def resnext101_32x8d(num_classes: int = 1000, zero_init_residual: bool = False,
+                     group_first_conv: bool = False) -> ResNet:
+    """ResNeXt-101 (32x8d): 88,791,336 parameters."""
+    block_kwargs = {"cardinality": 32, "width_per_group": 8, "group_first_conv": group_first_conv}
+    return ResNet(ResNeXtBottleneck, [3, 4, 23, 3], num_classes, zero_init_residual, block_kwargs=block_kwargs)
+
+
+def wide_resnet50_2(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """Wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide (the 3x3 has 2 * planes), 68,883,240 parameters."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs={"base_width": 128})
+
+
+def plain18(num_classes: int = 1000) -> ResNet:
+    """Plain-18: ResNet-18's layers without shortcuts (the paper's plain baseline, Fig. 4 left)."""
+    return ResNet(PlainBasicBlock, [2, 2, 2, 2], num_classes)
+
+
+def plain34(num_classes: int = 1000) -> ResNet:
+    """Plain-34: ResNet-34's layers without shortcuts (the paper's Fig. 3 middle)."""
+    return ResNet(PlainBasicBlock, [3, 4, 6, 3], num_classes)
+
+
+def resnet50_lab10(num_classes: int = 10, zero_init_residual: bool = False) -> ResNet:
+    """Seed lesson 001's CIFAR network ("Lab10-6"): Bottleneck x [3, 4, 6, 3] with a 3x3 stem and no max-pool,
+    widths 16/32/64/128 and strides 1/1/2/2: [N, 3, 32, 32] -> layer4 [N, 512, 8, 8] -> [N, num_classes]."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, stem="cifar",
+                  widths=(16, 32, 64, 128), strides=(1, 1, 2, 2))

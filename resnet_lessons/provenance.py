@@ -1,0 +1,171 @@
+"""Provenance: the facts that let anyone tell how a stored result was made, and make it again.
+
+A stored result without its provenance is only a number. Every experiment writes, next to its
+histories and figure, a ``provenance.json`` built from the functions here:
+
+    >>> record = environment()          # python, torch, torchvision, the GPU (or CPU), device count
+    >>> record["git"] = git_state()     # commit of the code, and whether it had uncommitted changes
+    >>> record["data"] = data_facts(data)   # which copy of CIFAR-10, from where, how many images
+
+The commit alone is not enough when the code had uncommitted changes (or when the code was copied
+to a GPU machine without its ``.git`` folder), so :func:`code_fingerprint` also records a hash of
+the package's source files: two runs with the same fingerprint ran the same ``resnet_lessons`` code.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The ``resnet_lessons`` folder."""
+
+REPO_DIR = PACKAGE_DIR.parent
+"""The folder above the package: the repository root in a checkout."""
+
+
+def utc_now() -> str:
+    """The current time in UTC, ISO 8601, to the second: ``"2025-01-31T14:05:09+00:00"``."""
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+
+
+def command_line(argv: list[str] | None = None, prefix: str = "python -m resnet_lessons") -> str:
+    """The command as a user would type it again, e.g. ``"python -m resnet_lessons experiment depth"``."""
+    argv = sys.argv[1:] if argv is None else argv
+    return " ".join([prefix, *(shlex.quote(a) for a in argv)])
+
+
+def _git(*args: str, cwd: Path = REPO_DIR) -> str | None:
+    """Output of ``git args...`` in ``cwd``, or None when git is missing or this is not a checkout."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+COMMIT_ENV = "RESNET_LESSONS_COMMIT"
+"""Where the code was copied without its ``.git`` folder (e.g. to a GPU machine), the commit it came from."""
+
+
+def git_state(repo_dir: str | os.PathLike = REPO_DIR) -> dict:
+    """``{"commit": "<40 hex digits>" or "unknown", "dirty": bool or None}``.
+
+    ``dirty`` says whether tracked or new files differed from the commit when the run started
+    (the ``results/`` folder is left out: experiments write there while they run). None: unknown.
+    Outside a git checkout the commit is taken from ``$RESNET_LESSONS_COMMIT`` when it is set
+    (with ``"dirty": None``: only :func:`code_fingerprint` can tell whether the code matches it).
+    """
+    repo_dir = Path(repo_dir)
+    commit = _git("rev-parse", "HEAD", cwd=repo_dir)
+    if not commit:
+        return {"commit": os.environ.get(COMMIT_ENV, "").strip() or "unknown", "dirty": None}
+    status = _git("status", "--porcelain", "--", ".", ":(exclude)results", cwd=repo_dir)
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def code_fingerprint(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the package, by relative path and content.
+
+    Independent of git: the same code gives the same fingerprint on any machine.
+    """
+    package_dir = Path(package_dir)
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def device_facts() -> dict:
+    """The accelerator: ``{"device": "NVIDIA H100 80GB HBM3" or "CPU (2 threads)", "device_count": 1, ...}``."""
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        return {
+            "device": torch.cuda.get_device_name(0),
+            "device_type": "cuda",
+            "device_count": count,
+            "devices": [torch.cuda.get_device_name(i) for i in range(count)],
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        }
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return {"device": "Apple MPS", "device_type": "mps", "device_count": 1}
+    return {
+        "device": f"CPU ({torch.get_num_threads()} threads)",
+        "device_type": "cpu",
+        "device_count": 0,
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
+def environment() -> dict:
+    """Versions and hardware: python, resnet_lessons, torch, torchvision, platform, the device."""
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "resnet_lessons": __version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        **device_facts(),
+    }
+
+
+def data_facts(data) -> dict:
+    """Which data a run saw: the label to quote, the source, the folder and the split sizes.
+
+    data: a :class:`resnet_lessons.data.CIFAR10Tensors`.
+    """
+    return {
+        "label": getattr(data, "data_label", "") or data.source,
+        "source": data.source,
+        "root": str(getattr(data, "root", "") or ""),
+        "train_images": len(data.train_labels),
+        "test_images": len(data.test_labels),
+        "subset": getattr(data, "subset_note", "") or "full data",
+    }
+
+
+def write_json(path: str | os.PathLike, value: object) -> Path:
+    """Write ``value`` as indented JSON, atomically (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=1, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Read a JSON file, with a clear error for a missing or broken one."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No file at {path}.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}).") from None

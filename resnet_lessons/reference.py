@@ -1,0 +1,397 @@
+"""Stored reference results: load them, label them, plot them beside a live run, and tabulate them.
+
+The course ships the results of its key experiments, run in full on a GPU by
+``python -m resnet_lessons experiment NAME`` (see :mod:`resnet_lessons.experiments`), in ``results/NAME/``.
+A notebook shows them next to the student's short live run with one call::
+
+    from resnet_lessons.reference import load_reference, plot_with_reference
+    ref = load_reference("degradation")
+    print(reference_label(ref))   # reference run: NVIDIA H100 80GB HBM3, CIFAR-10 (JPEG q75 copy), 10 epochs, ...
+    plot_with_reference({"plain-8": history}, "degradation", runs=["plain-20", "plain-56"])
+
+The README's results section is generated from the same files, never typed::
+
+    python -m resnet_lessons.reference --update-readme README.md
+    python -m resnet_lessons.reference --compare results/depth /tmp/rerun/depth   # did a rerun reproduce it?
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .history import History
+from .provenance import REPO_DIR, read_json
+
+RESULTS_ENV = "RESNET_LESSONS_RESULTS"
+"""Environment variable naming the results folder (default: the repository's ``results/``)."""
+
+ORDER = ("degradation", "depth", "shortcuts", "resnext", "recipes", "gradients")
+"""The order of the experiments in the README (others follow, alphabetically)."""
+
+START_MARKER = "<!-- results:start -->"
+END_MARKER = "<!-- results:end -->"
+
+DATA_CAVEAT = (
+    "Every number here was measured on the JPEG copy of CIFAR-10 that these machines use offline "
+    "(quality 75, 4:2:0 chroma subsampling: slightly blurred images), labelled \"CIFAR-10 (JPEG q75 copy)\". "
+    "Comparisons between networks or recipes on the same copy are sound, but absolute accuracies are "
+    "several points below what the same code reaches on the original CIFAR-10: a student training on the "
+    "original dataset (torchvision's download) should expect higher accuracy than these tables, closer to "
+    "the paper's."
+)
+
+
+@dataclass
+class Reference:
+    """One stored experiment: its runs' histories, its provenance and summary, and its figure.
+
+    histories: {run name: History}, e.g. {"plain-20": ..., "resnet-56": ...}.
+    provenance: how it was made (command, commit, versions, GPU, data, seeds, dates, wall times).
+    summary: the final numbers per run (``summary["rows"]``) and the facts a table needs.
+    figure_path: the stored figure (PNG), or None.
+    """
+
+    name: str
+    histories: dict[str, History]
+    provenance: dict
+    summary: dict
+    figure_path: Path | None = None
+    folder: Path = field(default_factory=Path)
+
+    def runs(self, *names: str) -> dict[str, History]:
+        """The histories of the named runs (all of them when no name is given)."""
+        missing = [n for n in names if n not in self.histories]
+        if missing:
+            raise KeyError(f"{missing} not stored in reference {self.name!r}; it has {list(self.histories)}.")
+        return {n: self.histories[n] for n in names} if names else dict(self.histories)
+
+
+def default_results_dir() -> Path:
+    """``$RESNET_LESSONS_RESULTS``, else the first ``results/`` found: the repository's (next to the
+    package), the current folder's, or its parent's (notebooks run in ``notebooks/``)."""
+    env = os.environ.get(RESULTS_ENV)
+    if env:
+        return Path(env).expanduser()
+    candidates = [REPO_DIR / "results", Path.cwd() / "results", Path.cwd().parent / "results"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def available(results_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the stored experiments, in the README's order."""
+    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    if not root.is_dir():
+        return []
+    names = [p.name for p in root.iterdir() if (p / "histories.json").is_file()]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> Reference:
+    """Load the stored experiment ``name`` from ``results_dir/name`` (default :func:`default_results_dir`).
+
+    Raises FileNotFoundError naming the stored experiments and the command that makes this one.
+    """
+    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    folder = root / name
+    if not (folder / "histories.json").is_file():
+        stored = available(root)
+        raise FileNotFoundError(
+            f"No stored result {name!r} in {root}; available: {', '.join(stored) if stored else 'none'}. "
+            f"Make it with: python -m resnet_lessons experiment {name}"
+            + (f" (or set ${RESULTS_ENV} to the folder that holds the course's results/)" if not stored else "")
+        )
+    histories = {run: History.from_dict(d) for run, d in read_json(folder / "histories.json").items()}
+    record = read_json(folder / "provenance.json") if (folder / "provenance.json").is_file() else {}
+    summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
+    figure = folder / "figure.png"
+    return Reference(name, histories, record, summary, figure if figure.is_file() else None, folder)
+
+
+def short_device(device: str) -> str:
+    """'NVIDIA H100 80GB HBM3' -> 'H100'; 'Tesla T4' -> 'T4'; a CPU stays 'CPU (2 threads)'."""
+    for prefix in ("NVIDIA ", "Tesla "):
+        if device.startswith(prefix):
+            rest = device[len(prefix):].split()
+            return rest[0] if rest else device
+    return device
+
+
+def _facts(ref: Reference) -> tuple[str, str, str, str]:
+    """(device, data label, epochs, commits) of a stored experiment, as text."""
+    metas = [h.meta for h in ref.histories.values()]
+    devices = sorted({m.get("device", "?") for m in metas})
+    data = sorted({m.get("data", "?") for m in metas})
+    epochs = sorted({len(h) for h in ref.histories.values()})
+    if len(epochs) == 1:
+        epoch_text = f"{epochs[0]} epoch" + ("s" if epochs[0] != 1 else "")
+    else:
+        epoch_text = f"{epochs[0]}-{epochs[-1]} epochs"
+    commits = sorted({m.get("provenance", {}).get("commit", "unknown") for m in metas})
+    commit_text = ", ".join(c[:7] if c != "unknown" else c for c in commits)
+    if any(m.get("provenance", {}).get("dirty") for m in metas):
+        commit_text += " (with uncommitted changes)"
+    return " / ".join(devices), " / ".join(data), epoch_text, commit_text
+
+
+def reference_label(ref: Reference) -> str:
+    """One line saying what a reference is, e.g.
+    ``"reference run: NVIDIA H100 80GB HBM3, CIFAR-10 (JPEG q75 copy), 10 epochs, commit abc1234"``."""
+    device, data, epochs, commits = _facts(ref)
+    fast = ", fast mode (tiny data, not a real reference)" if ref.summary.get("fast") else ""
+    return f"reference run: {device}, {data}, {epochs}, commit {commits}{fast}"
+
+
+def plot_with_reference(
+    live: dict[str, History] | None,
+    name: str,
+    runs: list[str] | None = None,
+    metric: str = "error",
+    x: str = "epoch",
+    results_dir: str | os.PathLike | None = None,
+    ax=None,
+    title: str | None = None,
+):
+    """Curves of the live runs (full colour, "this run") over the stored reference runs (faded, labelled
+    with the GPU), with the reference's hardware, data and length in the title. Returns the Figure.
+
+    live: the student's histories, or None to show the reference alone.
+    runs: which stored runs to draw (default all).
+    """
+    from .plots import plot_curves
+
+    ref = load_reference(name, results_dir)
+    reference = ref.runs(*(runs or []))
+    device = short_device(_facts(ref)[0])
+    heading = title or ref.summary.get("title", name)
+    full_title = f"{heading}\nfaded: {reference_label(ref)}"
+    if live:
+        return plot_curves(live, ax=ax, metric=metric, x=x, title=full_title,
+                           reference=reference, reference_label=f"(reference, {device})")
+    return plot_curves(reference, ax=ax, metric=metric, x=x, title=f"{heading}\n{reference_label(ref)}")
+
+
+def plot_degradation_with_reference(
+    plain: dict[str, History] | None,
+    residual: dict[str, History] | None,
+    results_dir: str | os.PathLike | None = None,
+    ylim: tuple[float, float] | None = None,
+):
+    """The paper's Figure 6 (left and middle) from the stored ``degradation`` runs, faded, with the
+    student's plain and residual runs (may be None) drawn over them. Returns the Figure."""
+    from .plots import plot_degradation
+
+    ref = load_reference("degradation", results_dir)
+    stored_plain = {n: h for n, h in ref.histories.items() if n.startswith("plain")}
+    stored_residual = {n: h for n, h in ref.histories.items() if not n.startswith("plain")}
+    device = short_device(_facts(ref)[0])
+    if plain and residual:
+        fig = plot_degradation(plain, residual, reference_plain=stored_plain, reference_residual=stored_residual,
+                               reference_label=f"(reference, {device})", ylim=ylim)
+    else:
+        fig = plot_degradation(stored_plain, stored_residual, ylim=ylim)
+    fig.suptitle(("faded: " if plain and residual else "") + reference_label(ref), fontsize="medium")
+    return fig
+
+
+def grad_norms(ref: Reference, when: str = "init") -> dict[str, list[float]]:
+    """Per-layer gradient norms stored by the ``gradients`` experiment, ready for
+    :func:`resnet_lessons.plots.plot_grad_norms`: ``when="init"`` (before training) or ``"trained"``."""
+    if when not in ("init", "trained"):
+        raise ValueError(f"when must be 'init' or 'trained', got {when!r}.")
+    index = 0 if when == "init" else -1
+    norms = {n: h.meta["grad_norms"]["norms"][index] for n, h in ref.histories.items() if h.meta.get("grad_norms")}
+    if not norms:
+        raise ValueError(f"Reference {ref.name!r} holds no gradient norms (the 'gradients' experiment does).")
+    return norms
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+# ----------------------------------------------------------------------------------------------
+
+def _cell(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return "–"
+    try:
+        return format(value, spec) if spec else str(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def table_from_summary(summary: dict) -> str:
+    """The summary's rows as a markdown table (columns and formats as the summary lists them)."""
+    columns = summary.get("columns") or [[k, k, ""] for k in summary["rows"][0]]
+    lines = [
+        "| " + " | ".join(header for _, header, _ in columns) + " |",
+        "|" + "|".join("---:" if spec else "---" for _, _, spec in columns) + "|",
+    ]
+    for row in summary.get("rows", []):
+        name = row.get("run", "")
+        if row.get("reused_from"):
+            name += f" (shared with {row['reused_from']})"
+        cells = [name] + [_cell(row.get(key), spec) for key, _, spec in columns[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def results_table(name: str, results_dir: str | os.PathLike | None = None) -> str:
+    """The markdown table of a stored experiment's final numbers (from its summary.json)."""
+    ref = load_reference(name, results_dir)
+    if not ref.summary.get("rows"):
+        raise ValueError(f"{ref.folder / 'summary.json'} is missing or has no rows; "
+                         f"make it again with: python -m resnet_lessons experiment {name}")
+    return table_from_summary(ref.summary)
+
+
+def _section(ref: Reference, readme_dir: Path) -> str:
+    s = ref.summary
+    device, data, epochs, commits = _facts(ref)
+    train, test = s.get("train_images"), s.get("test_images")
+    sizes = f" ({train:,} training / {test:,} test images)" if train and test else ""
+    figure = ""
+    if ref.figure_path is not None:
+        rel = os.path.relpath(ref.figure_path, readme_dir).replace(os.sep, "/")
+        figure = f"\n![{s.get('title', ref.name)}]({rel})\n"
+    noise = ref.provenance.get("run_to_run_noise") or {}
+    lines = [
+        f"### {s.get('title', ref.name)}",
+        "",
+        s.get("about", ""),
+        "",
+        f"Hardware: {device}. Data: {data}{sizes}. Length: {epochs}. Code: commit {commits}. "
+        f"Stored in `{Path(os.path.relpath(ref.folder, readme_dir)).as_posix()}/` with its provenance. "
+        f"Remake it with `{s.get('command', f'python -m resnet_lessons experiment {ref.name}')}`.",
+        figure,
+        table_from_summary(s),
+    ]
+    for note in s.get("notes", []):
+        lines += ["", note]
+    if noise.get("test_acc_difference_pct") is not None and noise.get("measured_in") == ref.name:
+        lines += ["", f"Run-to-run noise: {noise['runs'][0]} and {noise['runs'][1]} (two seeds) differ by "
+                  f"{noise['test_acc_difference_pct']:.2f} points of final test accuracy."]
+    return "\n".join(lines).replace("\n\n\n", "\n\n")
+
+
+def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: str | os.PathLike = ".") -> str:
+    """The README's results section: the data caveat, then for each stored experiment its hardware,
+    data, command, figure and table, all read from the stored files."""
+    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    names = available(root)
+    intro = (
+        "Full runs of the course's key experiments on a GPU, made by the course's own code "
+        "(`python -m resnet_lessons experiment NAME`) and stored in `results/` with their per-epoch histories, "
+        "figure and provenance (command, commit, versions, GPU, data, seeds, dates, wall times). "
+        "The notebooks plot them beside your live run with `resnet_lessons.reference.plot_with_reference`. "
+        "Each remake command reads the data from `$RESNET_LESSONS_DATA` (or `--data PATH`). "
+        "This section is generated from those files by "
+        "`python -m resnet_lessons.reference --update-readme README.md`; do not edit it by hand."
+    )
+    if not names:
+        return f"{intro}\n\nNo reference results are stored yet."
+    fast = [n for n in names if load_reference(n, root).summary.get("fast")]
+    parts = [intro, f"**About the data.** {DATA_CAVEAT}"]
+    if fast:
+        parts.append(f"**Warning:** {', '.join(fast)} stored from fast mode (tiny data): not real references.")
+    parts += [_section(load_reference(n, root), Path(readme_dir)) for n in names]
+    return "\n\n".join(parts)
+
+
+def update_readme_results(readme_path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> bool:
+    """Rewrite the text between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README
+    with :func:`results_markdown`; everything outside the markers stays as it was.
+
+    Returns True when the file changed. Running it twice changes nothing the second time.
+    """
+    path = Path(readme_path)
+    text = path.read_text()
+    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    if start < 0 or end < 0 or end < start:
+        raise ValueError(f"{path} needs the two lines {START_MARKER} and {END_MARKER} (in that order) "
+                         "around the place where the results go.")
+    body = results_markdown(results_dir, path.parent)
+    new = text[: start + len(START_MARKER)] + "\n" + body + "\n" + text[end:]
+    if new == text:
+        return False
+    path.write_text(new)
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+# reproduction check
+# ----------------------------------------------------------------------------------------------
+
+DEFAULT_TOLERANCE_PCT = 1.0
+"""Agreement needed between a stored run and its rerun (final test accuracy, percentage points) when
+no run-to-run noise is recorded; with a recorded noise, the tolerance is the larger of this and twice it."""
+
+
+def compare_results(stored: str | os.PathLike, rerun: str | os.PathLike,
+                    tolerance_pct: float | None = None) -> tuple[str, bool]:
+    """Compare the runs two result folders have in common (e.g. results/depth and a rerun of it).
+
+    Returns (a markdown table of final and best test accuracy in both, their difference, and whether
+    it is within the tolerance; True when every common run agrees).
+    """
+    a = load_reference(Path(stored).name, Path(stored).parent)
+    b = load_reference(Path(rerun).name, Path(rerun).parent)
+    common = [n for n in a.histories if n in b.histories]
+    if not common:
+        raise ValueError(f"{stored} and {rerun} have no run in common ({list(a.histories)} / {list(b.histories)}).")
+    if tolerance_pct is None:
+        noise = (a.provenance.get("run_to_run_noise") or {}).get("test_acc_difference_pct")
+        tolerance_pct = max(DEFAULT_TOLERANCE_PCT, 2 * noise) if noise else DEFAULT_TOLERANCE_PCT
+    lines = [
+        f"Tolerance: {tolerance_pct:.2f} points of final test accuracy.",
+        "",
+        "| run | stored final (%) | rerun final (%) | difference | stored best (%) | rerun best (%) | agrees |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    ok = True
+    for n in common:
+        ha, hb = a.histories[n], b.histories[n]
+        fa, fb = 100 * ha.test_acc[-1], 100 * hb.test_acc[-1]
+        agrees = abs(fa - fb) <= tolerance_pct and len(ha) == len(hb)
+        ok &= agrees
+        lines.append(f"| {n} | {fa:.2f} | {fb:.2f} | {fb - fa:+.2f} | {100 * max(ha.test_acc):.2f} | "
+                     f"{100 * max(hb.test_acc):.2f} | {'yes' if agrees else 'NO'} |")
+    return "\n".join(lines), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_lessons.reference",
+        description="List, tabulate and compare the stored reference results; regenerate the README's section.",
+    )
+    parser.add_argument("--results", default=None, metavar="DIR", help="results folder (default: results/)")
+    parser.add_argument("--update-readme", metavar="README", help="rewrite the README's results section")
+    parser.add_argument("--table", metavar="NAME", help="print the markdown table of one experiment")
+    parser.add_argument("--compare", nargs=2, metavar=("STORED", "RERUN"),
+                        help="compare two result folders of the same experiment (exit 1 if they disagree)")
+    parser.add_argument("--tolerance", type=float, default=None, help="agreement needed, in accuracy points")
+    args = parser.parse_args(argv)
+    try:
+        if args.update_readme:
+            changed = update_readme_results(args.update_readme, args.results)
+            print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+            return 0
+        if args.table:
+            print(results_table(args.table, args.results))
+            return 0
+        if args.compare:
+            text, ok = compare_results(*args.compare, tolerance_pct=args.tolerance)
+            print(text)
+            print("reproduced" if ok else "NOT reproduced within the tolerance")
+            return 0 if ok else 1
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for name in available(args.results):
+        print(f"{name}: {reference_label(load_reference(name, args.results))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,470 @@
+"""`fit`: the one training loop that every notebook and the command line use.
+
+    history = fit(model, data, epochs=30, recipe="fast", out_dir="runs/resnet20")
+
+What happens in one epoch:
+
+1. :class:`~resnet_lessons.loader.DeviceLoader` shuffles and augments the whole training set on the
+   device and hands out batches (views, no copies);
+2. :class:`TrainStep` runs forward, loss, backward and the SGD update for each batch, under bf16
+   autocast on recent GPUs (fp16 with a gradient scaler on older ones, full fp32 on the CPU);
+3. losses and correct counts are written into tensors on the device; the CPU reads them only a few
+   times per epoch (a GPU that has to stop and report after every step is a slow GPU), to move the
+   progress bar and to check that the loss is still a finite number;
+4. the test set is evaluated, the epoch's numbers go into the :class:`~resnet_lessons.history.History`,
+   and, with ``out_dir``, a checkpoint and ``history.json`` are written.
+
+On a GPU the forward pass and the loss are compiled with ``torch.compile(mode="reduce-overhead")``:
+the compiler fuses small operations and records the forward and backward passes as CUDA graphs, so
+each step costs two graph launches instead of hundreds of kernel launches. On the CPU the same code
+runs without compiling.
+
+Stopping and resuming: Ctrl-C stops training cleanly (the checkpoint of the last finished epoch stays
+on disk, and fit says how to continue); ``resume=True`` continues from it and ends exactly where an
+uninterrupted run would (bit for bit on the CPU). A loss that becomes NaN or infinite stops the run
+with :class:`TrainingDiverged`, naming the epoch and step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import config
+from .checkpoint import FORMAT, CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .evaluate import loss_and_accuracy
+from .history import History
+from .loader import DeviceLoader
+from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
+
+CHECKPOINT_FILE = "checkpoint.pt"
+HISTORY_FILE = "history.json"
+EVAL_BATCH_SIZE = 1000
+
+Callback = Callable[[History, nn.Module], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite. ``epoch`` and ``step`` (1-based) say where."""
+
+    def __init__(self, epoch: int, step: int, steps: int, loss: float, lr: float):
+        self.epoch, self.step, self.loss, self.lr = epoch, step, loss, lr
+        super().__init__(
+            f"The training loss became {loss} at epoch {epoch}, step {step} of {steps} (learning rate "
+            f"{lr:.4g}); training stopped. A smaller learning rate (or a longer warm-up) usually helps."
+        )
+
+
+def amp_dtype_for(device: torch.device) -> torch.dtype | None:
+    """Autocast precision: bf16 on GPUs that compute in it natively (Ampere, 2020, and newer),
+    fp16 on older GPUs such as Colab's T4 (with a gradient scaler), None (fp32) on the CPU."""
+    if device.type != "cuda":
+        return None
+    major, _minor = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
+class TrainStep:
+    """One optimisation step on a batch: forward, loss, backward, SGD update, next learning rate.
+
+    ``step(x, y)`` returns the batch's mean loss and its number of correct predictions, as tensors
+    on the device (reading them would make the CPU wait for the GPU, so the caller decides when).
+
+    compile_mode: None runs the model as it is; a ``torch.compile`` mode (e.g. "reduce-overhead")
+    compiles the forward pass and the loss. If compiling fails on the first step (an unsupported
+    GPU, no C compiler...), it warns once and continues without compiling.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        scaler: torch.amp.GradScaler,
+        label_smoothing: float = 0.0,
+        amp_dtype: torch.dtype | None = None,
+        compile_mode: str | None = None,
+    ):
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.scaler = scaler
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.amp_dtype = amp_dtype
+        self.device_type = next(model.parameters()).device.type
+        self.forward = self.forward_and_loss
+        self.compiled = compile_mode is not None
+        self.uses_cuda_graphs = compile_mode in ("reduce-overhead", "max-autotune")
+        if self.compiled:
+            # Each run compiles this method again for its model; PyTorch keeps 8 compiled versions of a
+            # function by default and then silently stops compiling. Allow a notebook's worth of runs.
+            dynamo_config = torch._dynamo.config
+            limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+            setattr(dynamo_config, limit, max(getattr(dynamo_config, limit), 64))
+            self.forward = torch.compile(self.forward_and_loss, mode=compile_mode)
+        self.steps_done = 0
+
+    def forward_and_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean loss (float32 scalar) and number of correct predictions (int64 scalar) of a batch."""
+        enabled = self.amp_dtype is not None
+        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=enabled):
+            logits = self.model(x)
+        loss = self.criterion(logits.float(), y)
+        correct = (logits.argmax(dim=1) == y).sum()
+        return loss, correct
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.uses_cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be reused
+        loss, correct = self.forward(x, y)
+        self.scaler.scale(loss).backward()  # the scaler multiplies fp16 losses so small gradients survive
+        self.scaler.step(self.optimizer)  # unscales, skips the update if a gradient is inf/NaN
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()  # the learning rate for the next step
+        return loss.detach(), correct
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.compiled and self.steps_done == 0:
+            try:
+                result = self._step(x, y)
+            except Exception as e:  # compiling happens during the first call
+                warnings.warn(
+                    f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
+                    "training continues without compiling (slower).",
+                    stacklevel=2,
+                )
+                self.optimizer.zero_grad(set_to_none=True)
+                self.compiled = self.uses_cuda_graphs = False
+                self.forward = self.forward_and_loss
+                result = self._step(x, y)
+        else:
+            result = self._step(x, y)
+        self.steps_done += 1
+        return result
+
+
+def train_epoch(
+    step: TrainStep,
+    loader: DeviceLoader,
+    epoch: int,
+    check_every: int = 1,
+    bar: tqdm | None = None,
+) -> tuple[float, float, float]:
+    """Train on every batch of ``loader`` once; returns (mean loss, accuracy, last learning rate).
+
+    Every ``check_every`` steps (and at the end) the CPU waits for the device once, to update ``bar``
+    and to check that the losses are finite; a NaN or infinite loss raises :class:`TrainingDiverged`.
+    """
+    n_steps = len(loader)
+    losses = torch.zeros(n_steps, device=loader.device)  # sum of the losses of each batch
+    corrects = torch.zeros(n_steps, dtype=torch.int64, device=loader.device)
+    lrs = []
+    seen = 0  # images so far (known on the CPU without asking the device)
+    checked = 0  # steps whose losses were checked
+    if bar is not None and step.compiled and step.steps_done == 0:
+        bar.set_postfix_str("compiling the model (first epoch only, about a minute)")
+    for i, (x, y) in enumerate(loader):
+        lrs.append(step.optimizer.param_groups[0]["lr"])
+        loss, correct = step(x, y)
+        losses[i] = loss * len(y)
+        corrects[i] = correct
+        seen += len(y)
+        if (i + 1) % check_every == 0 or i + 1 == n_steps:
+            new = losses[checked : i + 1].tolist()  # waits for the device
+            for j, value in enumerate(new):
+                if not math.isfinite(value):
+                    bad = checked + j
+                    raise TrainingDiverged(epoch, bad + 1, n_steps, value, lrs[bad])
+            if bar is not None:
+                bar.update(seen - bar.n)
+                total_loss, total_correct = losses[: i + 1].sum().item(), corrects[: i + 1].sum().item()
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.1%}")
+            checked = i + 1
+    return losses.sum().item() / seen, corrects.sum().item() / seen, lrs[-1]
+
+
+def _run_settings(model: nn.Module, recipe: Recipe, epochs: int, seed: int, augment: bool, data) -> dict:
+    """What must be the same for a checkpoint to be resumed by this call."""
+    return {
+        "model": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "recipe": recipe.to_dict(),
+        "epochs": epochs,
+        "seed": seed,
+        "augment": augment,
+        "train_images": len(data.train_labels),
+        "test_images": len(data.test_labels),
+    }
+
+
+def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, prefix + key + ".")
+        elif a != b:
+            out.append(f"{prefix}{key}: checkpoint {a!r}, this call {b!r}")
+    return out
+
+
+def fit(
+    model: nn.Module,
+    data,
+    epochs: int,
+    recipe: str | Recipe = "fast",
+    *,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
+    label_smoothing: float | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool | str = False,
+    live_plot=False,
+    visdom=None,
+    callbacks: Sequence[Callback] = (),
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    compile: bool | str | None = None,
+    augment: bool = True,
+    progress: bool = True,
+    name: str | None = None,
+) -> History:
+    """Train ``model`` on ``data`` for ``epochs`` epochs and return the per-epoch History.
+
+    model: any classifier of [N, 3, 32, 32] images (trained in place and moved to ``device``).
+    data: a :class:`resnet_lessons.data.CIFAR10Tensors` (uint8 images, int64 labels); images are
+        normalised with ``data.mean_std()``.
+    recipe: "fast", "paper", "cosine" or a :class:`~resnet_lessons.recipes.Recipe`; ``batch_size``,
+        ``lr``, ``weight_decay`` and ``label_smoothing`` override the recipe's values.
+    out_dir: folder for ``checkpoint.pt`` (after every epoch) and ``history.json``; None saves nothing.
+    resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs);
+        "auto" does so when there is a checkpoint and starts afresh otherwise; False starts afresh
+        (and replaces an earlier checkpoint in ``out_dir``).
+    live_plot: True draws the loss and error curves in the notebook, updated in place after every
+        epoch; pass a :class:`~resnet_lessons.plots.LivePlot` instead to draw several runs on one figure.
+    visdom: a :class:`~resnet_lessons.visdom_logger.VisdomLogger`, or an environment name, to send the
+        curves to a visdom server as well.
+    callbacks: functions called as ``callback(history, model)`` after every epoch.
+    seed: seeds the shuffling and augmentation (seed the model's initialisation yourself, before
+        building it, e.g. with ``torch.manual_seed``).
+    device: "cuda", "cpu", ... (default: the best available).
+    compile: compile the forward pass (default: on a GPU only); a string picks the torch.compile mode.
+    augment: random crops and flips of the training images (True, as in the paper).
+    progress: show progress bars.
+    name: the run's name in plots and messages (default: the model's class name).
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    if resume not in (True, False, "auto"):
+        raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
+    if resume is True and out_dir is None:
+        raise ValueError("resume=True needs out_dir: the folder that holds the run's checkpoint.")
+    recipe = get_recipe(recipe)
+    overrides = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
+    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    device = config.get_device(None if device is None else str(device))
+    name = name or type(model).__name__
+    out_dir = Path(out_dir) if out_dir is not None else None
+    checkpoint_path = out_dir / CHECKPOINT_FILE if out_dir is not None else None
+
+    # --- the device: threads, precision, memory layout, compiling -------------------------------
+    if device.type == "cpu":
+        config.set_cpu_threads()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithm for each shape
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    amp_dtype = amp_dtype_for(device)
+    if compile is None:
+        compile = device.type == "cuda"
+    compile_mode = ("reduce-overhead" if compile is True else compile) if compile else None
+    channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+
+    # --- data, optimiser, schedule ---------------------------------------------------------------
+    mean, std = data.mean_std()
+    train_loader = DeviceLoader(
+        data.train_images, data.train_labels, recipe.batch_size, mean, std,
+        train=True, augment=augment, device=device, seed=seed, channels_last=channels_last,
+    )
+    test_loader = DeviceLoader(
+        data.test_images, data.test_labels, EVAL_BATCH_SIZE, mean, std,
+        train=False, device=device, channels_last=channels_last,
+    )
+    steps_per_epoch = len(train_loader)
+    optimizer = make_optimizer(model, recipe, device)
+    scheduler = make_scheduler(optimizer, recipe, epochs * steps_per_epoch)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    step = TrainStep(model, optimizer, scheduler, scaler, recipe.label_smoothing, amp_dtype, compile_mode)
+
+    run = _run_settings(model, recipe, epochs, seed, augment, data)
+    history = History(meta={
+        "model": name,
+        "recipe": recipe.name,
+        "recipe_settings": recipe.to_dict(),
+        "epochs": epochs,
+        "batch_size": recipe.batch_size,
+        "seed": seed,
+        "device": _device_name(device),
+        "precision": {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
+        "compiled": compile_mode or False,
+        "data": getattr(data, "data_label", "") or getattr(data, "source", ""),
+        "data_source": getattr(data, "source", ""),
+        "train_images": len(data.train_labels),
+        "test_images": len(data.test_labels),
+        "mean": [round(float(v), 6) for v in mean],
+        "std": [round(float(v), 6) for v in std],
+        "torch": str(torch.__version__),
+    })
+
+    # --- start afresh or resume ------------------------------------------------------------------
+    start_epoch = 0
+    has_checkpoint = checkpoint_path is not None and checkpoint_path.exists()
+    if resume is True or (resume == "auto" and has_checkpoint):
+        saved = load_checkpoint(checkpoint_path)  # clear errors for a missing or corrupt file
+        different = _differences(saved["run"], run)
+        if different:
+            raise CheckpointError(
+                f"The checkpoint {checkpoint_path} is from a different run, so it cannot be resumed here:\n  "
+                + "\n  ".join(different)
+                + "\nCall fit with the run's original settings, or use another out_dir to start a new run."
+            )
+        try:
+            model.load_state_dict(saved["model"])
+        except RuntimeError as e:
+            raise CheckpointError(f"The model in {checkpoint_path} does not fit this model: {e}") from None
+        _load_optimizer_state(optimizer, saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"], train_loader.generator)
+        history = History.from_dict(saved["history"])
+        start_epoch = saved["epoch"]
+        if start_epoch >= epochs:
+            print(f"{name}: the run in {out_dir} already finished its {epochs} epochs; loaded it.")
+            return history
+        print(f"{name}: resuming from the checkpoint of epoch {start_epoch} of {epochs} in {out_dir}.")
+    else:
+        torch.manual_seed(seed)
+        if has_checkpoint:
+            warnings.warn(
+                f"{checkpoint_path} holds an earlier run; this run starts from scratch and will replace it "
+                "(pass resume=True to continue that run instead).",
+                stacklevel=2,
+            )
+
+    # --- where the curves go ---------------------------------------------------------------------
+    epoch_callbacks = list(callbacks)
+    if live_plot:
+        from .plots import LivePlot
+
+        live = LivePlot(title=name) if live_plot is True else live_plot
+
+        def draw(history: History, model: nn.Module) -> None:
+            live.update(name, history)  # by name, so several runs can share one LivePlot
+
+        epoch_callbacks.insert(0, draw)
+    if visdom is not None:
+        from .visdom_logger import VisdomLogger
+
+        logger = VisdomLogger(env=visdom, name=name) if isinstance(visdom, str) else visdom
+        epoch_callbacks.insert(0, logger)
+
+    # --- the epochs ------------------------------------------------------------------------------
+    check_every = 1 if device.type == "cpu" else max(1, steps_per_epoch // 10)
+    saved_epoch = start_epoch
+    epoch = start_epoch
+    epochs_bar = tqdm(total=epochs, initial=start_epoch, desc=name, unit="epoch", disable=not progress)
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            with tqdm(
+                total=steps_per_epoch * recipe.batch_size, desc=f"epoch {epoch}/{epochs}", unit="img",
+                unit_scale=True, leave=False, disable=not progress,
+            ) as bar:
+                started = time.perf_counter()
+                train_loss, train_acc, last_lr = train_epoch(step, train_loader, epoch, check_every, bar)
+                seconds = time.perf_counter() - started
+            test_loss, test_acc = loss_and_accuracy(model, test_loader, amp_dtype)
+            history.append(
+                epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+                test_acc=test_acc, lr=last_lr, seconds=seconds,
+                images_per_s=steps_per_epoch * recipe.batch_size / seconds,
+            )
+            if out_dir is not None:
+                _save(checkpoint_path, epoch, run, model, optimizer, scheduler, scaler, train_loader, history)
+                history.save(out_dir / HISTORY_FILE)
+                saved_epoch = epoch
+            epochs_bar.update(1)
+            epochs_bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.1%}")
+            for callback in epoch_callbacks:
+                callback(history, model)
+    except KeyboardInterrupt:
+        if out_dir is not None and len(history) > saved_epoch:  # stopped while saving: save again
+            _save(checkpoint_path, len(history), run, model, optimizer, scheduler, scaler, train_loader, history)
+            history.save(out_dir / HISTORY_FILE)
+            saved_epoch = len(history)
+        epochs_bar.close()
+        print(_interrupted_message(name, epoch, epochs, saved_epoch, checkpoint_path))
+        history.meta["interrupted"] = True
+        return history
+    except TrainingDiverged as e:
+        if checkpoint_path is not None and saved_epoch > 0:
+            e.add_note(f"The checkpoint of epoch {saved_epoch} in {checkpoint_path} was kept.")
+        raise
+    finally:
+        epochs_bar.close()
+    return history
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({torch.get_num_threads()} threads)" if device.type == "cpu" else device.type
+
+
+def _save(path, epoch, run, model, optimizer, scheduler, scaler, train_loader, history) -> None:
+    save_checkpoint(
+        {
+            "format": FORMAT,
+            "epoch": epoch,
+            "run": run,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_state(train_loader.generator),
+            "history": history.to_dict(),
+        },
+        path,
+    )
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load an optimizer state but keep this device's implementation (fused on a GPU, not on the CPU)."""
+    kept = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, flags in zip(optimizer.param_groups, kept, strict=True):
+        group.update(flags)
+
+
+def _interrupted_message(name: str, epoch: int, epochs: int, saved_epoch: int, checkpoint: Path | None) -> str:
+    when = f"after epoch {epoch}" if saved_epoch >= epoch else f"during epoch {epoch}"
+    text = f"{name}: training stopped by the keyboard {when} of {epochs}."
+    if checkpoint is None:
+        return text + " Nothing was saved (no out_dir); the model keeps the weights it had when stopped."
+    if saved_epoch == 0:
+        return text + " No epoch had finished, so there is no checkpoint yet."
+    return (
+        text + f" The checkpoint of epoch {saved_epoch} is in {checkpoint}.\n"
+        "To continue, run the same fit(...) call with resume=True "
+        "(on the command line: the same command with --resume)."
+    )

@@ -1,0 +1,278 @@
+"""Send training curves to a visdom server, and start one.
+
+visdom (https://github.com/fossasia/visdom) shows plots in a browser page that updates while a
+run trains, even a run in another process. The course works without it: every notebook draws its
+curves with matplotlib, and :class:`VisdomLogger` quietly does nothing when no server answers.
+
+Start a server (keeps running until Ctrl-C)::
+
+    python -m resnet_lessons visdom --port 8097
+
+then log from a notebook or script::
+
+    logger = VisdomLogger(env="resnet_lessons")
+    fit(model, data, epochs=5, callbacks=[logger])   # or logger.log_epoch(history, "resnet20")
+
+Offline note: visdom's pip package ships its own page code (main.js) but downloads the libraries the
+page needs (Plotly, jQuery, Bootstrap, MathJax...) the first time ``python -m visdom.server`` runs.
+Our server skips that download, so it starts without internet and stores and serves all data;
+the page itself draws plots only once those libraries are present (see :func:`web_page_ready`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+from resnet_lessons.history import History
+
+DEFAULT_PORT = 8097
+HOST = "127.0.0.1"
+
+# The libraries visdom's page loads from its static folder; visdom downloads them on first start.
+PAGE_LIBRARIES = ("js/plotly-plotly.min.js", "js/jquery.min.js", "js/react-react.min.js", "css/bootstrap.min.css")
+
+
+def port_answers(host: str, port: int, timeout: float = 0.3) -> bool:
+    """True when something accepts a TCP connection on ``host:port`` (a quick probe, no HTTP)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def default_env_path() -> Path:
+    """Where our servers keep visdom's saved environments: ``<cache_dir>/visdom``."""
+    from resnet_lessons.config import cache_dir
+
+    return cache_dir() / "visdom"
+
+
+def web_page_ready() -> bool:
+    """True when visdom's static folder holds the JavaScript libraries its web page needs.
+
+    visdom's pip package does not include them: ``python -m visdom.server`` downloads them on its first
+    run (needs internet). Without them the server still works (logging, reading data back), but the
+    browser page shows no plots.
+    """
+    import visdom
+
+    static = Path(visdom.__file__).parent / "static"
+    return all((static / name).is_file() for name in PAGE_LIBRARIES)
+
+
+# ----------------------------------------------------------------------------------------------
+# the server
+# ----------------------------------------------------------------------------------------------
+
+# Run in the child process: visdom's own start function, without its script download.
+# base_url must be "" for the root (visdom's own command line turns "/" into "" before this call).
+_SERVE_CODE = (
+    "import sys\n"
+    "from visdom.server.run_server import start_server\n"
+    "start_server(port=int(sys.argv[1]), env_path=sys.argv[2], bind_local=True, base_url='',\n"
+    "             print_func=lambda port: print('visdom serving on port', port, flush=True))\n"
+)
+
+
+def start_server(
+    port: int = DEFAULT_PORT,
+    env_path: str | os.PathLike | None = None,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> subprocess.Popen:
+    """Start a visdom server on 127.0.0.1:``port`` in a child process and return the process.
+
+    env_path: folder where visdom saves environments (default ``<cache_dir>/visdom``).
+    wait: return only once the port answers (up to ``timeout`` seconds; importing visdom takes a few).
+    Stop it with ``proc.terminate(); proc.wait()``. The server's output goes to
+    ``<env_path>/server.log``.
+    """
+    if port_answers(HOST, port):
+        raise RuntimeError(
+            f"Port {port} on {HOST} is already in use (maybe a visdom server is running: "
+            f"open http://{HOST}:{port}). Use that server, stop it, or pick another port."
+        )
+    env_path = Path(env_path) if env_path is not None else default_env_path()
+    env_path.mkdir(parents=True, exist_ok=True)
+    log_path = env_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE_CODE, str(port), str(env_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    if not wait:
+        return proc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"The visdom server exited with code {proc.returncode}:\n{tail}")
+        if port_answers(HOST, port):
+            return proc
+        time.sleep(0.1)
+    proc.terminate()
+    proc.wait(timeout=10)
+    raise RuntimeError(f"The visdom server did not answer on port {port} within {timeout:.0f} s; see {log_path}.")
+
+
+def server_main(argv: list[str] | None = None) -> int:
+    """``python -m resnet_lessons visdom [--port N] [--env-path DIR]``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_lessons visdom",
+        description="Start a visdom server on this computer only (127.0.0.1), without downloading anything.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--env-path", default=None, help="folder for saved environments "
+                        "(default: <cache>/visdom)")
+    args = parser.parse_args(argv)
+    try:
+        from visdom.server.run_server import start_server as visdom_start_server
+    except ImportError:
+        print("visdom is not installed: pip install 'resnet-lessons[visdom]'", file=sys.stderr)
+        return 1
+    if port_answers(HOST, args.port):
+        print(f"Port {args.port} is already in use (a visdom server may be running at "
+              f"http://{HOST}:{args.port}); pick another with --port.", file=sys.stderr)
+        return 1
+    env_path = Path(args.env_path) if args.env_path else default_env_path()
+    env_path.mkdir(parents=True, exist_ok=True)
+
+    def announce(port: int) -> None:
+        print(f"visdom: serving at http://{HOST}:{port} (environments saved in {env_path}); Ctrl-C stops it.")
+        if not web_page_ready():
+            print("visdom: its web page needs JavaScript libraries that visdom downloads on first start and "
+                  "that are not installed here, so the page will show no plots. The curves are still stored "
+                  "and the notebooks draw them with matplotlib. To get the page, run "
+                  "`python -m visdom.server` once with internet access, then stop it.")
+        sys.stdout.flush()
+
+    # Without those libraries every page load logs a dozen "Could not open static file" errors and
+    # 404s; the message above already says why, so keep the terminal readable.
+    logging.getLogger("tornado.general").addFilter(
+        lambda record: not record.getMessage().startswith("Could not open static file"))
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)
+    try:
+        visdom_start_server(port=args.port, env_path=str(env_path), bind_local=True, base_url="",
+                            print_func=announce)
+    except KeyboardInterrupt:
+        print("visdom: stopped.")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# the client
+# ----------------------------------------------------------------------------------------------
+
+class VisdomLogger:
+    """Send a run's per-epoch loss and error to visdom: one window for loss, one for error (%).
+
+    Each run name gets two traces per window, ``"<name> train"`` and ``"<name> test"``.
+    If no server answers at creation, it warns once and every later call does nothing; if the server
+    goes away during a run, it warns once more and stops sending.
+
+    Use it as a trainer callback (``fit(..., callbacks=[logger])`` calls ``logger(history, model)``)
+    or call ``logger.log_epoch(history, name)`` after each epoch.
+    """
+
+    def __init__(
+        self,
+        env: str = "resnet_lessons",
+        server: str = f"http://{HOST}",
+        port: int = DEFAULT_PORT,
+        title: str | None = None,
+        name: str = "run",
+    ):
+        self.env = env
+        self.server = server
+        self.port = port
+        self.title = title
+        self.name = name
+        self.url = f"{server}:{port}"
+        prefix = f"{title}: " if title else ""
+        self.windows = {"loss": f"{prefix}loss", "error": f"{prefix}error"}  # visdom window ids
+        self.viz = None
+        host = urlparse(server if "://" in server else f"http://{server}").hostname or server
+        if not port_answers(host, port):
+            self._give_up(f"no server at {self.url}")
+            return
+        try:
+            import visdom
+        except ImportError:
+            self._give_up("the visdom package is not installed")
+            return
+        # visdom's client logs "Setting up a new session..." and a note about its event socket at
+        # WARNING level on every start; neither matters here.
+        logging.getLogger("visdom").setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():  # visdom 0.2.4 calls the deprecated logger.warn
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.viz = visdom.Visdom(server=server, port=port, env=env, use_incoming_socket=False,
+                                         raise_exceptions=True)
+        except Exception as e:  # the port answered, but not as a visdom server
+            self._give_up(f"no visdom server at {self.url} ({type(e).__name__})")
+
+    @property
+    def enabled(self) -> bool:
+        """True while curves are being sent."""
+        return self.viz is not None
+
+    def _give_up(self, why: str) -> None:
+        self.viz = None
+        warnings.warn(
+            f"visdom: {why}; curves go to the notebook only. "
+            "Start one with `python -m resnet_lessons visdom`.",
+            stacklevel=3,
+        )
+
+    def log_epoch(self, history: History, name: str | None = None) -> None:
+        """Append the latest epoch of ``history`` (train/test loss and error) to the two windows."""
+        if self.viz is None:
+            return
+        if not isinstance(history, History):
+            raise TypeError(f"history must be a History, not {type(history).__name__}.")
+        if len(history) == 0:
+            raise ValueError("history has no epochs yet: call log_epoch after an epoch has finished.")
+        name = name or self.name
+        epoch = history.epoch[-1]
+        points = {
+            "loss": (history.train_loss[-1], history.test_loss[-1]),
+            "error": (100 * history.train_err[-1], 100 * history.test_err[-1]),
+        }
+        try:
+            for kind, (train, test) in points.items():
+                for split, value in (("train", train), ("test", test)):
+                    self.viz.line(
+                        X=[epoch], Y=[value], win=self.windows[kind], env=self.env,
+                        name=f"{name} {split}", update="append",
+                        opts={"title": self.windows[kind], "xlabel": "epoch",
+                              "ylabel": "error (%)" if kind == "error" else "loss", "showlegend": True},
+                    )
+        except Exception as e:  # server stopped mid-run: say so once, then carry on without it
+            self._give_up(f"lost the server at {self.url} ({type(e).__name__})")
+
+    def __call__(self, history: History, model=None) -> None:
+        """Trainer callback: ``fit(..., callbacks=[logger])``."""
+        self.log_epoch(history)
+
+
+if __name__ == "__main__":
+    sys.exit(server_main())

@@ -1,0 +1,141 @@
+"""VisdomLogger against a real visdom server started by the test (127.0.0.1, a free port, a temp env folder)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+
+import pytest
+
+from resnet_lessons.history import History
+from resnet_lessons.visdom_logger import VisdomLogger, free_port, port_answers, start_server
+
+visdom = pytest.importorskip("visdom")
+
+
+def make_history(epochs: int) -> History:
+    h = History(meta={"model": "tiny"})
+    for e in range(1, epochs + 1):
+        h.append(epoch=e, train_loss=2.0 / e, train_acc=0.5 + 0.1 * e, test_loss=2.5 / e,
+                 test_acc=0.45 + 0.1 * e, lr=0.1, seconds=1.0, images_per_s=100.0)
+    return h
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env_path = tmp_path_factory.mktemp("visdom_env")
+    proc = start_server(port=port, env_path=env_path, timeout=60)
+    yield port, env_path
+    proc.terminate()
+    proc.wait(timeout=10)
+    assert not port_answers("127.0.0.1", port)
+
+
+def read_traces(port: int, env: str, win: str) -> dict[str, tuple[list, list]]:
+    with warnings.catch_warnings():  # visdom 0.2.4 calls the deprecated logger.warn
+        warnings.simplefilter("ignore", DeprecationWarning)
+        viz = visdom.Visdom(server="http://127.0.0.1", port=port, env=env, use_incoming_socket=False,
+                            raise_exceptions=True)
+    window = json.loads(viz.get_window_data(win, env))
+    return {trace["name"]: (trace["x"], trace["y"]) for trace in window["content"]["data"]}
+
+
+def test_logged_points_read_back(server):
+    port, env_path = server
+    logger = VisdomLogger(env="test_env", port=port)
+    assert logger.enabled
+    full = make_history(3)
+    for e in range(1, 4):  # what a trainer does: log after each epoch
+        logger.log_epoch(make_history(e), "a")
+        logger(make_history(e), model=None)  # callback form, default name "run"
+
+    loss = read_traces(port, "test_env", logger.windows["loss"])
+    error = read_traces(port, "test_env", logger.windows["error"])
+    assert set(loss) == {"a train", "a test", "run train", "run test"}
+    assert loss["a train"] == ([1.0, 2.0, 3.0], pytest.approx(full.train_loss))
+    assert loss["run test"] == ([1.0, 2.0, 3.0], pytest.approx(full.test_loss))
+    assert error["a test"] == ([1.0, 2.0, 3.0], pytest.approx([100 * e for e in full.test_err]))
+    assert error["run train"][1] == pytest.approx([100 * e for e in full.train_err])
+    # The server writes to the temp env folder, not to ~/.visdom.
+    assert (env_path / "main.json").exists()
+
+
+def test_title_names_the_windows(server):
+    port, _ = server
+    logger = VisdomLogger(env="titled", port=port, title="ResNet-20")
+    logger.log_epoch(make_history(1), "r20")
+    assert logger.windows == {"loss": "ResNet-20: loss", "error": "ResNet-20: error"}
+    assert read_traces(port, "titled", "ResNet-20: loss")["r20 test"][1] == pytest.approx([2.5])
+
+
+def test_start_server_refuses_a_busy_port(server):
+    port, _ = server
+    with pytest.raises(RuntimeError, match="already in use"):
+        start_server(port=port)
+
+
+def test_no_server_warns_once_and_stays_quiet(capsys):
+    port = free_port()  # nothing listens there
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.monotonic()
+        logger = VisdomLogger(port=port)
+        for e in range(1, 4):
+            logger.log_epoch(make_history(e), "run")
+            logger(make_history(e))
+        elapsed = time.monotonic() - t0
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1, messages
+    assert f"no server at http://127.0.0.1:{port}" in messages[0]
+    assert "python -m resnet_lessons visdom" in messages[0]
+    assert not logger.enabled
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err) < 300, out  # no traceback spam
+    assert elapsed < 3
+
+
+def test_bad_history_is_refused_clearly(server):
+    port, _ = server
+    logger = VisdomLogger(env="test_env", port=port)
+    with pytest.raises(ValueError, match="no epochs"):
+        logger.log_epoch(History())
+    with pytest.raises(TypeError, match="History"):
+        logger.log_epoch({"epoch": [1]})
+
+
+def test_server_main_prints_the_url(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resnet_lessons.visdom_logger", "--port", str(port), "--env-path", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "serving at" in line:
+                break
+        assert any(f"http://127.0.0.1:{port}" in line for line in lines), lines
+        assert port_answers("127.0.0.1", port)
+        # The web page itself loads (HTML); whether it can draw depends on visdom's downloaded libraries.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+            assert page.status == 200 and b"visdom" in page.read()
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        rest, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0
+        assert "visdom: stopped." in rest
+        assert "Could not open static file" not in rest
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
