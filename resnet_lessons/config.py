@@ -79,10 +79,15 @@ def data_dir() -> Path | None:
 
 
 def set_cpu_threads() -> int:
-    """Use every core the process may run on for intra-op work; returns the thread count."""
+    """Use the cores the process may run on for intra-op work; returns the thread count.
+
+    Under ``pytest -n N`` (nbval runs notebooks in N parallel kernels, which inherit pytest-xdist's
+    ``PYTEST_XDIST_WORKER_COUNT``) the cores are shared out, so N kernels do not fight over them.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows
         cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores))
+    sharing = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    torch.set_num_threads(max(1, cores // max(1, sharing)))
     return torch.get_num_threads()

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from resnet_lessons.checks import check_module, check_number, copy_weights_by_order
+from resnet_lessons.checks import Verdict, check_module, check_number, copy_weights_by_order
 
 
 def reference_block() -> nn.Module:
@@ -57,3 +57,14 @@ def test_check_number(capsys):
     out = capsys.readouterr().out
     assert "too low" in out and "bias" in out
     assert not check_number(None, 1, "x")
+
+
+def test_verdict_shows_nothing_more_as_a_cell_result():
+    """IPython calls ``_ipython_display_`` instead of printing the repr, so a check's report is shown once."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, metadata = DisplayFormatter().format(Verdict(True))
+    assert data == {} and metadata == {}
+    # An object without the hook would show its repr.
+    data, _ = DisplayFormatter().format(object())
+    assert "text/plain" in data

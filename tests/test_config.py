@@ -95,3 +95,15 @@ def test_set_cpu_threads():
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
+
+
+def test_set_cpu_threads_shares_cores_between_parallel_workers(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(2 * cores))
+        assert config.set_cpu_threads() == 1
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "1")
+        assert config.set_cpu_threads() == cores
+    finally:
+        torch.set_num_threads(before)

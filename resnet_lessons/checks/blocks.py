@@ -37,22 +37,10 @@ from .core import Verdict, copy_weights_by_order, count_params
 # ---------------------------------------------------------------------------------------------
 
 
-class _Verdict(Verdict):
-    """A Verdict that shows nothing more when it is the last value of a notebook cell.
-
-    ``report()`` has printed it already. Without this, ``check_x(answer);`` would also show the object's
-    repr whenever the trailing ``;`` is not honoured (nbval runs cells with ``store_history=False``, and
-    IPython then cannot see the semicolon).
-    """
-
-    def _ipython_display_(self) -> None:
-        pass
-
-
 def _placeholder(answer: object, what: str) -> Verdict | None:
     """A ❌ verdict when ``answer`` is still the exercise's placeholder, else None."""
     if answer is None or answer is ...:
-        return _Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
+        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
     return None
 
 
@@ -80,16 +68,16 @@ def _number_verdict(answer: object, expected: int, what: str, mistakes: dict[str
     if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
         return verdict
     if not _is_number(answer):
-        return _Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
+        return Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
     if answer == expected:
-        return _Verdict(True, success=f"{what} = {expected:,} is right.").report()
+        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
     direction = "too high" if answer > expected else "too low"
     explained = explain_difference(answer, expected, mistakes)
     if explained:
         slips = "this slip makes" if len(explained) == 1 else "these slips make together"
         lead = f"{what}: {answer:,} is {direction} by {abs(answer - expected):,}, exactly the difference {slips}:"
-        return _Verdict(False, [lead] + explained).report()
-    return _Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+        return Verdict(False, [lead] + explained).report()
+    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
 
 
 def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
@@ -224,7 +212,7 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
     if (verdict := _placeholder(student, name)) is not None:
         return verdict
     if not callable(student):
-        return _Verdict(False, [f"{name} should be a function f(x, out_channels, stride), got "
+        return Verdict(False, [f"{name} should be a function f(x, out_channels, stride), got "
                                f"{type(student).__name__}."]).report()
     g = torch.Generator().manual_seed(0)
     cases = [
@@ -238,10 +226,10 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
             with torch.no_grad():
                 out = student(x.clone(), out_channels, stride)
         except Exception as e:
-            return _Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
+            return Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
                                    f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
         if not isinstance(out, Tensor):
-            return _Verdict(False, [f"{name} returned {type(out).__name__}, not a tensor."]).report()
+            return Verdict(False, [f"{name} returned {type(out).__name__}, not a tensor."]).report()
         where = f"for {case}, x of shape {tuple(x.shape)}"
         if out.shape != expected.shape:
             problems = [f"{where}, it returns shape {tuple(out.shape)}; expected {tuple(expected.shape)}."]
@@ -251,18 +239,18 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
             if out.dim() == 4 and out.shape[1] != expected.shape[1]:
                 problems.append(f"it must have out_channels = {out_channels} channels: append "
                                 f"{out_channels} - {x.shape[1]} = {out_channels - x.shape[1]} zero channels.")
-            return _Verdict(False, problems).report()
+            return Verdict(False, problems).report()
         if torch.allclose(out, expected):
             continue
         if out_channels > x.shape[1]:
             for message, value in option_a_mistakes(x, out_channels, stride).items():
                 if value.shape == out.shape and torch.allclose(out, value):
-                    return _Verdict(False, [f"{where}: {message}"]).report()
+                    return Verdict(False, [f"{where}: {message}"]).report()
         gap = (out - expected).abs().max().item()
-        return _Verdict(False, [f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
+        return Verdict(False, [f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
                                "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels "
                                "after the existing ones; it learns nothing and changes no value."]).report()
-    return _Verdict(True, success=f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero "
+    return Verdict(True, success=f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero "
                                  "channels appended after x's, no parameters.").report()
 
 
@@ -297,7 +285,7 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
     if (verdict := _placeholder(student, name)) is not None:
         return verdict
     if not isinstance(student, nn.Module):
-        return _Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
+        return Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
     torch.manual_seed(0)
     reference = build_model("resnet32")
     _randomise_batchnorm(reference)
@@ -336,31 +324,31 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         problems.insert(0, f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
                            f"(difference {got - want:+,}).")
     if problems:
-        return _Verdict(False, problems).report()
+        return Verdict(False, problems).report()
 
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     out, failure = _run(student, x, name)
     if failure:
-        return _Verdict(False, [failure]).report()
+        return Verdict(False, [failure]).report()
     with torch.no_grad():
         expected = reference.eval()(x)
     if out.shape != expected.shape:
-        return _Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)} "
+        return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)} "
                                "(a batch of 10 class scores)."]).report()
     copy_problems = copy_weights_by_order(reference, student)
     if copy_problems:
-        return _Verdict(False, ["its layers are registered in another order than the package's (conv1, bn1, "
+        return Verdict(False, ["its layers are registered in another order than the package's (conv1, bn1, "
                                "layer1, layer2, layer3, fc), so the weights cannot be copied across: "
                                + copy_problems[0]]).report()
     with torch.no_grad():
         out = student(x)
     if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
         gap = (out - expected).abs().max().item()
-        return _Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}. "
+        return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}. "
                                "The layers are right, so look at the forward pass: stem conv-BN-ReLU; in each "
                                "block ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)), with the ReLU after the "
                                "addition; global average pooling; flatten; fc."]).report()
-    return _Verdict(True, success=f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same "
+    return Verdict(True, success=f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same "
                                  "output with the same weights.").report()
 
 
@@ -463,14 +451,14 @@ def _number_verdict_named(answer: object, expected: int, what: str, named: dict[
     if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
         return verdict
     if not _is_number(answer):
-        return _Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
+        return Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
     if answer == expected:
-        return _Verdict(True, success=f"{what} = {expected:,} is right.").report()
+        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
     for message, value in named.items():
         if value != expected and answer == value:
-            return _Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
+            return Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
     direction = "too high" if answer > expected else "too low"
-    return _Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,7 +521,7 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     if (verdict := _placeholder(student, name)) is not None:
         return verdict
     if not isinstance(student, nn.Module):
-        return _Verdict(False, [f"{name} should be an nn.Module (an instance of your class), got "
+        return Verdict(False, [f"{name} should be an nn.Module (an instance of your class), got "
                                f"{type(student).__name__}."]).report()
     torch.manual_seed(0)
     reference = reference_bottleneck(inplanes, planes, stride)
@@ -580,32 +568,32 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
         problems.append(f"it has {n_bn} BatchNorm2d layers; every convolution is followed by one ({n_ref_bn} "
                         "in all, the shortcut's included).")
     if problems:
-        return _Verdict(False, problems).report()
+        return Verdict(False, problems).report()
 
     x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
     out, failure = _run(student, x, name)
     if failure:
-        return _Verdict(False, [failure]).report()
+        return Verdict(False, [failure]).report()
     with torch.no_grad():
         expected = reference(x)
     if out.shape != expected.shape:
-        return _Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}."]
+        return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}."]
                        ).report()
     copy_problems = copy_weights_by_order(reference, student)
     if copy_problems:
-        return _Verdict(False, ["its layers are registered in another order than conv1, bn1, conv2, bn2, conv3, "
+        return Verdict(False, ["its layers are registered in another order than conv1, bn1, conv2, bn2, conv3, "
                                "bn3, downsample (conv, BN), so the weights cannot be copied across: "
                                + copy_problems[0]]).report()
     with torch.no_grad():
         out = student(x)
         if torch.allclose(out, expected, atol=1e-5):
-            return _Verdict(True, success=f"{name} matches the package's Bottleneck: same layers, {want:,} "
+            return Verdict(True, success=f"{name} matches the package's Bottleneck: same layers, {want:,} "
                                          "parameters, same output.").report()
         for message, variant in _bottleneck_variants(reference).items():
             if torch.allclose(out, variant(x), atol=1e-5):
-                return _Verdict(False, [message + "."]).report()
+                return Verdict(False, [message + "."]).report()
     gap = (out - expected).abs().max().item()
-    return _Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}: check "
+    return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}: check "
                            "the order conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, + shortcut, ReLU."]).report()
 
 

@@ -19,6 +19,13 @@ class Verdict:
     def __bool__(self) -> bool:
         return self.ok
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a verdict is the last value of a notebook cell: ``report()`` printed it already.
+
+        Without this, ``check_x(answer);`` would also show the object's repr whenever the trailing ``;``
+        is not honoured (nbval runs cells with ``store_history=False``, and IPython then cannot see it).
+        """
+
     def report(self) -> Verdict:
         """Print the verdict for the student and return it."""
         if self.ok:
