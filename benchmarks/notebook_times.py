@@ -36,7 +36,8 @@ def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = N
     record = {"label": label, "mode": "fast" if fast else "full", "device": device,
               "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "python": platform.python_version(), "torch": torch.__version__,
-              "data": os.environ.get("RESNET_LESSONS_DATA", "torchvision download"), "seconds": {}}
+              "data": _data_label(), "data_root": os.environ.get("RESNET_LESSONS_DATA", "torchvision download"),
+              "only": only or [], "seconds": {}}
     out.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", f"{label} {record['mode']}".lower()).strip("-")
     target = out / f"{slug}.json"
@@ -55,6 +56,13 @@ def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = N
     return target
 
 
+def _data_label() -> str:
+    """The name of the data copy the notebooks will read, e.g. "CIFAR-10 (JPEG q75 copy)"."""
+    from resnet_lessons.data import load_cifar10
+
+    return load_cifar10(progress=False).data_label
+
+
 def readme_table(out: Path) -> str:
     records = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     names = sorted({name for r in records for name in r["seconds"]})
@@ -68,8 +76,10 @@ def readme_table(out: Path) -> str:
         command = f"python benchmarks/notebook_times.py --label \"{r['label']}\""
         if r["mode"] == "fast":
             command += " --fast"
+        if r.get("only"):
+            command += " --only " + " ".join(r["only"])
         lines.append(f"- {r['label']}, {r['mode']} mode: {r['device']}, torch {r['torch']}, {r['date'][:10]}, "
-                     f"data `{r['data']}`; measured with `{command}`")
+                     f"{r['data']}; measured with `{command}`")
     return "\n".join(lines)
 
 
