@@ -47,7 +47,7 @@ unit: $(STAMP)
 
 nbval: $(STAMP)
 	RESNET_LESSONS_FAST=1 $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --nbval notebooks \
-	  --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 test: lint unit nbval
 
