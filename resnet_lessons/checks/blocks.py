@@ -213,7 +213,7 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
         return verdict
     if not callable(student):
         return Verdict(False, [f"{name} should be a function f(x, out_channels, stride), got "
-                               f"{type(student).__name__}."]).report()
+                              f"{type(student).__name__}."]).report()
     g = torch.Generator().manual_seed(0)
     cases = [
         (torch.randn(2, 16, 8, 8, generator=g), 32, 2, "a downsampling block (16 -> 32 channels, stride 2)"),
@@ -227,7 +227,7 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
                 out = student(x.clone(), out_channels, stride)
         except Exception as e:
             return Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
-                                   f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
+                                  f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
         if not isinstance(out, Tensor):
             return Verdict(False, [f"{name} returned {type(out).__name__}, not a tensor."]).report()
         where = f"for {case}, x of shape {tuple(x.shape)}"
@@ -248,10 +248,10 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
                     return Verdict(False, [f"{where}: {message}"]).report()
         gap = (out - expected).abs().max().item()
         return Verdict(False, [f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
-                               "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels "
-                               "after the existing ones; it learns nothing and changes no value."]).report()
+                              "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels "
+                              "after the existing ones; it learns nothing and changes no value."]).report()
     return Verdict(True, success=f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero "
-                                 "channels appended after x's, no parameters.").report()
+                                "channels appended after x's, no parameters.").report()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,22 +334,22 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         expected = reference.eval()(x)
     if out.shape != expected.shape:
         return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)} "
-                               "(a batch of 10 class scores)."]).report()
+                              "(a batch of 10 class scores)."]).report()
     copy_problems = copy_weights_by_order(reference, student)
     if copy_problems:
         return Verdict(False, ["its layers are registered in another order than the package's (conv1, bn1, "
-                               "layer1, layer2, layer3, fc), so the weights cannot be copied across: "
-                               + copy_problems[0]]).report()
+                              "layer1, layer2, layer3, fc), so the weights cannot be copied across: "
+                              + copy_problems[0]]).report()
     with torch.no_grad():
         out = student(x)
     if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
         gap = (out - expected).abs().max().item()
         return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}. "
-                               "The layers are right, so look at the forward pass: stem conv-BN-ReLU; in each "
-                               "block ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)), with the ReLU after the "
-                               "addition; global average pooling; flatten; fc."]).report()
+                              "The layers are right, so look at the forward pass: stem conv-BN-ReLU; in each "
+                              "block ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)), with the ReLU after the "
+                              "addition; global average pooling; flatten; fc."]).report()
     return Verdict(True, success=f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same "
-                                 "output with the same weights.").report()
+                                "output with the same weights.").report()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,7 +522,7 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
         return verdict
     if not isinstance(student, nn.Module):
         return Verdict(False, [f"{name} should be an nn.Module (an instance of your class), got "
-                               f"{type(student).__name__}."]).report()
+                              f"{type(student).__name__}."]).report()
     torch.manual_seed(0)
     reference = reference_bottleneck(inplanes, planes, stride)
     _randomise_batchnorm(reference)
@@ -578,23 +578,23 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
         expected = reference(x)
     if out.shape != expected.shape:
         return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}."]
-                       ).report()
+                      ).report()
     copy_problems = copy_weights_by_order(reference, student)
     if copy_problems:
         return Verdict(False, ["its layers are registered in another order than conv1, bn1, conv2, bn2, conv3, "
-                               "bn3, downsample (conv, BN), so the weights cannot be copied across: "
-                               + copy_problems[0]]).report()
+                              "bn3, downsample (conv, BN), so the weights cannot be copied across: "
+                              + copy_problems[0]]).report()
     with torch.no_grad():
         out = student(x)
         if torch.allclose(out, expected, atol=1e-5):
             return Verdict(True, success=f"{name} matches the package's Bottleneck: same layers, {want:,} "
-                                         "parameters, same output.").report()
+                                        "parameters, same output.").report()
         for message, variant in _bottleneck_variants(reference).items():
             if torch.allclose(out, variant(x), atol=1e-5):
                 return Verdict(False, [message + "."]).report()
     gap = (out - expected).abs().max().item()
     return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}: check "
-                           "the order conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, + shortcut, ReLU."]).report()
+                          "the order conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, + shortcut, ReLU."]).report()
 
 
 # ---------------------------------------------------------------------------------------------
