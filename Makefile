@@ -3,6 +3,7 @@
 #   make test   create/update .venv, then ruff, the unit tests and nbval over every notebook (fast mode)
 # and, for instructors:
 #   make run    execute the whole series headless (fast mode unless RESNET_LESSONS_FAST=0) into build/
+#   make rehearse  run full mode's code on a CPU with every training run cut short (what CI does after test)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ LAB_ARGS ?=
 # pytest-xdist workers for the unit tests and nbval (each notebook stays on one worker).
 WORKERS ?= 2
 
-.PHONY: lab run test install lint unit nbval clean
+.PHONY: lab run test install lint unit nbval rehearse clean
 
 install: $(STAMP)
 
@@ -50,6 +51,12 @@ nbval: $(STAMP)
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 test: lint unit nbval
+
+# Full mode's code path on a CPU: every notebook with RESNET_LESSONS_FAST=0 (full-size networks, all the
+# data, the stored-reference overlays), but each training run cut to one epoch on 1,000 images
+# (benchmarks/full_mode_rehearsal.py). CI runs it after `make test`; it takes about 7 minutes on 2 cores.
+rehearse: $(STAMP)
+	$(BIN)/python benchmarks/full_mode_rehearsal.py --save-dir build/rehearsal
 
 clean:
 	rm -rf build .pytest_cache
