@@ -1,0 +1,47 @@
+"""benchmarks/full_mode_rehearsal.py: the cut-short fit it injects, and how it reads the solution checks."""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+
+import resnet_lessons.train as train
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "full_mode_rehearsal.py"
+_spec = importlib.util.spec_from_file_location("full_mode_rehearsal", _PATH)
+rehearsal = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rehearsal)
+
+
+class FakeData:
+    """Stands in for CIFAR10Tensors: only its sizes and subset() matter here."""
+
+    def __init__(self, n_train: int, n_test: int) -> None:
+        self.train_labels = [0] * n_train
+        self.test_labels = [0] * n_test
+
+    def subset(self, n_train: int, n_test: int) -> "FakeData":
+        return FakeData(n_train, n_test)
+
+
+def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
+    calls = []
+    monkeypatch.setattr(train, "fit", lambda model, data, epochs, *args, **kwargs: calls.append(
+        (len(data.train_labels), len(data.test_labels), epochs, kwargs)))
+    exec(rehearsal.PREAMBLE.format(epochs=1, train=1000, test=500), {})
+
+    train.fit("model", FakeData(50_000, 10_000), 30, recipe="fast")  # a full-mode run
+    train.fit("model", FakeData(500, 200), 2, batch_size=100)        # already small: data kept
+    assert calls == [(1000, 500, 1, {"recipe": "fast"}), (500, 200, 1, {"batch_size": 100})]
+
+
+def test_only_solution_cells_count_as_failed_checks():
+    notebook = nbformat.v4.new_notebook()
+    unanswered = nbformat.v4.new_code_cell("verdict = check_x(None)")
+    unanswered.outputs = [nbformat.v4.new_output("stream", text="❌ Not yet:\n   - fill it in\n")]
+    solution = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\nverdict = check_x(42)")
+    solution.outputs = [nbformat.v4.new_output("stream", text="✅ right\n")]
+    broken = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\nverdict = check_y(41)")
+    broken.outputs = [nbformat.v4.new_output("stream", text="❌ Not yet:\n")]
+    notebook.cells = [unanswered, solution, broken]
+    assert rehearsal._verdicts(notebook) == {"passed": 1, "failed": 1}
