@@ -101,7 +101,7 @@ def estimate_training_seconds(model: nn.Module, train_images: int, epochs: int, 
     data loading add a little on top). On a GPU the trainer's compiled loop is faster than this.
     """
     per_step = measure_step_seconds(model, batch_size=batch_size, device=device)
-    steps = epochs * -(-train_images // batch_size)  # ceil division
+    steps = epochs * max(1, train_images // batch_size)  # the trainer drops the last, incomplete batch
     total = per_step * steps
     print(f"Estimated training time here: about {_readable(total)} "
           f"({epochs} epochs x {train_images:,} images, {per_step * 1000:.0f} ms per batch of {batch_size}).")

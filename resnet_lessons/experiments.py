@@ -723,6 +723,7 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
             "model": h.meta.get("model_spec"), "recipe": h.meta.get("recipe_settings"),
             "epochs": len(h), "seed": h.meta.get("seed"), "precision": h.meta.get("precision"),
             "compiled": h.meta.get("compiled"), "train_seconds": round(sum(h.seconds), 1),
+            "train_images": h.meta.get("train_images"),  # a run may train on a subset of the data below
             "reused_from": h.meta.get("reused_from"),
         })
         run_records[name] = record

@@ -53,10 +53,10 @@ def test_a_quick_warm_up_step_means_the_requested_timed_steps(monkeypatch):
 
 def test_estimate_multiplies_the_step_time_by_the_number_of_steps(monkeypatch, capsys):
     monkeypatch.setattr(envcheck, "measure_step_seconds", lambda model, batch_size, device: 0.5)
-    total = estimate_training_seconds(BatchRecorder(), train_images=1000, epochs=3, batch_size=128)
-    assert total == 0.5 * 3 * 8  # 1000 images in batches of 128: 8 steps per epoch (the last one short)
+    total = estimate_training_seconds(BatchRecorder(), train_images=1000, epochs=4, batch_size=128)
+    assert total == 0.5 * 4 * 7  # 1000 images in batches of 128: 7 full steps per epoch, as the trainer takes
     printed = capsys.readouterr().out
-    assert "about 12 s" in printed and "3 epochs x 1,000 images" in printed and "500 ms per batch of 128" in printed
+    assert "about 14 s" in printed and "4 epochs x 1,000 images" in printed and "500 ms per batch of 128" in printed
 
 
 def test_estimate_reads_long_times_in_minutes_and_hours(monkeypatch, capsys):

@@ -81,6 +81,7 @@ def test_shortcuts_fast_end_to_end(run_fast, capsys):
     assert record["reproduce"] == "python -m resnet_lessons experiment shortcuts --fast"
     run = record["runs"]["resnet-8 C"]
     assert run["wall_seconds"] > 0 and run["epochs"] == 1 and run["recipe"]["name"] == "fast"
+    assert run["train_images"] == 100  # what this run trained on (a run may use a subset of the data)
     assert run["started"].endswith("+00:00") and len(run["code_fingerprint"]) == 16
     assert record["total_wall_seconds"] >= run["wall_seconds"]
 
