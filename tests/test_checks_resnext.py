@@ -10,10 +10,13 @@ from resnet_lessons.checks.resnext import (
     check_resnext_block,
     check_resnext_block_params,
     check_width_for_cardinality,
+    check_width_without_groups,
+    cifar_resnext_params,
     grouped_conv_params,
     paths_output,
     resnext_block_params,
     width_for_cardinality,
+    width_without_groups,
 )
 
 
@@ -202,3 +205,32 @@ def test_resnext_block(capsys):
     assert "❌" in capsys.readouterr().out
     assert not check_resnext_block(None, TinyResNeXtBlock(), shape)
     assert "placeholder" in capsys.readouterr().out
+
+
+def test_width_without_groups_matches_a_count_of_real_models(capsys):
+    from resnet_lessons.models import CifarResNeXt
+
+    # the meta-device count is the count of a real model
+    real = sum(p.numel() for p in CifarResNeXt(depth=11, cardinality=2, width_per_group=4).parameters())
+    assert cifar_resnext_params(11, 2, 4) == real
+    best = width_without_groups(29, 8, 4)
+    target = cifar_resnext_params(29, 8, 4)
+    gap = abs(cifar_resnext_params(29, 1, best) - target)
+    assert gap <= abs(cifar_resnext_params(29, 1, best - 1) - target)
+    assert gap <= abs(cifar_resnext_params(29, 1, best + 1) - target)
+    assert check_width_without_groups(best)
+    assert f"1x{best}d" in capsys.readouterr().out
+
+
+def test_check_width_without_groups_says_which_way_to_go(capsys):
+    best = width_without_groups(29, 8, 4)
+    assert not check_width_without_groups(best + 5)
+    out = capsys.readouterr().out
+    assert "more than ResNeXt-29 (8x4d)" in out and "smaller d" in out
+    assert not check_width_without_groups(best - 5)
+    out = capsys.readouterr().out
+    assert "fewer than" in out and "larger d" in out
+    assert not check_width_without_groups(None)
+    assert "placeholder" in capsys.readouterr().out
+    assert not check_width_without_groups("24")
+    assert "positive whole number" in capsys.readouterr().out

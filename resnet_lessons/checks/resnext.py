@@ -10,6 +10,8 @@ unfinished exercise still runs from top to bottom.
 - :func:`check_resnext_block_params`: the parameter count of the paper's ResNeXt block template.
 - :func:`check_width_for_cardinality`: the bottleneck width ``d`` that keeps a ResNeXt block at the
   cost of a ResNet bottleneck, for a given cardinality ``C`` (the paper's Table 2).
+- :func:`check_width_without_groups`: the width d of an ungrouped CIFAR ResNeXt (C = 1) whose parameter
+  count is closest to a grouped one's (cardinality against width at equal size).
 - :func:`check_resnext_block`: a student's ResNeXt bottleneck block against the package's.
 """
 
@@ -263,6 +265,45 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
                            f"{'fewer' if got > budget else 'more'}. Write the count as a function of d, "
                            f"{cardinality} x ({channels}d + 9d² + {channels}d), and try whole numbers around "
                            "the solution of count(d) = budget."]).report()
+
+
+def cifar_resnext_params(depth: int, cardinality: int, width_per_group: int) -> int:
+    """Parameters of ``CifarResNeXt(depth, cardinality, width_per_group)``, counted without allocating it."""
+    from ..models import CifarResNeXt
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation work
+        model = CifarResNeXt(depth=depth, cardinality=cardinality, width_per_group=width_per_group)
+    return count_params(model)
+
+
+def width_without_groups(depth: int = 29, cardinality: int = 8, width_per_group: int = 4) -> int:
+    """The width d for which ``CifarResNeXt(depth, 1, d)`` has the parameter count closest to the grouped one's."""
+    target = cifar_resnext_params(depth, cardinality, width_per_group)
+    widths = range(1, 4 * cardinality * width_per_group + 1)  # generous: the answer is far below
+    return min(widths, key=lambda d: abs(cifar_resnext_params(depth, 1, d) - target))
+
+
+def check_width_without_groups(answer: int | None, depth: int = 29, cardinality: int = 8,
+                               width_per_group: int = 4) -> Verdict:
+    """Check the width d of the ungrouped ``CifarResNeXt(depth, 1, d)`` that matches the grouped network's size."""
+    what = "your width d"
+    if (verdict := _placeholder(answer, what)) is not None:
+        return verdict
+    if isinstance(answer, float) and answer.is_integer():
+        answer = int(answer)
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        return Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
+    target = cifar_resnext_params(depth, cardinality, width_per_group)
+    expected = width_without_groups(depth, cardinality, width_per_group)
+    got = cifar_resnext_params(depth, 1, answer)
+    grouped = f"ResNeXt-{depth} ({cardinality}x{width_per_group}d)"
+    if answer == expected:
+        return Verdict(True, success=f"d = {expected}: ResNeXt-{depth} (1x{expected}d) has {got:,} parameters, the "
+                                     f"closest to {grouped}'s {target:,}.").report()
+    direction = "more" if got > target else "fewer"
+    return Verdict(False, [f"ResNeXt-{depth} (1x{answer}d) has {got:,} parameters, {abs(got - target):,} {direction} "
+                           f"than {grouped}'s {target:,}; try a {'smaller' if got > target else 'larger'} d. "
+                           "Count a model with sum(p.numel() for p in model.parameters()) and compare."]).report()
 
 
 # ---------------------------------------------------------------------------------------------
