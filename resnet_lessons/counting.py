@@ -20,6 +20,7 @@ One multiply-add (MAC) is two FLOPs, a multiplication and an addition: :func:`co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -267,11 +268,29 @@ def layer_table(model: nn.Module, input_size: Sequence[int] | None = None) -> st
     return _format_table(header, body, right) + "\n" + footer
 
 
-def summary(model: nn.Module, input_size: Sequence[int], depth: int = 3) -> torchinfo.ModelStatistics:
+class Summary:
+    """torchinfo's statistics of a model; ``print()`` it for the table, read ``.total_params`` for the count.
+
+    torchinfo 1.8 prints its units as "(Units.GIGABYTES)" under Python 3.11+ (an Enum formatting change),
+    which reads as if multiply-adds were bytes; this prints the letter alone: "Total mult-adds (G): 4.72".
+    """
+
+    def __init__(self, stats: torchinfo.ModelStatistics) -> None:
+        self.stats = stats
+        self.total_params: int = stats.total_params
+        self.total_mult_adds: int = stats.total_mult_adds
+
+    def __str__(self) -> str:
+        return re.sub(r"\(Units\.(\w)\w*\)", r"(\1)", str(self.stats))
+
+    __repr__ = __str__
+
+
+def summary(model: nn.Module, input_size: Sequence[int], depth: int = 3) -> Summary:
     """torchinfo's table with the course's fixed settings: layer (and attribute name), output shape,
     parameters; eval mode, on the model's own device. ``print()`` it, or read ``.total_params``."""
     x = _example_input(model, input_size)
-    return torchinfo.summary(
+    return Summary(torchinfo.summary(
         model,
         input_size=tuple(x.shape),
         col_names=("output_size", "num_params"),
@@ -280,7 +299,7 @@ def summary(model: nn.Module, input_size: Sequence[int], depth: int = 3) -> torc
         device=x.device,
         mode="eval",
         verbose=0,
-    )
+    ))
 
 
 def _output_shape_and_flops(model: nn.Module, x: torch.Tensor) -> tuple[str, int]:

@@ -212,3 +212,9 @@ def test_bad_input_size():
     for size in [(32, 32), (1, 3, 32, 32, 1), (1, 3, 0, 32), "32"]:
         with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
             count_flops(cifar_resnet(8), size)
+
+
+def test_summary_prints_unit_letters_not_enum_names():
+    text = str(summary(cifar_resnet(20), (1, 3, 32, 32)))
+    assert "Units." not in text
+    assert "Total mult-adds (M): " in text
