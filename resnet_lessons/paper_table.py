@@ -1,0 +1,97 @@
+"""Table 1 of the ResNet paper, read off built networks instead of typed.
+
+    from resnet_lessons.paper_table import imagenet_table
+    print(imagenet_table({18: build_model("resnet18"), 50: build_model("resnet50")}))
+
+Each row of the paper's table is a stage: its name (conv1, conv2_x, ... conv5_x), the map size it
+outputs for a 224 x 224 image, and its blocks in the paper's notation, e.g. ``[1×1, 64; 3×3, 64;
+1×1, 256] × 3``. Everything here is measured on the models: the sizes with forward hooks, the layer
+shapes from the modules, the multiply-adds with torch's flop counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from .counting import count_macs
+
+STAGES = ("conv1", "layer1", "layer2", "layer3", "layer4")
+"""The torchvision names of the stem convolution and the four stages."""
+PAPER_NAMES = ("conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x")
+"""The same five rows as the paper names them."""
+
+
+def stage_output_sizes(model: nn.Module, image_size: int = 224) -> dict[str, str]:
+    """The map size after the stem convolution and after each stage, e.g. {"conv1": "112×112", ...}.
+
+    Runs one [1, 3, image_size, image_size] image through ``model`` (on its own device, in eval mode,
+    without gradients) with a forward hook on each of :data:`STAGES`; the model is left as it was.
+    """
+    sizes: dict[str, str] = {}
+    handles = []
+    for name in STAGES:
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor, name: str = name) -> None:
+            sizes[name] = f"{output.shape[-2]}×{output.shape[-1]}"
+        handles.append(getattr(model, name).register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, image_size, image_size, device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return sizes
+
+
+def _conv(conv: nn.Conv2d) -> str:
+    """One convolution in the paper's notation: "3×3, 64"."""
+    return f"{conv.kernel_size[0]}×{conv.kernel_size[1]}, {conv.out_channels}"
+
+
+def stage_notation(stage: nn.Sequential) -> str:
+    """A stage in the paper's notation: its first block's convolutions, times the number of blocks.
+
+    The block's main-path convolutions are its children named conv1, conv2, (conv3); the shortcut's
+    projection is not part of the notation, as in the paper.
+    """
+    convs = [m for name, m in stage[0].named_children() if name.startswith("conv")]
+    return f"[{'; '.join(_conv(c) for c in convs)}] × {len(stage)}"
+
+
+def _stem(model: nn.Module) -> str:
+    return f"{_conv(model.conv1)}, stride {model.conv1.stride[0]}"
+
+
+def _pool(model: nn.Module) -> str:
+    pool = model.maxpool
+    if not isinstance(pool, nn.MaxPool2d):
+        return ""
+    return f"{pool.kernel_size}×{pool.kernel_size} max pool, stride {pool.stride}<br>"
+
+
+def imagenet_table(models: Mapping[int, nn.Module], image_size: int = 224) -> str:
+    """The paper's Table 1 for ``models`` ({depth: ImageNet ResNet}) as a Markdown table.
+
+    Rows: the five stages (output size from the first model), the classifier, and the multiply-adds
+    of one image per model.
+    """
+    first = next(iter(models.values()))
+    sizes = stage_output_sizes(first, image_size)
+    rows = [("conv1", sizes["conv1"], [_stem(m) for m in models.values()])]
+    for paper_name, name in zip(PAPER_NAMES[1:], STAGES[1:], strict=True):
+        cells = [stage_notation(getattr(m, name)) for m in models.values()]
+        if name == "layer1":  # the max pool opens the paper's conv2_x row
+            cells = [_pool(m) + cell for m, cell in zip(models.values(), cells, strict=True)]
+        rows.append((paper_name, sizes[name], cells))
+    rows.append(("", "1×1", [f"average pool, {m.fc.out_features}-d fc, softmax" for m in models.values()]))
+    rows.append(("multiply-adds", "", [f"{count_macs(m, (1, 3, image_size, image_size)) / 1e9:.2f}×10⁹"
+                                        for m in models.values()]))
+    lines = ["| layer name | output size | " + " | ".join(f"{d}-layer" for d in models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    lines += [f"| {name} | {size} | " + " | ".join(cells) + " |" for name, size, cells in rows]
+    return "\n".join(lines)
