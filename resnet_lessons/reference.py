@@ -281,9 +281,10 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     names = available(root)
     intro = (
-        "Full runs of the course's key experiments on a GPU, made by the course's own code "
+        "Full runs of the course's key experiments (on a GPU; the short gradients experiment on a CPU), "
+        "made by the course's own code "
         "(`python -m resnet_lessons experiment NAME`) and stored in `results/` with their per-epoch histories, "
-        "figure and provenance (command, commit, versions, GPU, data, seeds, dates, wall times). "
+        "figure and provenance (command, commit, versions, device, data, seeds, dates, wall times). "
         "The notebooks plot them beside your live run with `resnet_lessons.reference.plot_with_reference`. "
         "Each remake command reads the data from `$RESNET_LESSONS_DATA` (or `--data PATH`). "
         "This section is generated from those files by "
