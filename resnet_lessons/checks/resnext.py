@@ -36,6 +36,18 @@ def _placeholder(answer: object, what: str) -> Verdict | None:
     return None
 
 
+def _width_answer(answer: object) -> tuple[int, Verdict | None]:
+    """A width answer as an int, or a ❌ verdict when it is a placeholder or not a positive whole number."""
+    what = "your width d"
+    if (verdict := _placeholder(answer, what)) is not None:
+        return 0, verdict
+    if isinstance(answer, float) and answer.is_integer():
+        answer = int(answer)
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        return 0, Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
+    return answer, None
+
+
 def _is_number(answer: object) -> bool:
     return isinstance(answer, int | float) and not isinstance(answer, bool)
 
@@ -246,13 +258,9 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
     The answer must be the integer d whose block template has the number of weights closest to the
     ResNet bottleneck's (1x1, 3x3, 1x1 with a {channels}/4-d middle: 69,632 for channels=256).
     """
-    what = "your width d"
-    if (verdict := _placeholder(answer, what)) is not None:
+    answer, verdict = _width_answer(answer)
+    if verdict is not None:
         return verdict
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
-        return Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
     budget = resnext_block_params(channels, 1, channels // 4)
     expected = width_for_cardinality(cardinality, channels, budget)
     got = resnext_block_params(channels, cardinality, answer)
@@ -286,13 +294,9 @@ def width_without_groups(depth: int = 29, cardinality: int = 8, width_per_group:
 def check_width_without_groups(answer: int | None, depth: int = 29, cardinality: int = 8,
                                width_per_group: int = 4) -> Verdict:
     """Check the width d of the ungrouped ``CifarResNeXt(depth, 1, d)`` that matches the grouped network's size."""
-    what = "your width d"
-    if (verdict := _placeholder(answer, what)) is not None:
+    answer, verdict = _width_answer(answer)
+    if verdict is not None:
         return verdict
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
-        return Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
     target = cifar_resnext_params(depth, cardinality, width_per_group)
     expected = width_without_groups(depth, cardinality, width_per_group)
     got = cifar_resnext_params(depth, 1, answer)
