@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train on a stratified subset of N training images (equal per class)")
     train.add_argument("--test-subset", type=int, default=None, metavar="N",
                        help="evaluate on a stratified subset of N test images (default: all of them)")
+    train.add_argument("--val-size", type=int, default=0, metavar="N",
+                       help="hold out N training images (stratified) as a validation split, evaluated "
+                       "every epoch; choose epochs and settings on it, not on the test set (default 0: none)")
     train.add_argument("--out", default=None, metavar="DIR",
                        help="output folder (default runs/<model>-<recipe>)")
     train.add_argument("--resume", action="store_true",
@@ -127,7 +130,7 @@ def train_main(args, argv: list[str]) -> int:
             label_smoothing=args.label_smoothing, out_dir=out, resume=args.resume,
             visdom=args.visdom, seed=args.seed, device=args.device,
             compile=False if args.no_compile else None, augment=not args.no_augment,
-            progress=not args.no_progress, name=args.model,
+            progress=not args.no_progress, name=args.model, val_size=args.val_size,
         )
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -146,6 +149,9 @@ def train_main(args, argv: list[str]) -> int:
         return 130
     # The first epoch includes compiling on a GPU: quote the speed of the later ones when there are any.
     speeds = history.images_per_s[1:] or history.images_per_s
+    if history.has_validation:
+        print(f"final validation accuracy: {history.val_acc[-1]:.2%} ({history.meta['val_images']} held-out "
+              f"training images; best epoch by validation: {history.best_epoch()})")
     print(f"final test accuracy: {history.test_acc[-1]:.2%} ({args.model}, {history.meta['recipe']} recipe, "
           f"{len(history)} epochs, {history.meta['train_images']} training images)")
     print(f"training speed: {sum(speeds) / len(speeds):,.0f} images/s on {history.meta['device']} "

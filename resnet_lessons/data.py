@@ -222,6 +222,22 @@ def stratified_subset(images: Tensor, labels: Tensor, n: int, seed: int = 0) -> 
     return images[index], labels[index]
 
 
+def validation_split(labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Split a training set into a part to train on and ``n`` held-out validation images.
+
+    labels: int64 [N]. Returns (train_index [N - n], val_index [n]), both sorted. The validation
+    images are stratified (the same number from every class, so ``n`` must be a multiple of the
+    number of classes) and the same ``n`` and ``seed`` always hold out the same images.
+    A network is *chosen* on the validation images (which epoch, which setting); the test set only
+    reports how good the chosen network is.
+    """
+    index = torch.arange(len(labels))
+    val_index, _ = stratified_subset(index, labels, n, seed)
+    is_val = torch.zeros(len(labels), dtype=torch.bool)
+    is_val[val_index] = True
+    return index[~is_val], val_index
+
+
 def load_cifar10(root: str | os.PathLike | None = None, download: bool = True, progress: bool = True) -> CIFAR10Tensors:
     """Load CIFAR-10 (all 50,000 + 10,000 images) as uint8 tensors, decoding only the first time.
 

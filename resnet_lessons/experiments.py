@@ -23,6 +23,9 @@ resnext       ResNeXt-29 (8x4d) against ResNet-110: the same parameter count and
 recipes       the paper's step schedule against the fast one-cycle recipe, per epoch and per second,
               with seed lesson 001's 20-epoch run as the baseline.
 gradients     per-layer gradient norms at initialisation and after training, plain against residual.
+trained       plain-20/56 against ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 trained long,
+              with a validation split; the seed-0 networks ship as ``results/trained/networks`` (see
+              :mod:`resnet_lessons.trained`).
 
 A run that is already stored under the output folder (by any experiment) with exactly the same
 settings (model, recipe, epochs, seed, data, device) is reused instead of trained again: ResNet-20 to
@@ -116,6 +119,8 @@ class Run:
         gradients experiment its 2).
     train_images: train on a stratified subset of this many images (None: all of them).
     grad_norms: also measure per-layer gradient norms at initialisation and after every epoch.
+    val_size: hold out this many training images as a validation split (``fit(..., val_size=...)``).
+    ship: store the trained network under this name for :func:`resnet_lessons.trained.trained`.
     compile: torch.compile the model (None: as ``fit`` decides, on a GPU only); ``--compile`` overrides it.
     group, depth: how the figure and the tables sort the run ("plain"/"residual"/..., its depth).
     """
@@ -130,6 +135,8 @@ class Run:
     fixed_epochs: bool = False
     train_images: int | None = None
     grad_norms: bool = False
+    val_size: int = 0
+    ship: str = ""
     group: str = ""
     depth: int | None = None
     compile: bool | None = None
@@ -235,6 +242,31 @@ def recipes_plan(fast: bool) -> list[Run]:
         batch_size=batch, epochs=baseline_epochs, fixed_epochs=True, group="seed 001",
     )
     return [replace(paper, group="paper"), replace(fast_run, group="fast"), baseline]
+
+
+TRAINED_EPOCHS = 60
+TRAINED_VAL_SIZE = 5_000
+
+
+def trained_plan(fast: bool) -> list[Run]:
+    """Networks trained long enough to inspect, with a validation split; seed 0 of each ships."""
+    common = _arch_fields(fast)
+    common["epochs"] = 1 if fast else TRAINED_EPOCHS
+    common["val_size"] = 100 if fast else TRAINED_VAL_SIZE
+    runs = []
+    for depth in _depths(fast, (20, 56)):
+        for plain in (True, False):
+            kind = "plain" if plain else "resnet"
+            for seed in (0, 1):
+                name = f"{kind}-{depth}" + (f" (seed {seed})" if seed else "")
+                ship = f"{kind}{depth}" if seed == 0 else ""
+                run = _cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common)
+                runs.append(run)
+    if not fast:
+        runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
+        runs.append(Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
+                        group="resnext", depth=29, ship="resnext29_8x4d", **common))
+    return runs
 
 
 def gradients_plan(fast: bool) -> list[Run]:
@@ -382,7 +414,6 @@ BASE_COLUMNS = [
     ["epochs", "epochs", "d"],
     ["train_err", "train error (%)", ".2f"],
     ["test_err", "test error (%)", ".2f"],
-    ["best_test_err", "best test error (%)", ".2f"],
     ["train_seconds", "training time (s)", ".0f"],
     ["images_per_s", "images/s", ",.0f"],
 ]
@@ -408,11 +439,17 @@ def summary_row(name: str, h: History) -> dict:
         "train_err": 100 * h.train_err[-1],
         "test_err": 100 * h.test_err[-1],
         "test_acc": 100 * h.test_acc[-1],
-        "best_test_err": 100 * min(h.test_err),
+        "val_err": 100 * h.val_err[-1] if h.has_validation else None,
+        "best_val_epoch": h.best_epoch() if h.has_validation else None,
         "train_seconds": sum(h.seconds),
         "images_per_s": _speed(h),
         "reused_from": h.meta.get("reused_from"),
     }
+
+
+def trained_columns() -> list[list[str]]:
+    validation = [["val_err", "validation error (%)", ".2f"], ["best_val_epoch", "best epoch (validation)", "d"]]
+    return [*BASE_COLUMNS[:5], *validation, *BASE_COLUMNS[5:]]
 
 
 def depth_columns() -> list[list[str]]:
@@ -515,6 +552,15 @@ EXPERIMENTS: dict[str, Experiment] = {
                    "unlike the seed, the trainer also flips images at random and trains in bf16 on a GPU."],
         ),
         Experiment(
+            "trained", "Trained networks to inspect: plain against ResNet, with a validation split",
+            "Plain-20/56 and ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 (8x4d), trained with the "
+            f"fast recipe and {TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 networks "
+            "ship in results/trained/networks and load with resnet_lessons.trained.trained(name).",
+            trained_plan, degradation_figure, trained_columns,
+            notes=["Validation error is measured on training images held out of training; the test error is "
+                   "reported, never used to choose anything."],
+        ),
+        Experiment(
             "gradients", "Gradient norms per layer: plain against residual",
             "The L2 norm of the loss gradient of every conv and fc weight, on one fixed batch, at initialisation "
             "and after a short training, for plain nets and ResNets of several depths.",
@@ -565,6 +611,7 @@ def run_key(run: Run, data, device: str) -> dict:
         "data_train_images": len(data.train_labels),
         "data_test_images": len(data.test_labels),
         "grad_norms": run.grad_norms,
+        "val_size": run.val_size,
         "device": device,
     }
 
@@ -599,8 +646,11 @@ def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
-              progress: bool) -> History:
-    """Train one run and return its History, with the run's key and provenance in ``meta``."""
+              progress: bool, ship_to: Path | None = None) -> History:
+    """Train one run and return its History, with the run's key and provenance in ``meta``.
+
+    ship_to: a results folder; a run with ``ship`` set stores its trained network there
+    (:func:`resnet_lessons.trained.save_trained`)."""
     from .gradients import GradNormRecorder
 
     run_data = data
@@ -621,7 +671,7 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     history = fit(
         model, run_data, run.epochs, run.full_recipe(), seed=run.seed, device=device,
         compile=run.compile if compile is None else compile,
-        callbacks=callbacks, progress=progress, name=run.name,
+        callbacks=callbacks, progress=progress, name=run.name, val_size=run.val_size,
     )
     wall = time.perf_counter() - start
     if history.meta.get("interrupted"):
@@ -645,7 +695,27 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     })
     if recorder is not None:
         history.meta["grad_norms"] = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
+    if run.ship and ship_to is not None:
+        from .trained import save_trained
+
+        save_trained(model, _trained_record(run, history, run_data), ship_to)
     return history
+
+
+def _trained_record(run: Run, history: History, data) -> dict:
+    """The record of a shipped network (see :class:`resnet_lessons.trained.TrainedRecord`)."""
+    meta = history.meta
+    model, kwargs = (run.model, dict(run.model_kwargs)) if run.model != "cifar_resnet" else (
+        f"{'plain' if run.model_kwargs.get('plain') else 'resnet'}{run.depth}", {})
+    return {
+        "name": run.ship, "model": model, "model_kwargs": kwargs, "parameters": meta["parameters"],
+        "epochs": len(history), "seed": run.seed, "data": meta["data"],
+        "train_images": meta["train_images"], "val_images": meta["val_images"], "test_images": meta["test_images"],
+        "val_acc": history.val_acc[-1], "test_acc": history.test_acc[-1], "mean": meta["mean"], "std": meta["std"],
+        "recipe": meta["recipe_settings"], "command": meta["provenance"]["command"],
+        "provenance": {**meta["provenance"], "precision": meta["precision"], "torch": meta["torch"]},
+        "history": {k: v for k, v in history.to_dict().items() if k != "meta"},
+    }
 
 
 def _plan(experiment: Experiment, fast: bool, epochs: int | None, models: list[str] | None,
@@ -845,7 +915,7 @@ def run_experiment(
                 history.meta["reused_from"] = origin
         else:
             try:
-                history = train_run(run, data, key, command, device, compile, progress)
+                history = train_run(run, data, key, command, device, compile, progress, ship_to=out_dir)
             except TrainingDiverged as e:
                 failed.append(run.name)
                 print(f"{name}: {run.name}: {e} Not stored; the experiment goes on.", file=sys.stderr, flush=True)

@@ -11,7 +11,8 @@ What happens in one epoch:
 3. losses and correct counts are written into tensors on the device; the CPU reads them only a few
    times per epoch (a GPU that has to stop and report after every step is a slow GPU), to move the
    progress bar and to check that the loss is still a finite number;
-4. the test set is evaluated, the epoch's numbers go into the :class:`~resnet_lessons.history.History`,
+4. the validation images (with ``val_size``) and the test set are evaluated, the epoch's numbers go
+   into the :class:`~resnet_lessons.history.History`,
    and, with ``out_dir``, a checkpoint and ``history.json`` are written.
 
 On a GPU the forward pass and the loss are compiled with ``torch.compile(mode="reduce-overhead")``:
@@ -40,6 +41,7 @@ from tqdm.auto import tqdm
 
 from . import config
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .data import channel_mean_std, validation_split
 from .evaluate import loss_and_accuracy
 from .history import History
 from .loader import DeviceLoader
@@ -192,9 +194,11 @@ def train_epoch(
     return losses.sum().item() / seen, corrects.sum().item() / seen, lrs[-1]
 
 
-def _run_settings(model: nn.Module, recipe: Recipe, epochs: int, seed: int, augment: bool, data) -> dict:
+def _run_settings(model: nn.Module, recipe: Recipe, epochs: int, seed: int, augment: bool, data,
+                  val_size: int = 0) -> dict:
     """What must be the same for a checkpoint to be resumed by this call."""
     return {
+        "val_size": val_size,
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
         "recipe": recipe.to_dict(),
@@ -238,6 +242,7 @@ def fit(
     augment: bool = True,
     progress: bool = True,
     name: str | None = None,
+    val_size: int = 0,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return the per-epoch History.
 
@@ -262,6 +267,9 @@ def fit(
     augment: random crops and flips of the training images (True, as in the paper).
     progress: show progress bars.
     name: the run's name in plots and messages (default: the model's class name).
+    val_size: hold out this many training images (stratified, always the same ones for the same
+        number, whatever the seed) as a validation split, evaluated after every epoch
+        (``history.val_acc``). Choose epochs and settings on it, never on the test set. 0: none.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -269,6 +277,11 @@ def fit(
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
     if resume is True and out_dir is None:
         raise ValueError("resume=True needs out_dir: the folder that holds the run's checkpoint.")
+    if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
+        raise ValueError(f"val_size must be a whole number of images >= 0, got {val_size!r}.")
+    if val_size and val_size >= len(data.train_labels):
+        raise ValueError(f"val_size={val_size:,} leaves no training images: the data has "
+                         f"{len(data.train_labels):,}. Hold out fewer (e.g. a tenth).")
     recipe = get_recipe(recipe)
     overrides = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
@@ -292,9 +305,19 @@ def fit(
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
 
     # --- data, optimiser, schedule ---------------------------------------------------------------
-    mean, std = data.mean_std()
+    train_images, train_labels = data.train_images, data.train_labels
+    val_loader = None
+    if val_size:
+        train_index, val_index = validation_split(data.train_labels, val_size)  # raises on a bad size
+        train_images, train_labels = data.train_images[train_index], data.train_labels[train_index]
+    mean, std = channel_mean_std(train_images)  # of the images it trains on, as data.mean_std() without a split
+    if val_size:
+        val_loader = DeviceLoader(
+            data.train_images[val_index], data.train_labels[val_index], EVAL_BATCH_SIZE, mean, std,
+            train=False, device=device, channels_last=channels_last,
+        )
     train_loader = DeviceLoader(
-        data.train_images, data.train_labels, recipe.batch_size, mean, std,
+        train_images, train_labels, recipe.batch_size, mean, std,
         train=True, augment=augment, device=device, seed=seed, channels_last=channels_last,
     )
     test_loader = DeviceLoader(
@@ -307,7 +330,7 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     step = TrainStep(model, optimizer, scheduler, scaler, recipe.label_smoothing, amp_dtype, compile_mode)
 
-    run = _run_settings(model, recipe, epochs, seed, augment, data)
+    run = _run_settings(model, recipe, epochs, seed, augment, data, val_size)
     history = History(meta={
         "model": name,
         "recipe": recipe.name,
@@ -320,7 +343,8 @@ def fit(
         "compiled": compile_mode or False,
         "data": getattr(data, "data_label", "") or getattr(data, "source", ""),
         "data_source": getattr(data, "source", ""),
-        "train_images": len(data.train_labels),
+        "train_images": len(train_labels),
+        "val_images": val_size,
         "test_images": len(data.test_labels),
         "mean": [round(float(v), 6) for v in mean],
         "std": [round(float(v), 6) for v in std],
@@ -393,11 +417,15 @@ def fit(
                 started = time.perf_counter()
                 train_loss, train_acc, last_lr = train_epoch(step, train_loader, epoch, check_every, bar)
                 seconds = time.perf_counter() - started
+            validation = {}
+            if val_loader is not None:
+                val_loss, val_acc = loss_and_accuracy(model, val_loader, amp_dtype)
+                validation = {"val_loss": val_loss, "val_acc": val_acc}
             test_loss, test_acc = loss_and_accuracy(model, test_loader, amp_dtype)
             history.append(
                 epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                 test_acc=test_acc, lr=last_lr, seconds=seconds,
-                images_per_s=steps_per_epoch * recipe.batch_size / seconds,
+                images_per_s=steps_per_epoch * recipe.batch_size / seconds, **validation,
             )
             if out_dir is not None:
                 _save(checkpoint_path, epoch, run, model, optimizer, scheduler, scaler, train_loader, history)

@@ -1,0 +1,153 @@
+"""Trained networks that ship with the course: load one in a line, on any machine, in seconds.
+
+    model, record = trained("resnet20")      # the network in eval mode, and how it was made
+    record.test_acc, record.val_acc           # its final accuracies (fractions)
+    record.mean, record.std                   # the normalisation it was trained with (0..1 units)
+
+Each network lives in ``results/trained/networks/`` as two files (the curves and tables of the runs that
+made them are in ``results/trained/``, like every reference experiment's):
+
+    NAME.pt     its ``state_dict`` in half precision (a 20-layer net is about 0.5 MB)
+    NAME.json   its record: the model, the data, the recipe, the validation split, every epoch's
+                numbers, the command that made it, the commit, the device, and the file's SHA-256
+
+The networks were trained by ``python -m resnet_lessons experiment trained`` with a validation split
+held out of the training set; the epoch count and accuracies are in each record. :func:`trained`
+checks the file's checksum before loading it, so a damaged or edited file is never used silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import provenance
+
+TRAINED_FOLDER = Path("trained") / "networks"
+
+
+class TrainedNetworkError(RuntimeError):
+    """A shipped network is missing, damaged or does not fit its record."""
+
+
+@dataclass
+class TrainedRecord:
+    """What one shipped network is and how it was made (read from ``NAME.json``).
+
+    test_acc, val_acc: final accuracies (fractions); history: every epoch's numbers (a History dict);
+    mean, std: per-channel normalisation of its inputs (0..1 units); provenance: command, commit,
+    device, data copy, date.
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict
+    parameters: int
+    file: str
+    sha256: str
+    epochs: int
+    seed: int
+    data: str
+    train_images: int
+    val_images: int
+    test_images: int
+    val_acc: float
+    test_acc: float
+    mean: list[float]
+    std: list[float]
+    recipe: dict
+    command: str
+    provenance: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: the network, its accuracies and where they come from."""
+        return (f"{self.name}: trained {self.epochs} epochs on {self.train_images:,} images of {self.data} "
+                f"({self.provenance.get('device', '?')}); validation accuracy {self.val_acc:.2%} on "
+                f"{self.val_images:,} held-out training images, test accuracy {self.test_acc:.2%}")
+
+
+def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the shipped networks: ``results/trained/networks`` (see ``reference.default_results_dir``)."""
+    from .reference import default_results_dir
+
+    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    return root / TRAINED_FOLDER
+
+
+def available_trained(results_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the shipped networks, e.g. ["plain20", "resnet20"]."""
+    folder = trained_dir(results_dir)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_record(name: str, results_dir: str | os.PathLike | None = None) -> TrainedRecord:
+    """The record of shipped network ``name``, with a clear error when there is none."""
+    folder = trained_dir(results_dir)
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        names = ", ".join(available_trained(results_dir)) or "none"
+        raise TrainedNetworkError(
+            f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
+            f"Make it with `python -m resnet_lessons experiment trained --models {name}`."
+        )
+    return TrainedRecord(**provenance.read_json(path))
+
+
+def trained(name: str, results_dir: str | os.PathLike | None = None,
+            device: str | torch.device = "cpu") -> tuple[nn.Module, TrainedRecord]:
+    """Load shipped network ``name`` (e.g. "resnet20", "plain20"): (model in eval mode, its record).
+
+    The weights file's SHA-256 is checked against the record first; a missing or altered file raises
+    :class:`TrainedNetworkError` naming the file, the checksum it should have and how to remake it.
+    The model takes normalised [N, 3, 32, 32] images (``record.mean``, ``record.std``) and returns
+    [N, 10] logits.
+    """
+    from .models import build_model
+
+    record = read_record(name, results_dir)
+    path = trained_dir(results_dir) / record.file
+    remake = f"Remake it with `{record.command}` (or restore it with `git checkout -- {path.name}` in its folder)."
+    if not path.is_file():
+        raise TrainedNetworkError(f"The weights of {name!r} are missing: {path} does not exist "
+                                  f"(its SHA-256 should be {record.sha256}). {remake}")
+    actual = sha256_of(path)
+    if actual != record.sha256:
+        raise TrainedNetworkError(f"{path} is damaged or was changed: its SHA-256 is {actual}, its record "
+                                  f"says {record.sha256}. It was not loaded. {remake}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(record.model, **record.model_kwargs)
+    full_precision = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(full_precision)
+    return model.to(device).eval(), record
+
+
+def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike | None = None) -> Path:
+    """Store ``model`` as shipped network ``record["name"]``: half-precision weights, then the record
+    (with the file's name and SHA-256 added). Returns the record's path."""
+    folder = trained_dir(results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = record["name"]
+    weights = folder / f"{name}.pt"
+    half = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+            for k, v in model.state_dict().items()}
+    tmp = weights.with_name(weights.name + ".tmp")
+    torch.save(half, tmp)
+    os.replace(tmp, weights)
+    full = {**record, "file": weights.name, "sha256": sha256_of(weights)}
+    TrainedRecord(**full)  # every field present, none unknown
+    return provenance.write_json(folder / f"{name}.json", full)
