@@ -1,0 +1,181 @@
+"""The student edition: ``notebooks/NN_topic.ipynb`` (instructor) -> ``student/NN_topic.ipynb``.
+
+The instructor edition is the source. Its cells carry tags that say what they are:
+
+- ``solution``: a worked solution (code cells starting ``# @title Solution``, markdown cells starting
+  ``*Worked answer`` or ``*What to look for``). Removed from the student edition.
+- ``exercise``: the cell a student fills in (it has a ``# TODO``). Its outputs are cleared.
+- ``check``: the cell that runs the checker on the student's answer. Its outputs are cleared.
+
+Everything else is copied as it is, stored outputs included. Cleared cells also get nbval's
+``nbval-ignore-output`` tag: nbval still runs them (so an unanswered check must not raise), but has no
+stored output to compare them with.
+
+Needs nbconvert (the ``test`` extras). Commands::
+
+    python -m resnet_lessons.edition build notebooks student   # what `make student` runs
+    python -m resnet_lessons.edition tag notebooks/*.ipynb     # (re)write the tags from the conventions above
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from nbformat import NotebookNode
+
+SOLUTION, EXERCISE, CHECK = "solution", "exercise", "check"
+CLEARED_TAGS = (EXERCISE, CHECK)
+NBVAL_IGNORE = "nbval-ignore-output"
+SOLUTION_STARTS = ("# @title Solution", "*Worked answer", "*What to look for")
+
+
+# ---------------------------------------------------------------------------------------------
+# building the student edition
+# ---------------------------------------------------------------------------------------------
+
+
+class ClearTaggedOutputPreprocessor(Preprocessor):
+    """Clear the outputs of cells tagged ``exercise`` or ``check`` and mark them for nbval to ignore."""
+
+    def preprocess_cell(self, cell, resources, index):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and any(tag in tags for tag in CLEARED_TAGS):
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+            if NBVAL_IGNORE not in tags:
+                cell.metadata["tags"] = [*tags, NBVAL_IGNORE]
+        return cell, resources
+
+
+def student_edition(instructor: NotebookNode) -> NotebookNode:
+    """A new notebook: ``instructor`` without its ``solution`` cells and with exercise/check outputs cleared."""
+    nb = copy.deepcopy(instructor)
+    remove = TagRemovePreprocessor(remove_cell_tags={SOLUTION}, enabled=True)
+    nb, _ = remove.preprocess(nb, {})
+    nb, _ = ClearTaggedOutputPreprocessor().preprocess(nb, {})
+    return nb
+
+
+def student_text(instructor_path: Path) -> str:
+    """The student edition of the notebook at ``instructor_path``, as the text ``build`` writes."""
+    nb = nbformat.read(instructor_path, as_version=4)
+    return nbformat.writes(student_edition(nb)) + "\n"
+
+
+def course_notebooks(source_dir: Path) -> list[Path]:
+    """The course's notebooks ``NN_topic.ipynb`` in ``source_dir``, in order; none found is an error."""
+    paths = sorted(Path(source_dir).glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks named NN_topic.ipynb in {source_dir}: pass the instructor "
+                                "edition's folder (notebooks/).")
+    return paths
+
+
+def build(source_dir: Path, target_dir: Path) -> list[Path]:
+    """Write the student edition of every notebook in ``source_dir`` into ``target_dir``; return the paths."""
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in course_notebooks(source_dir):
+        out = target_dir / path.name
+        out.write_text(student_text(path), encoding="utf-8")
+        written.append(out)
+    return written
+
+
+def out_of_step(source_dir: Path, target_dir: Path) -> list[str]:
+    """Names of the student notebooks that differ from a fresh build (or are missing, or have no source)."""
+    problems = []
+    sources = {p.name: p for p in course_notebooks(source_dir)}
+    for name, path in sources.items():
+        target = Path(target_dir) / name
+        if not target.exists():
+            problems.append(f"{name} is missing")
+        elif target.read_text(encoding="utf-8") != student_text(path):
+            problems.append(f"{name} differs from a fresh build")
+    for target in sorted(Path(target_dir).glob("[0-9][0-9]_*.ipynb")):
+        if target.name not in sources:
+            problems.append(f"{target.name} has no instructor notebook")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# tagging the instructor edition
+# ---------------------------------------------------------------------------------------------
+
+
+def is_solution(cell: NotebookNode) -> bool:
+    """A worked solution: by the course's conventions, its source starts with one of SOLUTION_STARTS."""
+    return cell.source.lstrip().startswith(SOLUTION_STARTS)
+
+
+def tag_notebook(nb: NotebookNode) -> NotebookNode:
+    """Tag ``nb``'s cells in place and return it (only metadata changes, never sources or outputs).
+
+    Solution cells get ``solution`` (code ones also JupyterLab's collapsed source). In the exercises,
+    the code cell just before a solution is its ``check``, and code cells between the exercise's text
+    and the check that hold a ``# TODO`` are ``exercise`` cells (a check cell with a TODO is both).
+    """
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if not is_solution(cell):
+            continue
+        _add_tag(cell, SOLUTION)
+        if cell.cell_type == "code":
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            check = i - 1
+            if check >= 0 and cells[check].cell_type == "code" and not is_solution(cells[check]):
+                _add_tag(cells[check], CHECK)
+                j = check
+                while j >= 0 and cells[j].cell_type == "code" and not is_solution(cells[j]):
+                    if "# TODO" in cells[j].source:
+                        _add_tag(cells[j], EXERCISE)
+                    j -= 1
+    return nb
+
+
+def _add_tag(cell: NotebookNode, tag: str) -> None:
+    tags = cell.metadata.setdefault("tags", [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def tag_files(paths: list[Path]) -> None:
+    """Rewrite the tags of the notebooks at ``paths`` (metadata only)."""
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(tag_notebook(nb), path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons.edition", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="write the student edition")
+    b.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))
+    b.add_argument("target", type=Path, nargs="?", default=Path("student"))
+    c = sub.add_parser("check", help="exit 1 when the student edition is out of step with the source")
+    c.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))
+    c.add_argument("target", type=Path, nargs="?", default=Path("student"))
+    t = sub.add_parser("tag", help="tag solution, exercise and check cells (metadata only)")
+    t.add_argument("paths", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        for path in build(args.source, args.target):
+            print(f"wrote {path}")
+    elif args.command == "check":
+        problems = out_of_step(args.source, args.target)
+        for problem in problems:
+            print(f"{args.target}/{problem}: run `make student` and commit {args.target}/.")
+        return 1 if problems else 0
+    else:
+        tag_files(args.paths)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
