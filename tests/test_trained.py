@@ -1,0 +1,71 @@
+"""Shipped networks: saved small, loaded in one call, refused with a clear message when missing or altered."""
+
+import json
+
+import pytest
+import torch
+
+from resnet_lessons.models import build_model
+from resnet_lessons.trained import TrainedNetworkError, available_trained, save_trained, trained, trained_dir
+
+
+def _record(name="resnet8"):
+    return {
+        "name": name, "model": name, "model_kwargs": {}, "parameters": 0, "epochs": 1, "seed": 0,
+        "data": "synthetic", "train_images": 90, "val_images": 10, "test_images": 10, "val_acc": 0.1,
+        "test_acc": 0.1, "mean": [0.5] * 3, "std": [0.25] * 3, "recipe": {}, "command": "python -m x",
+        "provenance": {"device": "CPU"}, "history": {},
+    }
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet8")
+    for module in model.modules():  # non-trivial BatchNorm statistics, so that they must be saved too
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    save_trained(model, _record(), tmp_path)
+    return model, tmp_path
+
+
+def test_a_saved_network_loads_in_eval_mode_with_its_record(shipped):
+    original, root = shipped
+    model, record = trained("resnet8", root)
+    assert not model.training and record.name == "resnet8" and available_trained(root) == ["resnet8"]
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = original.eval()(x)
+        got = model(x)
+    assert torch.allclose(got, expected, atol=0.05, rtol=0.05)  # half-precision weights
+    assert (trained_dir(root) / "resnet8.pt").stat().st_size < 0.6 * 4 * sum(p.numel() for p in model.parameters())
+
+
+def test_an_altered_file_is_refused_with_its_expected_checksum_and_the_remake_command(shipped):
+    _, root = shipped
+    path = trained_dir(root) / "resnet8.pt"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    expected = json.loads((trained_dir(root) / "resnet8.json").read_text())["sha256"]
+    with pytest.raises(TrainedNetworkError) as error:
+        trained("resnet8", root)
+    message = str(error.value)
+    assert str(path) in message and expected in message and "python -m x" in message
+
+
+def test_a_missing_weights_file_or_name_is_explained(shipped):
+    _, root = shipped
+    with pytest.raises(TrainedNetworkError, match="No shipped network 'resnet99'.*resnet8"):
+        trained("resnet99", root)
+    (trained_dir(root) / "resnet8.pt").unlink()
+    with pytest.raises(TrainedNetworkError, match="missing.*SHA-256 should be"):
+        trained("resnet8", root)
+
+
+def test_a_record_with_a_missing_field_is_not_written(tmp_path):
+    record = _record()
+    del record["test_acc"]
+    with pytest.raises(TypeError):
+        save_trained(build_model("resnet8"), record, tmp_path)
