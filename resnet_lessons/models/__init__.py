@@ -5,6 +5,8 @@
 - :mod:`.blocks`: :class:`BasicBlock`, :class:`Bottleneck`, :class:`ResNeXtBottleneck` and their plain twins.
 - :mod:`.cifar`: ResNet-20 ... ResNet-1202 and plain twins (:func:`cifar_resnet` for any depth 6n+2),
   ResNeXt-29.
+- :mod:`.preact`: the pre-activation ResNets (He et al. 2016, "Identity Mappings"): PreAct-ResNet-20/56/110
+  and the bottleneck PreAct-ResNet-164 (:func:`preact_cifar_resnet` for any depth).
 - :mod:`.imagenet`: ResNet-18 ... 152, ResNeXt-50/101, Wide ResNet-50-2, state_dict-compatible with torchvision.
 - :mod:`.vgg`: the small modules whose parameters seed lesson 004 counts.
 - :mod:`.registry`: :func:`build_model` and :func:`list_models`.
@@ -29,6 +31,7 @@ from .blocks import (
 )
 from .cifar import CifarResNet, CifarResNeXt, blocks_per_stage, cifar_resnet
 from .imagenet import ResNet
+from .preact import PreActBasicBlock, PreActBottleneck, PreActCifarResNet, preact_cifar_resnet
 from .registry import build_model, list_models
 from .shortcuts import SHORTCUT_OPTIONS, AvgPoolPadding, ConvProjection, IdentityPadding, make_shortcut
 from .vgg import BiasBottleneck, TwoConvBlock, resnet_stem, vgg_front
@@ -48,6 +51,9 @@ __all__ = [
     "PlainBasicBlock",
     "PlainBottleneck",
     "PlainResNeXtBottleneck",
+    "PreActBasicBlock",
+    "PreActBottleneck",
+    "PreActCifarResNet",
     "ResNeXtBottleneck",
     "ResNet",
     "TwoConvBlock",
@@ -62,6 +68,7 @@ __all__ = [
     "list_models",
     "make_layer",
     "make_shortcut",
+    "preact_cifar_resnet",
     "residual_blocks",
     "resnet_stem",
     "vgg_front",

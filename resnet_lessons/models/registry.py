@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from . import cifar, imagenet
+from . import cifar, imagenet, preact
 
 CIFAR_MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet8": cifar.resnet8,
@@ -26,6 +26,10 @@ CIFAR_MODELS: dict[str, Callable[..., nn.Module]] = {
     "plain44": cifar.plain44,
     "plain56": cifar.plain56,
     "plain110": cifar.plain110,
+    "preact_resnet20": preact.preact_resnet20,
+    "preact_resnet56": preact.preact_resnet56,
+    "preact_resnet110": preact.preact_resnet110,
+    "preact_resnet164": preact.preact_resnet164,
     "resnext29_8x64d": cifar.resnext29_8x64d,
     "resnext29_16x64d": cifar.resnext29_16x64d,
     "resnet50_lab10": imagenet.resnet50_lab10,
