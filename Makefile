@@ -1,9 +1,11 @@
 # resnet-lessons: two commands for a fresh machine.
 #   make lab    create .venv if missing, install everything, open JupyterLab on notebooks/
-#   make test   create/update .venv, then ruff, the unit tests and nbval over every notebook (fast mode)
+#   make test   create/update .venv, then ruff, the unit tests and nbval over both editions (fast mode)
 # and, for instructors:
 #   make run    execute the whole series headless (fast mode unless RESNET_LESSONS_FAST=0) into build/
+#   make execute NB=notebooks/01_x.ipynb [OUT=build]   execute one notebook in fast mode, save it with outputs
 #   make rehearse  run full mode's code on a CPU with every training run cut short (what CI does after test)
+#   make student   regenerate the student edition, student/, from notebooks/ (after any notebook change)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,8 +15,11 @@ STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 # pytest-xdist workers for the unit tests and nbval (each notebook stays on one worker).
 WORKERS ?= 2
+# Kernels that execute notebooks draw with the inline backend, so every figure is stored as an image:
+# a backend set outside (MPLBACKEND=Agg, say) would be inherited and leave only "<Figure size ...>" text.
+KERNEL_ENV := MPLBACKEND=module://matplotlib_inline.backend_inline
 
-.PHONY: lab run test install lint unit nbval rehearse clean
+.PHONY: lab run execute test install lint unit nbval rehearse clean
 
 install: $(STAMP)
 
@@ -37,8 +42,21 @@ lab: $(STAMP)
 
 run: $(STAMP)
 	mkdir -p build
-	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
+	$(KERNEL_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
 	  --output-dir build notebooks/[0-9][0-9]_*.ipynb
+
+# Execute one notebook in fast mode and save it with its outputs (figures as images, finished progress
+# bars): in place, or into OUT. `make execute NB=notebooks/01_plain_nets_degradation.ipynb [OUT=build]`
+execute: $(STAMP)
+	@test -f "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb [OUT=folder]" >&2; exit 2; }
+	RESNET_LESSONS_FAST=1 $(KERNEL_ENV) $(BIN)/jupyter nbconvert --to notebook --execute \
+	  --ExecutePreprocessor.timeout=3600 $(if $(OUT),--output-dir $(OUT),--inplace) $(NB)
+
+# The student edition: notebooks/ without the worked solutions, exercise and check outputs cleared
+# (resnet_lessons/edition.py). tests/test_edition.py fails when the committed student/ is out of step.
+.PHONY: student
+student: $(STAMP)
+	$(BIN)/python -m resnet_lessons.edition build notebooks student
 
 lint: $(STAMP)
 	$(BIN)/ruff check resnet_lessons tests benchmarks
@@ -47,8 +65,8 @@ unit: $(STAMP)
 	RESNET_LESSONS_FAST=1 $(BIN)/pytest -q -n $(WORKERS) tests
 
 nbval: $(STAMP)
-	RESNET_LESSONS_FAST=1 $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --nbval notebooks \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	RESNET_LESSONS_FAST=1 $(KERNEL_ENV) $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --nbval notebooks \
+	  student --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 test: lint unit nbval
 
@@ -56,7 +74,7 @@ test: lint unit nbval
 # data, the stored-reference overlays), but each training run cut to one epoch on 1,000 images
 # (benchmarks/full_mode_rehearsal.py). CI runs it after `make test`; it took 236 s in CI on 2 cores.
 rehearse: $(STAMP)
-	$(BIN)/python benchmarks/full_mode_rehearsal.py --save-dir build/rehearsal
+	$(KERNEL_ENV) $(BIN)/python benchmarks/full_mode_rehearsal.py --save-dir build/rehearsal
 
 clean:
 	rm -rf build .pytest_cache

@@ -29,6 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
+
+def kernel_env() -> dict[str, str]:
+    """This process's environment for a kernel, with the inline backend whatever backend is set here
+    (MPLBACKEND=Agg would be inherited and store every figure as "<Figure size ...>" text only)."""
+    return {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
 # The cell put in front of each notebook: every call of fit trains briefly on a subset.
 PREAMBLE = """\
 import resnet_lessons.train as _rehearsal_train
@@ -66,7 +73,8 @@ def rehearse(only: list[str] | None, epochs: int, train: int, test: int, save_di
         notebook.cells.insert(0, preamble)
         start = time.perf_counter()
         try:
-            NotebookClient(notebook, timeout=3600, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+            client = NotebookClient(notebook, timeout=3600, resources={"metadata": {"path": str(NOTEBOOKS)}})
+            client.execute(env=kernel_env())
             outcome = "ran every cell"
         except CellExecutionError as error:
             outcome = f"failed: {str(error).strip().splitlines()[-1]}"

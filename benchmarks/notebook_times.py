@@ -25,6 +25,12 @@ NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "results" / "notebook_times"
 
 
+def kernel_env() -> dict[str, str]:
+    """This process's environment for a kernel, with the inline backend whatever backend is set here
+    (MPLBACKEND=Agg would be inherited and store every figure as "<Figure size ...>" text only)."""
+    return {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
 def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = None,
                    save_dir: Path | None = None) -> Path:
     import nbformat
@@ -46,7 +52,8 @@ def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = N
             continue
         notebook = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(notebook, timeout=3600, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        client = NotebookClient(notebook, timeout=3600, resources={"metadata": {"path": str(NOTEBOOKS)}})
+        client.execute(env=kernel_env())
         record["seconds"][path.stem] = round(time.perf_counter() - start, 1)
         print(f"{path.name}: {record['seconds'][path.stem]:.1f} s", flush=True)
         target.write_text(json.dumps(record, indent=1))  # after every notebook, so a cut-off run keeps its times

@@ -275,6 +275,9 @@ class LivePlot:
             return
         for ax, metric in ((self.ax_loss, "loss"), (self.ax_error, "error")):
             _draw_runs(ax, live, metric, self.x, None, None)
+            for line in ax.get_lines():  # markers: after one epoch each line is a single point
+                line.set_marker("o")
+                line.set_markersize(4)
         self.ax_loss.set_title("loss")
         self.ax_error.set_title("error")
         latest = ", ".join(f"{n} {100 * h.test_err[-1]:.1f}%" for n, h in live.items())

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import config
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -45,6 +44,7 @@ from .data import channel_mean_std, validation_split
 from .evaluate import loss_and_accuracy
 from .history import History
 from .loader import DeviceLoader
+from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
 from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
 
 CHECKPOINT_FILE = "checkpoint.pt"
