@@ -6,27 +6,33 @@ A checkpoint is one ``torch.save`` file holding a dict:
 - ``rng``: the state of every random generator the run uses (PyTorch's CPU and CUDA generators, the
   data loader's own generator, Python's ``random`` and NumPy's), so a resumed run draws the same
   shuffles and crops as an uninterrupted one;
-- ``history``: the per-epoch numbers so far; ``run``: the settings that must match to resume;
-  ``epoch``: how many epochs are done.
+- ``history``: the per-epoch numbers so far; ``run``: the run's identity (model, data, recipe, every
+  setting; see ``resnet_lessons.train``), all of which must match to resume; ``epoch``: how many
+  epochs are done;
+- ``checksum``: a SHA-256 of everything above (:func:`~resnet_lessons.files.tensor_checksum`), so a
+  file whose bytes were overwritten is refused instead of resumed.
 
 It is written to a temporary file in the same folder and then renamed over the old one: a rename
 is atomic, so a crash or Ctrl-C while saving leaves the previous checkpoint intact, never half a file.
 It is read back with ``torch.load(weights_only=True)``, which loads tensors and plain Python values
-but never runs code stored in the file.
+but never runs code stored in the file. Checkpoints of the first format (``FORMAT_V1``, without a
+checksum) are still read.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-FORMAT = "resnet_lessons checkpoint v1"
+from .files import atomic_write, tensor_checksum
+
+FORMAT = "resnet_lessons checkpoint v2"
+FORMAT_V1 = "resnet_lessons checkpoint v1"  # no checksum, a shorter run identity: still readable
 REQUIRED_KEYS = ("format", "epoch", "run", "model", "optimizer", "scheduler", "scaler", "rng", "history")
 
 
@@ -35,19 +41,12 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``state`` and its ``checksum`` to ``path`` atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # includes KeyboardInterrupt: never leave the temporary file behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    state = {k: v for k, v in state.items() if k != "checksum"}
+    with atomic_write(path) as f:
+        torch.save({**state, "checksum": tensor_checksum(state)}, f)
     return path
 
 
@@ -79,11 +78,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             f"{path} is not a readable checkpoint (it may be truncated or corrupt): "
             f"{type(e).__name__}: {_short(e)}. {advice}"
         ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in (FORMAT, FORMAT_V1):
         raise CheckpointError(f"{path} was not written by resnet_lessons' trainer ({FORMAT!r}). {advice}")
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+    missing = [k for k in REQUIRED_KEYS + (("checksum",) if state["format"] == FORMAT else ()) if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: it lacks {missing}. {advice}")
+    if state["format"] == FORMAT:
+        saved = state.pop("checksum")
+        if tensor_checksum(state) != saved:
+            raise CheckpointError(
+                f"{path} is damaged: its contents do not match the checksum saved with them (some of its "
+                f"bytes were changed after it was written), so its weights cannot be trusted. {advice}"
+            )
     return state
 
 

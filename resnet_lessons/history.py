@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .files import atomic_write
 
 FIELDS = (
     "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s",
@@ -104,10 +105,9 @@ class History:
         """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
-        os.replace(tmp, path)
+        text = json.dumps(self.to_dict(), indent=1)  # first: a value JSON cannot hold leaves no file at all
+        with atomic_write(path, "w") as f:
+            f.write(text)
         return path
 
     @classmethod

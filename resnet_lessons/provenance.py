@@ -22,10 +22,11 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
+
+from .files import atomic_write
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 """The ``resnet_lessons`` folder."""
@@ -152,11 +153,9 @@ def write_json(path: str | os.PathLike, value: object) -> Path:
     """Write ``value`` as indented JSON, atomically (a temporary file, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(value, indent=1, sort_keys=False) + "\n"  # first: a bad value leaves no file at all
+    with atomic_write(path, "w") as f:
+        f.write(text)
     return path
 
 
