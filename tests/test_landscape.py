@@ -1,0 +1,224 @@
+"""resnet_lessons.landscape: filter-normalised directions, surfaces, interpolation, roughness, figures."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from resnet_lessons import landscape as L
+from resnet_lessons.models import build_model, cifar_resnet
+
+
+def tiny_net(seed: int = 0) -> nn.Module:
+    """A small conv net with BatchNorm and an fc layer; BN statistics made non-trivial."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 10),
+    )
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    # filters of very different sizes, so that normalisation has something to do
+    with torch.no_grad():
+        model[0].weight[0] *= 10
+        model[3].weight[1] *= 0.1
+    return model.eval()
+
+
+def batch(n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_filter_normalisation_gives_each_filter_the_networks_norm():
+    model = tiny_net()
+    d = L.random_direction(model, seed=3)
+    for name, p in model.named_parameters():
+        if p.dim() < 2:
+            continue
+        got = d[name].flatten(1).norm(dim=1)
+        want = p.detach().flatten(1).norm(dim=1)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+        assert not torch.allclose(d[name], p.detach())  # a random direction, not the weights themselves
+    # a plausible wrong answer: normalising the whole tensor instead of each filter
+    w = model[0].weight.detach()
+    whole = torch.randn_like(w)
+    whole = whole / whole.norm() * w.norm()
+    assert not torch.allclose(whole.flatten(1).norm(dim=1), w.flatten(1).norm(dim=1), rtol=1e-2)
+
+
+def test_batchnorm_and_bias_parameters_are_left_out():
+    model = tiny_net()
+    d = L.random_direction(model, seed=0)
+    assert set(d) == {name for name, _ in model.named_parameters()}
+    for name, p in model.named_parameters():
+        assert d[name].shape == p.shape
+        if p.dim() < 2:  # BN weight and bias, fc bias
+            assert torch.count_nonzero(d[name]) == 0
+        else:
+            assert torch.count_nonzero(d[name]) == d[name].numel()
+
+
+def test_same_seed_same_directions_other_seed_other_directions():
+    model = tiny_net()
+    a, b, c = L.random_direction(model, 7), L.random_direction(model, 7), L.random_direction(model, 8)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.allclose(a["0.weight"], c["0.weight"])
+    d1, d2 = L.random_directions_2d(model, seed=7)
+    assert all(torch.equal(d1[k], a[k]) for k in a)
+    assert not torch.allclose(d1["0.weight"], d2["0.weight"])
+
+
+def test_filter_normalize_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        L.filter_normalize(torch.randn(3, 4), torch.randn(4, 3))
+    with pytest.raises(ValueError, match="zero direction"):
+        L.filter_normalize(torch.randn(5), torch.randn(5))
+
+
+def test_surface_at_the_origin_is_the_networks_own_loss():
+    model = tiny_net()
+    images, labels = batch()
+    own_loss, own_acc = L.evaluate_loss(model, images, labels)
+    surface = L.surface_2d(model, images, labels, L.grid(5), L.grid(3), seed=1, batch_size=16)
+    assert surface.losses.shape == (3, 5)
+    assert surface.centre_loss == pytest.approx(own_loss, rel=1e-5)
+    assert surface.accuracies[1, 2] == pytest.approx(own_acc)
+    assert surface.losses.max() > own_loss + 1e-3  # the other points are other networks
+
+
+def test_surface_point_is_the_network_moved_along_the_directions():
+    model = tiny_net()
+    images, labels = batch()
+    d1, d2 = L.random_directions_2d(model, seed=2)
+    surface = L.surface_2d(model, images, labels, [0.5], [-0.25], (d1, d2))
+    moved = tiny_net()
+    with torch.no_grad():
+        for name, p in moved.named_parameters():
+            p.add_(0.5 * d1[name] - 0.25 * d2[name])
+    assert surface.losses[0, 0] == pytest.approx(L.evaluate_loss(moved, images, labels)[0], rel=1e-5)
+
+
+def test_weights_are_restored_after_a_surface_even_when_interrupted():
+    model = tiny_net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images, labels = batch()
+    L.surface_2d(model, images, labels, L.grid(3), L.grid(3))
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    calls = {"n": 0}
+
+    def stop_on_third_point(module, inputs, output):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+
+    handle = model.register_forward_hook(stop_on_third_point)
+    with pytest.raises(KeyboardInterrupt):
+        L.surface_2d(model, images, labels, L.grid(3), L.grid(3))
+    handle.remove()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_surface_on_a_cifar_resnet_keeps_batchnorm_statistics_and_eval_mode():
+    model = cifar_resnet(8).eval()
+    images, labels = torch.randn(20, 3, 32, 32), torch.randint(0, 10, (20,))
+    stats = model.bn1.running_mean.clone()
+    surface = L.surface_2d(model, images, labels, L.grid(3), L.grid(3), batch_size=10)
+    assert torch.equal(model.bn1.running_mean, stats) and not model.training
+    assert np.isfinite(surface.losses).all()
+
+
+def test_grid_needs_an_odd_count_and_directions_must_fit():
+    assert list(L.grid(3)) == [-1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="odd number"):
+        L.grid(10)
+    model = tiny_net()
+    images, labels = batch()
+    other = L.random_directions_2d(build_model("resnet8"))
+    with pytest.raises(ValueError, match="does not fit this network"):
+        L.surface_2d(model, images, labels, L.grid(3), L.grid(3), other)
+    with pytest.raises(ValueError, match="one label per image"):
+        L.surface_2d(model, images, labels[:5], L.grid(3), L.grid(3))
+
+
+def test_interpolation_ends_are_the_two_networks():
+    a, b = tiny_net(0), tiny_net(1)
+    images, labels = batch()
+    line = L.interpolate(a, b, images, labels, [0.0, 0.5, 1.0])
+    assert line.losses[0] == pytest.approx(L.evaluate_loss(a, images, labels)[0], rel=1e-5)
+    assert line.losses[2] == pytest.approx(L.evaluate_loss(b, images, labels)[0], rel=1e-5)
+    assert line.losses[1] != pytest.approx(line.losses[0], rel=1e-3)
+    with pytest.raises(ValueError, match="same architecture"):
+        L.interpolate(a, build_model("resnet8"), images, labels, [0.0])
+
+
+def surface_of(function, n: int = 11) -> L.Surface:
+    xs = ys = L.grid(n)
+    a, b = np.meshgrid(xs, ys)
+    z = function(a, b)
+    return L.Surface(xs, ys, z, np.zeros_like(z))
+
+
+def test_roughness_of_a_bowl_and_of_a_rough_surface():
+    bowl = L.roughness(surface_of(lambda a, b: a**2 + 2 * b**2))
+    assert bowl.loss_range == pytest.approx(3.0)
+    assert bowl.centre_curvature == pytest.approx(3.0)  # (2 + 4) / 2
+    assert bowl.nonconvex_fraction == 0.0
+    rough = L.roughness(surface_of(lambda a, b: a**2 + 2 * b**2 + 0.3 * np.sin(12 * a) * np.cos(12 * b)))
+    assert rough.nonconvex_fraction > 0.2
+    saddle = L.roughness(surface_of(lambda a, b: a**2 - b**2))
+    assert saddle.nonconvex_fraction == 1.0
+    assert "non-convex points" in rough.line()
+
+
+def test_roughness_refuses_a_grid_without_its_centre():
+    s = surface_of(lambda a, b: a**2)
+    s.xs = s.xs + 0.05
+    with pytest.raises(ValueError, match="does not contain 0"):
+        L.roughness(s)
+
+
+def test_figures_and_storage(tmp_path):
+    s = surface_of(lambda a, b: a**2 + b**2)
+    s.meta = {"model": "bowl"}
+    assert L.plot_contour(s, title="bowl").axes
+    assert L.plot_surface_3d(s, max_loss=1.5).axes
+    line = L.Line(np.linspace(0, 1, 5), np.arange(5.0), np.zeros(5))
+    assert L.plot_interpolation({"a to b": line}).axes
+    path = L.save_surface(tmp_path / "bowl.json", s)
+    back = L.load_surface(path)
+    np.testing.assert_allclose(back.losses, s.losses)
+    assert back.meta == {"model": "bowl"}
+
+
+def test_images_per_second_is_positive_and_leaves_the_weights():
+    model = tiny_net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images, labels = batch()
+    assert L.images_per_second(model, images, labels, repeats=1) > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_evaluation_subset_is_fixed_stratified_and_normalised():
+    from resnet_lessons.data import CIFAR10Tensors
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (200, 3, 8, 8), dtype=torch.uint8, generator=g)
+    labels = torch.arange(200) % 10
+    data = CIFAR10Tensors(images, labels, images[:50], labels[:50], [str(i) for i in range(10)], "test data")
+    x, y = L.evaluation_subset(data, 50)
+    x2, _ = L.evaluation_subset(data, 50)
+    assert x.shape == (50, 3, 8, 8) and x.dtype == torch.float32 and torch.equal(x, x2)
+    assert torch.bincount(y).tolist() == [5] * 10
+    mean, std = data.mean_std()
+    raw = (images.float() / 255 - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    assert raw.mean().abs() < 1e-3 and x.dim() == 4
+    with pytest.raises(ValueError, match="multiple of the 10 classes"):
+        L.evaluation_subset(data, 55)
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        L.evaluation_subset(data, 50, split="val")
