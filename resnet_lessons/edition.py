@@ -7,9 +7,10 @@ The instructor edition is the source. Its cells carry tags that say what they ar
 - ``exercise``: the cell a student fills in (it has a ``# TODO``). Its outputs are cleared.
 - ``check``: the cell that runs the checker on the student's answer. Its outputs are cleared.
 
-Everything else is copied as it is, stored outputs included. Cleared cells also get nbval's
-``nbval-ignore-output`` tag: nbval still runs them (so an unanswered check must not raise), but has no
-stored output to compare them with.
+Everything else is copied as it is, stored outputs included, except that links to an instructor
+notebook on GitHub or Colab (``.../blob/main/notebooks/NN_...``) point at ``student/`` instead.
+Cleared cells also get nbval's ``nbval-ignore-output`` tag: nbval still runs them (so an unanswered
+check must not raise), but has no stored output to compare them with.
 
 Needs nbconvert (the ``test`` extras). Commands::
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
+import re
 from pathlib import Path
 
 import nbformat
@@ -30,6 +33,7 @@ from nbformat import NotebookNode
 SOLUTION, EXERCISE, CHECK = "solution", "exercise", "check"
 CLEARED_TAGS = (EXERCISE, CHECK)
 NBVAL_IGNORE = "nbval-ignore-output"
+INSTRUCTOR_LINK = re.compile(r"/blob/main/notebooks/([0-9][0-9]_)")
 SOLUTION_STARTS = ("# @title Solution", "*Worked answer", "*What to look for")
 
 
@@ -52,19 +56,34 @@ class ClearTaggedOutputPreprocessor(Preprocessor):
         return cell, resources
 
 
-def student_edition(instructor: NotebookNode) -> NotebookNode:
-    """A new notebook: ``instructor`` without its ``solution`` cells and with exercise/check outputs cleared."""
+class StudentLinksPreprocessor(Preprocessor):
+    """In markdown cells, point links to ``blob/main/notebooks/NN_...`` (the Colab badge) at ``student/``."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown":
+            cell.source = INSTRUCTOR_LINK.sub(r"/blob/main/student/\1", cell.source)
+        return cell, resources
+
+
+def student_edition(instructor: NotebookNode, source_name: str = "") -> NotebookNode:
+    """A new notebook: ``instructor`` without its ``solution`` cells and with exercise/check outputs cleared.
+
+    Its metadata names the source and the SHA-256 of the source's text, so that any change to the
+    instructor notebook (a solution's too) makes the committed student edition out of step.
+    """
     nb = copy.deepcopy(instructor)
     remove = TagRemovePreprocessor(remove_cell_tags={SOLUTION}, enabled=True)
-    nb, _ = remove.preprocess(nb, {})
-    nb, _ = ClearTaggedOutputPreprocessor().preprocess(nb, {})
+    for preprocessor in (remove, ClearTaggedOutputPreprocessor(), StudentLinksPreprocessor()):
+        nb, _ = preprocessor.preprocess(nb, {})
+    source_sha256 = hashlib.sha256(nbformat.writes(instructor).encode()).hexdigest()
+    nb.metadata["resnet_lessons"] = {"edition": "student", "source": source_name, "source_sha256": source_sha256}
     return nb
 
 
 def student_text(instructor_path: Path) -> str:
     """The student edition of the notebook at ``instructor_path``, as the text ``build`` writes."""
     nb = nbformat.read(instructor_path, as_version=4)
-    return nbformat.writes(student_edition(nb)) + "\n"
+    return nbformat.writes(student_edition(nb, f"notebooks/{Path(instructor_path).name}")) + "\n"
 
 
 def course_notebooks(source_dir: Path) -> list[Path]:
