@@ -36,6 +36,10 @@ from resnet_lessons.history import History
 
 DEFAULT_PORT = 8097
 HOST = "127.0.0.1"
+# Seconds the client waits for the server to answer one call (connect, then reply). A server that is
+# stopped (Ctrl-Z in its terminal) or a port that accepts connections but never answers costs this
+# once: the logger then warns and switches itself off, and training goes on.
+CALL_TIMEOUT = 5.0
 
 # The libraries visdom's page loads from its static folder; visdom downloads them on first start.
 PAGE_LIBRARIES = ("js/plotly-plotly.min.js", "js/jquery.min.js", "js/react-react.min.js", "css/bootstrap.min.css")
@@ -130,7 +134,7 @@ def start_server(
             return proc
         time.sleep(0.1)
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
     raise RuntimeError(f"The visdom server did not answer on port {port} within {timeout:.0f} s; see {log_path}.")
 
 
@@ -182,12 +186,36 @@ def server_main(argv: list[str] | None = None) -> int:
 # the client
 # ----------------------------------------------------------------------------------------------
 
+class ServerTimeout(Exception):
+    """The visdom server took longer than the timeout to answer one call."""
+
+
+def _timed_client(timeout: float, **kwargs):
+    """A ``visdom.Visdom`` client whose every call to the server gives up after ``timeout`` seconds.
+
+    visdom's own client posts with no timeout, so a server that stops answering blocks the caller
+    for ever. Its ``_handle_post`` (the one place that talks to the server) is meant to be overridden.
+    """
+    import requests
+    import visdom
+
+    class TimedVisdom(visdom.Visdom):
+        def _handle_post(self, url, data=None):
+            try:
+                return self.session.post(url, data=data or {}, timeout=timeout).text
+            except requests.Timeout as e:
+                raise ServerTimeout(f"no answer within {timeout:g} s") from e
+
+    return TimedVisdom(**kwargs)
+
+
 class VisdomLogger:
     """Send a run's per-epoch loss and error to visdom: one window for loss, one for error (%).
 
     Each run name gets two traces per window, ``"<name> train"`` and ``"<name> test"``.
     If no server answers at creation, it warns once and every later call does nothing; if the server
-    goes away during a run, it warns once more and stops sending.
+    goes away or stops answering during a run (each call waits at most ``timeout`` seconds), it warns
+    once more and stops sending.
 
     Use it as a trainer callback (``fit(..., callbacks=[logger])`` calls ``logger(history, model)``)
     or call ``logger.log_epoch(history, name)`` after each epoch.
@@ -200,7 +228,10 @@ class VisdomLogger:
         port: int = DEFAULT_PORT,
         title: str | None = None,
         name: str = "run",
+        timeout: float = CALL_TIMEOUT,
     ):
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}.")
         self.env = env
         self.server = server
         self.port = port
@@ -215,7 +246,7 @@ class VisdomLogger:
             self._give_up(f"no server at {self.url}")
             return
         try:
-            import visdom
+            import visdom  # noqa: F401  (only to say clearly when it is missing)
         except ImportError:
             self._give_up("the visdom package is not installed")
             return
@@ -225,8 +256,10 @@ class VisdomLogger:
         try:
             with warnings.catch_warnings():  # visdom 0.2.4 calls the deprecated logger.warn
                 warnings.simplefilter("ignore", DeprecationWarning)
-                self.viz = visdom.Visdom(server=server, port=port, env=env, use_incoming_socket=False,
+                self.viz = _timed_client(timeout, server=server, port=port, env=env, use_incoming_socket=False,
                                          raise_exceptions=True)
+        except ServerTimeout as e:  # the port accepts connections, but nothing answers
+            self._give_up(f"the server at {self.url} does not answer ({e})")
         except Exception as e:  # the port answered, but not as a visdom server
             self._give_up(f"no visdom server at {self.url} ({type(e).__name__})")
 
@@ -266,6 +299,8 @@ class VisdomLogger:
                         opts={"title": self.windows[kind], "xlabel": "epoch",
                               "ylabel": "error (%)" if kind == "error" else "loss", "showlegend": True},
                     )
+        except ServerTimeout as e:  # server frozen mid-run (Ctrl-Z): say so once, carry on without it
+            self._give_up(f"the server at {self.url} stopped answering ({e})")
         except Exception as e:  # server stopped mid-run: say so once, then carry on without it
             self._give_up(f"lost the server at {self.url} ({type(e).__name__})")
 
