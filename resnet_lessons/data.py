@@ -17,8 +17,11 @@ Where the images come from (the first that applies):
 
 Decoding 60,000 image files takes a few seconds, so the decoded tensors are saved in
 ``cache_dir()`` (``$RESNET_LESSONS_CACHE``); later loads read them back in about a second. The cache
-file is keyed by the source's path and by the number, sizes and modification times of its files,
-so a changed folder is decoded again.
+file is keyed by the source's path and by a hash of its listing (every file's path, size, modification
+time and label), so a changed folder is decoded again; it also holds a SHA-256 of its tensors, checked on
+every load (about 0.4 s for all 60,000 images), so a damaged cache is decoded again instead of used.
+The same checksum is the data's fingerprint (:meth:`CIFAR10Tensors.fingerprint`), which a training
+run records to know what it was trained on.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import warnings
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +50,7 @@ except ImportError:
     decode_jpeg = None
 
 from . import config
+from .files import atomic_write, tensor_checksum
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 """The 10 CIFAR-10 class names, in label order (label 0 is airplane)."""
@@ -62,12 +68,17 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _DECODE_CHUNK = 1_000  # images decoded per call: one progress-bar step
-_CACHE_VERSION = 1  # bump when the cache file's contents change
+_CACHE_VERSION = 2  # bump when the cache file's contents change
+_TENSORS = ("train_images", "train_labels", "test_images", "test_labels")
 _ORDER_SEED = 0  # the fixed shuffle of an ImageFolder's images (see _load_image_folder)
 
 
 class DataNotFoundError(RuntimeError):
     """No CIFAR-10 could be found or downloaded. The message says how to get it."""
+
+
+class DataError(ValueError):
+    """The data (or its cache folder) is there but cannot be used; the message names the file and what to do."""
 
 
 def _how_to_get_data(problem: str) -> str:
@@ -76,7 +87,7 @@ def _how_to_get_data(problem: str) -> str:
         f"{problem}\n"
         "Two ways to get CIFAR-10:\n"
         "  1. With internet: leave $RESNET_LESSONS_DATA unset (and root=None); torchvision downloads\n"
-        f"     CIFAR-10 (170 MB) into {config.cache_dir() / 'cifar10'}. On Colab this just works.\n"
+        f"     CIFAR-10 (170 MB) into {_cache_root() / 'cifar10'}. On Colab this just works.\n"
         "  2. Without internet: set RESNET_LESSONS_DATA (or pass root=...) to a folder with\n"
         "     train/<class>/ and test/<class>/ images, e.g. the JPEG copy of CIFAR-10:\n"
         "         tar -xzf cifar10-jpeg.tar.gz -C ~/data/cifar10-jpeg\n"
@@ -108,6 +119,7 @@ class CIFAR10Tensors:
     data_label: str = ""
     root: Path | None = None
     subset_note: str = ""
+    _fingerprint: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.data_label:
@@ -140,6 +152,15 @@ class CIFAR10Tensors:
         sizes = f"{len(self.train_labels):,} train / {len(self.test_labels):,} test images"
         return f"{self.source}: {sizes}, {self.subset_note or 'full data'}"
 
+    def fingerprint(self) -> str:
+        """SHA-256 (64 hex digits) of the images, labels and class names: equal exactly when the data is.
+
+        Computed once (about 0.4 s for all of CIFAR-10; a data set read from the cache already has it).
+        """
+        if not self._fingerprint:
+            self._fingerprint = _checksum({name: getattr(self, name) for name in (*_TENSORS, "classes")})
+        return self._fingerprint
+
     def mean_std(self) -> tuple[Tensor, Tensor]:
         """Per-channel mean and std of the TRAINING images: float32 [3] each, in 0..1 units."""
         return channel_mean_std(self.train_images)
@@ -147,8 +168,9 @@ class CIFAR10Tensors:
     def subset(self, train_n: int | None = None, test_n: int | None = None, seed: int = 0) -> CIFAR10Tensors:
         """A new CIFAR10Tensors holding stratified subsets (see :func:`stratified_subset`).
 
-        train_n, test_n: images to keep from each split (None keeps that split whole); each must
-        be a multiple of the number of classes. The same seed always gives the same images.
+        train_n, test_n: images to keep from each split (None keeps that split whole). Every class
+        gets the same number of images, or one more when ``n`` is not a multiple of the number of
+        classes (``subset_note`` then says so). The same seed always gives the same images.
         """
         train_images, train_labels = self.train_images, self.train_labels
         test_images, test_labels = self.test_images, self.test_labels
@@ -157,6 +179,9 @@ class CIFAR10Tensors:
         if test_n is not None:
             test_images, test_labels = stratified_subset(test_images, test_labels, test_n, seed)
         note = f"stratified subset of {len(self.train_labels):,} / {len(self.test_labels):,} (seed {seed})"
+        for split, n, labels in (("training", train_n, train_labels), ("test", test_n, test_labels)):
+            if n is not None:
+                note += _uneven_note(split, labels)
         if self.subset_note:
             note += f", which was a {self.subset_note}"
         return CIFAR10Tensors(
@@ -192,8 +217,9 @@ def stratified_subset(images: Tensor, labels: Tensor, n: int, seed: int = 0) -> 
     """Pick ``n`` images with the same number from every class, at random but repeatably.
 
     images: [N, ...]; labels: int64 [N]. Returns (images [n, ...], labels [n]), kept in their
-    original order. The same ``seed`` always gives the same subset. ``n`` must be a multiple of the
-    number of classes present, and no class may be asked for more images than it has.
+    original order. The same ``seed`` always gives the same subset. When ``n`` is not a multiple of
+    the number k of classes present, the first ``n % k`` classes (in label order) get one image more
+    than the others. No class may be asked for more images than it has.
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} images, {len(labels)} labels")
@@ -201,33 +227,41 @@ def stratified_subset(images: Tensor, labels: Tensor, n: int, seed: int = 0) -> 
         raise ValueError(f"n must be a positive int; got {n!r}")
     classes, counts = labels.unique(sorted=True, return_counts=True)
     k = len(classes)
-    if n % k != 0:
-        lower = max(n - n % k, k)
+    per_class, extra = divmod(n, k)  # the first `extra` classes get per_class + 1 images
+    wanted = [per_class + (i < extra) for i in range(k)]
+    smallest = int(counts.min())
+    if any(want > count for want, count in zip(wanted, counts.tolist(), strict=True)):
         raise ValueError(
-            f"n={n:,} is not a multiple of the {k} classes, so they cannot get equal counts; "
-            f"use e.g. {lower:,} or {n - n % k + k:,}."
-        )
-    per_class, smallest = n // k, int(counts.min())
-    if per_class > smallest:
-        raise ValueError(
-            f"n={n:,} needs {per_class:,} images per class, but the smallest class has only {smallest:,}: "
+            f"n={n:,} needs {max(wanted):,} images per class, but the smallest class has only {smallest:,}: "
             f"n can be at most {smallest * k:,}."
         )
     generator = torch.Generator().manual_seed(seed)
     chosen = []
-    for label in classes:
+    for label, count in zip(classes, wanted, strict=True):
         members = (labels == label).nonzero().flatten()
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
     index = torch.cat(chosen).sort().values
     return images[index], labels[index]
+
+
+def _uneven_note(split: str, labels: Tensor) -> str:
+    """"" when every class has the same number of images, else a note saying how many each has."""
+    counts = labels.bincount()
+    counts = counts[counts > 0]
+    if len(counts) == 0 or counts.min() == counts.max():
+        return ""
+    more = int((counts == counts.max()).sum())
+    return (f"; near-equal classes ({len(labels):,} {split} images are not a multiple of {len(counts)} classes): "
+            f"{more} classes have {int(counts.max()):,} images, {len(counts) - more} have {int(counts.min()):,}")
 
 
 def validation_split(labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Split a training set into a part to train on and ``n`` held-out validation images.
 
     labels: int64 [N]. Returns (train_index [N - n], val_index [n]), both sorted. The validation
-    images are stratified (the same number from every class, so ``n`` must be a multiple of the
-    number of classes) and the same ``n`` and ``seed`` always hold out the same images.
+    images are stratified (the same number from every class, one more in the first classes when ``n``
+    is not a multiple of the number of classes) and the same ``n`` and ``seed`` always hold out the
+    same images.
     A network is *chosen* on the validation images (which epoch, which setting); the test set only
     reports how good the chosen network is.
     """
@@ -257,7 +291,7 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = True, p
         root = config.data_dir()
         where = f"${config.DATA_ENV}={str(root)!r}"
     if root is None:
-        return _load_torchvision(config.cache_dir() / "cifar10", download)
+        return _load_torchvision(_cache_root() / "cifar10", download)
     path = shown_as = Path(root).expanduser()
     if not path.exists():
         raise DataNotFoundError(_how_to_get_data(f"No data at {where}: {path} does not exist."))
@@ -322,7 +356,7 @@ def _data_kind(folder: Path) -> str | None:
 def _load_torchvision(root: Path, download: bool, shown_as: Path | None = None) -> CIFAR10Tensors:
     """Read torchvision's CIFAR-10 under ``root`` (the folder that holds cifar-10-batches-py/)."""
     batches = root / "cifar-10-batches-py"
-    cache_file = _cache_file("torchvision", root, _folder_stamp(batches)) if batches.is_dir() else None
+    cache_file = _cache_file("torchvision", root, _folder_listing(batches)) if batches.is_dir() else None
     payload = _read_cache(cache_file) if cache_file else None
     if payload is None:
         try:
@@ -340,7 +374,7 @@ def _load_torchvision(root: Path, download: bool, shown_as: Path | None = None) 
             "test_labels": torch.tensor(test.targets, dtype=torch.int64),
             "classes": list(train.classes),
         }
-        cache_file = _cache_file("torchvision", root, _folder_stamp(batches))
+        cache_file = _cache_file("torchvision", root, _folder_listing(batches))
         _write_cache(cache_file, payload)
     return _from_payload(payload, TORCHVISION_LABEL, shown_as or root)
 
@@ -351,8 +385,8 @@ def _load_torchvision(root: Path, download: bool, shown_as: Path | None = None) 
 
 def _load_image_folder(root: Path, shown_as: Path, progress: bool = True) -> CIFAR10Tensors:
     """Decode (or read from the cache) every image under root/train and root/test."""
-    classes, files, stamp = _list_image_folder(root)
-    cache_file = _cache_file("imagefolder", root, stamp)
+    classes, files, listing = _list_image_folder(root)
+    cache_file = _cache_file("imagefolder", root, listing)
     payload = _read_cache(cache_file)
     if payload is None:
         payload = {"classes": classes}
@@ -365,18 +399,33 @@ def _load_image_folder(root: Path, shown_as: Path, progress: bool = True) -> CIF
             payload[f"{split}_images"], payload[f"{split}_labels"] = images[order], labels[order]
         _write_cache(cache_file, payload)
     all_jpeg = all(path.lower().endswith(_JPEG_SUFFIXES) for split in files.values() for path, _ in split)
-    if classes == CLASSES and all_jpeg:
+    not_cifar = _unlike_cifar10(payload["train_images"])  # "" for 32x32 colour images
+    if classes == CLASSES and all_jpeg and not not_cifar:
         return _from_payload(payload, JPEG_COPY_LABEL, shown_as)
     label = source = f"ImageFolder at {shown_as}"
     if classes != CLASSES:
         listed = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
         source = f"{label} ({len(classes)} classes, not CIFAR-10's: {listed})"
+    elif not_cifar:
+        source = f"{label} ({not_cifar})"
     return _from_payload(payload, label, shown_as, source=source)
 
 
+def _unlike_cifar10(images: Tensor) -> str:
+    """How these images differ from CIFAR-10's 32x32 colour images ("" when they do not)."""
+    height, width = images.shape[-2:]
+    if (height, width) != (32, 32):
+        return f"{height}x{width} images, not CIFAR-10's 32x32"
+    for start in range(0, len(images), _DECODE_CHUNK):  # stops at the first chunk with a colour image
+        chunk = images[start : start + _DECODE_CHUNK]
+        if not (torch.equal(chunk[:, 0], chunk[:, 1]) and torch.equal(chunk[:, 1], chunk[:, 2])):
+            return ""
+    return "grayscale images, not CIFAR-10's colour ones"
+
+
 def _list_image_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, int]]], str]:
-    """Class names (train/'s sub-folders, sorted), the (file, label) pairs of each split, and a
-    stamp of the files (count, total bytes, newest modification time) that changes when they do."""
+    """Class names (train/'s sub-folders, sorted), the (file, label) pairs of each split, and the
+    listing: one line per file (path, size, modification time, label), which changes when they do."""
     classes = _class_folders(root / "train")
     if not classes:
         raise DataNotFoundError(_how_to_get_data(f"{root / 'train'} has no class folders (train/<class>/*.jpg)."))
@@ -387,18 +436,28 @@ def _list_image_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str,
             f"train/ has {classes}, test/ has {test_classes}."
         )
     files: dict[str, list[tuple[str, int]]] = {"train": [], "test": []}
-    count = size = newest = 0
+    listing = []
     for split in ("train", "test"):
         for label, name in enumerate(classes):
             folder = root / split / name
-            entries = [e for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES)]
+            entries = [e for e in os.scandir(folder) if e.name.lower().endswith(IMAGE_SUFFIXES)]
             if not entries:
                 raise ValueError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)} files).")
             for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_symlink() and not os.path.exists(entry.path):
+                    raise DataError(
+                        f"{entry.path} is a symbolic link to {os.readlink(entry.path)}, which does not exist. "
+                        "Restore the file it points to, or delete the link."
+                    )
+                if not entry.is_file():
+                    continue  # e.g. a folder named like an image
                 stat = entry.stat()
-                count, size, newest = count + 1, size + stat.st_size, max(newest, stat.st_mtime_ns)
+                if stat.st_size == 0:
+                    raise DataError(f"{entry.path} is empty (0 bytes): it holds no image. Replace it with "
+                                    "the image it should hold, or delete it.")
                 files[split].append((entry.path, label))
-    return classes, files, f"{count}|{size}|{newest}"
+                listing.append(f"{split}/{name}/{entry.name}|{stat.st_size}|{stat.st_mtime_ns}|{label}")
+    return classes, files, "\n".join(listing)
 
 
 def _class_folders(folder: Path) -> list[str]:
@@ -462,7 +521,7 @@ def _extract_once(archive: Path) -> Path:
     """Extract an archive into cache_dir()/extracted (only the first time) and return that folder."""
     stat = archive.stat()
     key = _hash(f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
-    target = config.cache_dir() / "extracted" / f"{archive.name.split('.')[0]}-{key}"
+    target = _cache_root() / "extracted" / f"{archive.name.split('.')[0]}-{key}"
     if not target.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(dir=target.parent, prefix=".partial-")
@@ -470,67 +529,96 @@ def _extract_once(archive: Path) -> Path:
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp, filter="data")
             os.rename(tmp, target)  # atomic: a half-extracted folder never has the final name
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:  # gzip's BadGzipFile is an OSError
+            shutil.rmtree(tmp, ignore_errors=True)
+            if target.is_dir():  # another process finished first
+                return target
+            raise DataError(
+                f"Could not extract {archive} ({type(err).__name__}: {err}): the archive is damaged or "
+                "incomplete (an interrupted download?), or the disk is full. Download it again, or extract it "
+                "yourself and point at the folder."
+            ) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-            if not target.is_dir():  # (it is when another process finished first)
-                raise
+            raise
     return target
 
 
 # ---------------------------------------------------------------------------------------------
-# The cache: one torch.save file per source, named by a hash of its path and its files' state
+# The cache: one torch.save file per source, named by a hash of its path and of its files' listing
 
 
-def _folder_stamp(folder: Path) -> str:
-    """Number, total size and newest modification time of the files in ``folder``."""
-    stats = [entry.stat() for entry in os.scandir(folder) if entry.is_file()]
-    return f"{len(stats)}|{sum(s.st_size for s in stats)}|{max((s.st_mtime_ns for s in stats), default=0)}"
+def _cache_root() -> Path:
+    """config.cache_dir(), with a clear error when that folder cannot be created."""
+    try:
+        return config.cache_dir()
+    except OSError as err:
+        raise DataError(
+            f"The cache folder cannot be created ({type(err).__name__}: {err}). Set ${config.CACHE_ENV} to a "
+            "folder you can write to, e.g. export RESNET_LESSONS_CACHE=~/.cache/resnet_lessons."
+        ) from None
+
+
+def _folder_listing(folder: Path) -> str:
+    """Name, size and modification time of each file in ``folder``, one line per file."""
+    entries = sorted((e for e in os.scandir(folder) if e.is_file()), key=lambda e: e.name)
+    return "\n".join(f"{e.name}|{e.stat().st_size}|{e.stat().st_mtime_ns}" for e in entries)
 
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _cache_file(kind: str, root: Path, stamp: str) -> Path:
-    """cache_dir()/cifar10-<kind>-<hash of path>-<hash of state>.pt"""
+def _cache_file(kind: str, root: Path, listing: str) -> Path:
+    """cache_dir()/cifar10-<kind>-<hash of path>-<hash of the listing>.pt"""
     path_key = _hash(f"{kind}|{root.resolve()}")
-    state_key = _hash(f"{_CACHE_VERSION}|{stamp}")
-    return config.cache_dir() / f"cifar10-{kind}-{path_key}-{state_key}.pt"
+    state_key = _hash(f"{_CACHE_VERSION}|{listing}")
+    return _cache_root() / f"cifar10-{kind}-{path_key}-{state_key}.pt"
+
+
+def _checksum(payload: dict) -> str:
+    """SHA-256 of the payload's tensors and class names (the data's fingerprint)."""
+    return tensor_checksum({name: payload[name] for name in (*_TENSORS, "classes")})
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _read_cache(path: Path) -> dict | None:
-    """The tensors saved in ``path``, or None when it is missing or unreadable."""
+    """The tensors saved in ``path``, or None (with one line saying why) when they cannot be used."""
     if not path.is_file():
         return None
     try:
-        return torch.load(path, weights_only=True)
+        payload = torch.load(path, weights_only=True)
     except Exception as err:  # a damaged file: decode again and overwrite it
-        warnings.warn(f"Ignoring the unreadable cache file {path} ({err}); decoding again.", stacklevel=3)
+        _say(f"Ignoring the unreadable cache file {path} ({type(err).__name__}); decoding the images again.")
         return None
+    expected = {"version", "checksum", "classes", *_TENSORS}
+    if not isinstance(payload, dict) or set(payload) != expected:
+        keys = sorted(map(str, payload)) if isinstance(payload, dict) else type(payload).__name__
+        _say(f"Ignoring the cache file {path}: it holds something else ({keys}); decoding the images again.")
+        return None
+    if payload["version"] != _CACHE_VERSION or _checksum(payload) != payload["checksum"]:
+        _say(f"Ignoring the damaged cache file {path}: its tensors do not match their checksum; "
+             "decoding the images again.")
+        return None
+    return payload
 
 
 def _write_cache(path: Path, payload: dict) -> None:
-    """Save atomically (write a temporary file, then rename) and delete older caches of the same source.
+    """Add the version and checksum to ``payload``, save it atomically and delete older caches of the source.
 
     A cache that cannot be written (disk full, read-only folder) is a warning, not an error: the
     data is loaded all the same, and the next load decodes again.
     """
-    tmp = None
+    payload.update(version=_CACHE_VERSION, checksum=_checksum(payload))
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache may be shared
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+        with atomic_write(path) as f:
+            torch.save(payload, f)
     except OSError as err:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         warnings.warn(f"Could not save the cache file {path} ({err}); the next load decodes again.", stacklevel=3)
         return
-    except BaseException:  # e.g. Ctrl-C in the middle of writing: leave no half-written file
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     prefix = path.name.rsplit("-", 1)[0]  # cifar10-<kind>-<hash of path>
     for old in path.parent.glob(f"{prefix}-*.pt"):
         if old != path:
@@ -541,6 +629,7 @@ def _from_payload(payload: dict, label: str, root: Path, source: str | None = No
     return CIFAR10Tensors(
         payload["train_images"], payload["train_labels"], payload["test_images"], payload["test_labels"],
         classes=list(payload["classes"]), source=source or f"{label} from {root}", data_label=label, root=root,
+        _fingerprint=payload["checksum"],
     )
 
 

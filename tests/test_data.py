@@ -176,6 +176,67 @@ def test_a_broken_file_is_named(tiny_folder):
         load_cifar10(tiny_folder, progress=False)
 
 
+def test_an_empty_image_file_is_named(tiny_folder):
+    (tiny_folder / "train" / "cat" / "empty.jpg").write_bytes(b"")
+    with pytest.raises(data.DataError, match=r"train/cat/empty\.jpg is empty \(0 bytes\)"):
+        load_cifar10(tiny_folder, progress=False)
+
+
+def test_a_dangling_symlink_is_reported_not_skipped(tiny_folder):
+    (tiny_folder / "test" / "ship" / "gone.jpg").symlink_to(tiny_folder / "nowhere.jpg")
+    with pytest.raises(data.DataError, match=r"gone\.jpg is a symbolic link to .*nowhere\.jpg, which does not exist"):
+        load_cifar10(tiny_folder, progress=False)
+
+
+def test_a_working_symlink_is_read(tiny_folder):
+    target = next((tiny_folder / "train" / "ship").iterdir())
+    (tiny_folder / "train" / "ship" / "link.jpg").symlink_to(target)
+    assert load_cifar10(tiny_folder, progress=False).train_labels.bincount()[8] == TRAIN_PER_CLASS + 1
+
+
+def test_grayscale_images_are_not_labelled_as_the_jpeg_copy(tmp_path):
+    root = tmp_path / "gray"
+    for split, count in (("train", 2), ("test", 1)):
+        for name in CLASSES:
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.full((32, 32), 40 * i + 7, np.uint8)
+                Image.fromarray(pixels, mode="L").save(root / split / name / f"{i}.jpg")
+    d = load_cifar10(root, progress=False)
+    assert d.data_label == f"ImageFolder at {root}" and "grayscale" in d.source
+    assert JPEG_COPY_LABEL not in d.source
+
+
+def test_64x64_images_are_not_labelled_as_the_jpeg_copy(tmp_path):
+    root = tmp_path / "big"
+    for label, name in enumerate(CLASSES):
+        _write_images(root / "train" / name, 1, seed=label, size=64)
+        _write_images(root / "test" / name, 1, seed=50 + label, size=64)
+    d = load_cifar10(root, progress=False)
+    assert d.train_images.shape[1:] == (3, 64, 64)
+    assert d.data_label == f"ImageFolder at {root}" and "64x64 images, not CIFAR-10's 32x32" in d.source
+
+
+def test_a_corrupt_tar_gz_is_a_clear_error(tiny_folder, tmp_path):
+    archive = tmp_path / "cifar10-jpeg.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_folder, arcname="cifar10-jpeg")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # an interrupted download
+    with pytest.raises(data.DataError, match=r"Could not extract .*cifar10-jpeg\.tar\.gz.*damaged or incomplete"):
+        load_cifar10(archive, progress=False)
+    assert not list((tmp_path / "cache" / "extracted").iterdir())  # nothing half-extracted left
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive at all")
+    with pytest.raises(data.DataError, match="Could not extract"):
+        load_cifar10(tmp_path / "junk.tar.gz", progress=False)
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_clear_error(tiny_folder, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "a-file" / "cache"))  # fails even for root
+    with pytest.raises(data.DataError, match=r"cache folder cannot be created.*Set \$RESNET_LESSONS_CACHE"):
+        load_cifar10(tiny_folder, progress=False)
+
+
 def test_tar_gz_of_the_folder_is_extracted_once(tiny_folder, tmp_path, monkeypatch):
     archive = tmp_path / "cifar10-jpeg.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -310,14 +371,84 @@ def test_a_changed_folder_is_decoded_again(tiny_folder, tmp_path, monkeypatch):
     assert len(new_cache) == 1 and new_cache != old_cache  # the stale cache file was deleted
 
 
-def test_a_damaged_cache_file_is_decoded_again(tiny_folder, tmp_path, monkeypatch):
+def test_a_damaged_cache_file_is_decoded_again(tiny_folder, tmp_path, monkeypatch, capsys):
     load_cifar10(tiny_folder, progress=False)
     (cache_file,) = (tmp_path / "cache").glob("*.pt")
     cache_file.write_bytes(b"garbage")
     calls = _count_decodes(monkeypatch)
-    with pytest.warns(UserWarning, match="unreadable cache file"):
-        d = load_cifar10(tiny_folder, progress=False)
+    d = load_cifar10(tiny_folder, progress=False)
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "unreadable cache file" in said[0] and "decoding the images again" in said[0]
     assert len(calls) == 2 and len(d.train_labels) == 10 * TRAIN_PER_CLASS
+
+
+def _overwrite_inside_the_train_images(cache_file: Path) -> None:
+    """Change 16 bytes in the middle of the stored training images, as a bad disk or a stray write would:
+    the file stays a valid torch file, only some pixels change."""
+    stored = torch.load(cache_file, weights_only=True)["train_images"]
+    raw = bytearray(cache_file.read_bytes())
+    start = raw.find(stored.flatten()[:512].numpy().tobytes())
+    assert start > 0
+    for i in range(start + 1000, start + 1016):
+        raw[i] ^= 0xFF
+    cache_file.write_bytes(bytes(raw))
+    changed = torch.load(cache_file, weights_only=True)["train_images"]
+    assert not torch.equal(changed, stored)  # torch.load itself does not notice
+
+
+def test_bytes_overwritten_inside_the_cache_are_noticed(tiny_folder, tmp_path, monkeypatch, capsys):
+    first = load_cifar10(tiny_folder, progress=False)
+    (cache_file,) = (tmp_path / "cache").glob("*.pt")
+    _overwrite_inside_the_train_images(cache_file)
+    calls = _count_decodes(monkeypatch)
+    again = load_cifar10(tiny_folder, progress=False)
+    said = capsys.readouterr().err
+    assert "damaged cache file" in said and "checksum" in said
+    assert len(calls) == 2 and torch.equal(again.train_images, first.train_images)
+    assert again.fingerprint() == first.fingerprint()
+    _refuse_decoding(monkeypatch)
+    assert torch.equal(load_cifar10(tiny_folder, progress=False).train_images, first.train_images)  # rewritten
+
+
+@pytest.mark.parametrize("foreign", [
+    {"images": torch.zeros(3)},  # a valid torch file with other keys
+    {"classes": list(CLASSES), "train_images": torch.zeros(1), "train_labels": torch.zeros(1),
+     "test_images": torch.zeros(1), "test_labels": torch.zeros(1)},  # the first cache format: no checksum
+    [1, 2, 3],
+])
+def test_a_foreign_torch_file_as_cache_is_rebuilt(tiny_folder, tmp_path, monkeypatch, capsys, foreign):
+    first = load_cifar10(tiny_folder, progress=False)
+    (cache_file,) = (tmp_path / "cache").glob("*.pt")
+    torch.save(foreign, cache_file)
+    calls = _count_decodes(monkeypatch)
+    again = load_cifar10(tiny_folder, progress=False)
+    assert "holds something else" in capsys.readouterr().err
+    assert len(calls) == 2 and torch.equal(again.train_labels, first.train_labels)
+
+
+def test_images_moved_to_another_class_get_their_new_labels(tiny_folder, tmp_path):
+    before = load_cifar10(tiny_folder, progress=False)
+    cats, dogs = tiny_folder / "train" / "cat", tiny_folder / "train" / "dog"
+    for image in sorted(cats.iterdir())[:2]:  # the count, the total size and the newest mtime stay the same
+        os.rename(image, dogs / f"moved-{image.name}")
+    after = load_cifar10(tiny_folder, progress=False)
+    assert before.train_labels.bincount().tolist()[3:6] == [TRAIN_PER_CLASS] * 3
+    assert after.train_labels.bincount().tolist()[3:6] == [TRAIN_PER_CLASS - 2, TRAIN_PER_CLASS, TRAIN_PER_CLASS + 2]
+    assert after.fingerprint() != before.fingerprint()
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1  # the stale cache was replaced
+
+
+def test_the_fingerprint_is_the_same_from_the_cache_and_after_decoding(tiny_folder, tmp_path, monkeypatch):
+    decoded = load_cifar10(tiny_folder, progress=False)
+    cached = load_cifar10(tiny_folder, progress=False)
+    assert cached.fingerprint() == decoded.fingerprint() and len(decoded.fingerprint()) == 64
+    fresh = CIFAR10Tensors(decoded.train_images.clone(), decoded.train_labels, decoded.test_images,
+                           decoded.test_labels, list(CLASSES), "x")
+    assert fresh.fingerprint() == decoded.fingerprint()  # computed from the tensors, not taken from the cache
+    fresh.train_images[0, 0, 0, 0] ^= 1
+    fresh._fingerprint = ""
+    assert fresh.fingerprint() != decoded.fingerprint()
+    assert decoded.subset(20, seed=0).fingerprint() != decoded.subset(20, seed=1).fingerprint()
 
 
 def test_a_cache_that_cannot_be_written_is_only_a_warning(tiny_folder, tmp_path, monkeypatch):
@@ -468,10 +599,19 @@ def test_subset_is_deterministic_given_the_seed():
     assert not torch.equal(a, c)
 
 
+def test_a_subset_that_is_not_a_multiple_of_the_classes_is_near_equal():
+    images, labels = _numbered()
+    sub_images, sub_labels = stratified_subset(images, labels, 25, seed=0)
+    assert sub_labels.bincount().tolist() == [3] * 5 + [2] * 5  # the first 25 % 10 classes get one more
+    assert torch.equal(sub_labels, labels[sub_images[:, 0, 0, 0].long()])
+    small = _tensors().subset(25, 10, seed=0)
+    assert small.subset_note == ("stratified subset of 100 / 50 (seed 0); near-equal classes (25 training images "
+                                 "are not a multiple of 10 classes): 5 classes have 3 images, 5 have 2")
+    assert "near-equal" not in _tensors().subset(20, 10).subset_note
+
+
 def test_subset_errors_say_what_is_valid():
     images, labels = _numbered()
-    with pytest.raises(ValueError, match=r"n=25 is not a multiple of the 10 classes.*use e\.g\. 20 or 30"):
-        stratified_subset(images, labels, 25)
     with pytest.raises(ValueError, match=r"needs 11 images per class.*only 10.*at most 100"):
         stratified_subset(images, labels, 110)
     with pytest.raises(ValueError, match="positive int"):
