@@ -89,9 +89,11 @@ def rehearse(only: list[str] | None, epochs: int, train: int, test: int, save_di
 
 
 def _verdicts(notebook) -> dict[str, int]:
-    """Count the check reports (✅ passed, ❌ not yet) printed by the exercises' solution cells.
+    """Count the check reports ("Correct: ..." passed; "Not yet:" or "Not answered yet: ..." failed) printed by
+    the exercises' solution cells.
 
-    The check cells right after an unanswered exercise print ❌ by design; a solution cell must not.
+    The check cells right after an unanswered exercise print "Not answered yet" by design; a solution cell
+    must not.
     """
     counts = {"passed": 0, "failed": 0}
     for cell in notebook.cells:
@@ -99,9 +101,9 @@ def _verdicts(notebook) -> dict[str, int]:
             continue
         for output in cell.get("outputs", []):
             for line in output.get("text", "").splitlines():
-                if line.startswith("✅"):
+                if line.startswith("Correct:"):
                     counts["passed"] += 1
-                elif line.startswith("❌"):
+                elif line.startswith(("Not yet:", "Not answered yet:")):
                     counts["failed"] += 1
     return counts
 

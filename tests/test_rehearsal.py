@@ -38,10 +38,25 @@ def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
 def test_only_solution_cells_count_as_failed_checks():
     notebook = nbformat.v4.new_notebook()
     unanswered = nbformat.v4.new_code_cell("verdict = check_x(None)")
-    unanswered.outputs = [nbformat.v4.new_output("stream", text="❌ Not yet:\n   - fill it in\n")]
+    unanswered.outputs = [nbformat.v4.new_output("stream", text="Not answered yet: x is still None: fill it in.\n")]
     solution = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\nverdict = check_x(42)")
-    solution.outputs = [nbformat.v4.new_output("stream", text="✅ right\n")]
+    solution.outputs = [nbformat.v4.new_output("stream", text="Correct: your value for x is right.\n")]
     broken = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\nverdict = check_y(41)")
-    broken.outputs = [nbformat.v4.new_output("stream", text="❌ Not yet:\n")]
-    notebook.cells = [unanswered, solution, broken]
-    assert rehearsal._verdicts(notebook) == {"passed": 1, "failed": 1}
+    broken.outputs = [nbformat.v4.new_output("stream", text="Not yet:\n   - y: 41 is too low.\n")]
+    empty = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\nverdict = check_z(None)")
+    empty.outputs = [nbformat.v4.new_output("stream", text="Not answered yet: z is still None: fill it in.\n")]
+    notebook.cells = [unanswered, solution, broken, empty]
+    assert rehearsal._verdicts(notebook) == {"passed": 1, "failed": 2}
+
+
+def test_the_rehearsal_reads_what_the_checkers_print(capsys):
+    """The words it looks for are the ones Verdict.report prints."""
+    from resnet_lessons.checks import check_number
+
+    notebook = nbformat.v4.new_notebook()
+    for answer in (391, 390, None):
+        check_number(answer, 391, "steps")
+        cell = nbformat.v4.new_code_cell("# @title Solution (click to reveal)\n")
+        cell.outputs = [nbformat.v4.new_output("stream", text=capsys.readouterr().out)]
+        notebook.cells.append(cell)
+    assert rehearsal._verdicts(notebook) == {"passed": 1, "failed": 2}

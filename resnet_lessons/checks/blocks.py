@@ -1,6 +1,7 @@
 """Checkers for notebooks 03 (BasicBlock and the CIFAR ResNets) and 04 (Bottleneck and parameter arithmetic).
 
-Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
+answered yet: ...") and returns a :class:`Verdict`, which is
 truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
 unfinished exercise still runs from top to bottom.
 
@@ -24,77 +25,29 @@ Notebook 04:
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import combinations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import Verdict, copy_weights_by_order, count_params
+from .core import (
+    TODO,
+    Mistake,
+    Verdict,
+    compare_outputs,
+    count_params,
+    function_placeholder,
+    module_placeholder,
+    not_answered,
+    number_verdict,
+    right,
+    run_module,
+    wrong,
+)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _placeholder(answer: object, what: str) -> Verdict | None:
-    """A ❌ verdict when ``answer`` is still the exercise's placeholder, else None."""
-    if answer is None or answer is ...:
-        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
-    return None
-
-
-def _is_number(answer: object) -> bool:
-    return isinstance(answer, int | float) and not isinstance(answer, bool)
-
-
-def explain_difference(answer: float, expected: float, mistakes: dict[str, int], most: int = 3) -> list[str]:
-    """Which of the known ``mistakes`` (each the amount it adds to the right answer) explain ``answer``.
-
-    Tries every single mistake, then pairs, up to ``most`` at once, and returns the messages of the first
-    (smallest) combination whose offsets add up to ``answer - expected``; an empty list when none does.
-    """
-    gap = answer - expected
-    items = [(message, offset) for message, offset in mistakes.items() if offset != 0]
-    for k in range(1, most + 1):
-        for combo in combinations(items, k):
-            if sum(offset for _, offset in combo) == gap:
-                return [message for message, _ in combo]
-    return []
-
-
-def _number_verdict(answer: object, expected: int, what: str, mistakes: dict[str, int], hint: str) -> Verdict:
-    """Right; or wrong with the known mistakes that explain it; or too high / too low with a hint."""
-    if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
-        return verdict
-    if not _is_number(answer):
-        return Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
-    if answer == expected:
-        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
-    direction = "too high" if answer > expected else "too low"
-    explained = explain_difference(answer, expected, mistakes)
-    if explained:
-        slips = "this slip makes" if len(explained) == 1 else "these slips make together"
-        lead = f"{what}: {answer:,} is {direction} by {abs(answer - expected):,}, exactly the difference {slips}:"
-        return Verdict(False, [lead] + explained).report()
-    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
-
-
-def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
-    """Give every BatchNorm non-trivial weights and running statistics.
-
-    A fresh BatchNorm in eval mode is almost the identity (mean 0, variance 1, weight 1, bias 0), so a
-    network with a BatchNorm or ReLU in the wrong place could not be told apart from the right one.
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(torch.rand(c, generator=g) - 0.6)  # mostly negative: where the ReLU sits matters
-                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
 
 
 def _convs(module: nn.Module) -> list[nn.Conv2d]:
@@ -106,18 +59,6 @@ def _describe_conv(conv: nn.Conv2d) -> str:
     k = conv.kernel_size[0]
     stride = f", stride {conv.stride[0]}" if conv.stride[0] != 1 else ""
     return f"{k}x{k} conv {conv.in_channels}->{conv.out_channels}{stride}"
-
-
-def _run(student: nn.Module, x: Tensor, name: str) -> tuple[Tensor | None, str | None]:
-    """The student's output in eval mode without gradients, or the failure in words."""
-    try:
-        with torch.no_grad():
-            out = student.eval()(x)
-    except Exception as e:  # a student's forward may fail in any way; say how, in words
-        return None, f"calling {name} on an input of shape {tuple(x.shape)} failed: {type(e).__name__}: {e}"
-    if not isinstance(out, Tensor):
-        return None, f"{name} returned {type(out).__name__}, not a tensor: did `forward` forget to `return`?"
-    return out, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,8 +102,8 @@ def check_option_b_cost(answer: int | float | None, depth: int = 20) -> Verdict:
         "stage 1 needs no projection: its blocks keep 16 channels and 32x32 maps, so its shortcuts are "
         "plain identities.": 16 * 16 + 2 * 16,
     }
-    return _number_verdict(answer, expected, f"the parameters option B adds to ResNet-{depth}", mistakes,
-                           hint="Two projections (16 -> 32 and 32 -> 64), each a 1x1 conv without bias "
+    return number_verdict(answer, expected, f"the parameters option B adds to ResNet-{depth}", slips=mistakes,
+                          hint="Two projections (16 -> 32 and 32 -> 64), each a 1x1 conv without bias "
                                 "(C_in x C_out) plus a BatchNorm (2 x C_out).")
 
 
@@ -209,11 +150,8 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
     from resnet_lessons.models import IdentityPadding
 
     name = "your option-A shortcut"
-    if (verdict := _placeholder(student, name)) is not None:
+    if (verdict := function_placeholder(student, name, "f(x, out_channels, stride)")) is not None:
         return verdict
-    if not callable(student):
-        return Verdict(False, [f"{name} should be a function f(x, out_channels, stride), got "
-                              f"{type(student).__name__}."]).report()
     g = torch.Generator().manual_seed(0)
     cases = [
         (torch.randn(2, 16, 8, 8, generator=g), 32, 2, "a downsampling block (16 -> 32 channels, stride 2)"),
@@ -228,8 +166,11 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
         except Exception as e:
             return Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
                                   f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
+        if out is None:
+            return not_answered(f"{name} returns None (the exercise's placeholder, or a missing `return`): write "
+                                f"its body, then {TODO}.")
         if not isinstance(out, Tensor):
-            return Verdict(False, [f"{name} returned {type(out).__name__}, not a tensor."]).report()
+            return wrong(f"{name} returned {type(out).__name__}, not a tensor.")
         where = f"for {case}, x of shape {tuple(x.shape)}"
         if out.shape != expected.shape:
             problems = [f"{where}, it returns shape {tuple(out.shape)}; expected {tuple(expected.shape)}."]
@@ -239,7 +180,7 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
             if out.dim() == 4 and out.shape[1] != expected.shape[1]:
                 problems.append(f"it must have out_channels = {out_channels} channels: append "
                                 f"{out_channels} - {x.shape[1]} = {out_channels - x.shape[1]} zero channels.")
-            return Verdict(False, problems).report()
+            return wrong(*problems)
         if torch.allclose(out, expected):
             continue
         if out_channels > x.shape[1]:
@@ -282,13 +223,11 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
     from resnet_lessons.models import build_model
 
     name = "your ResNet-32"
-    if (verdict := _placeholder(student, name)) is not None:
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
-    if not isinstance(student, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
     torch.manual_seed(0)
     reference = build_model("resnet32")
-    _randomise_batchnorm(reference)
     problems = []
     got, want = count_params(student), count_params(reference)
     stages = _cifar_stage_blocks(student)
@@ -324,32 +263,19 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         problems.insert(0, f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
                            f"(difference {got - want:+,}).")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
 
-    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    out, failure = _run(student, x, name)
+    out, failure = run_module(student, x, name)
     if failure:
-        return Verdict(False, [failure]).report()
-    with torch.no_grad():
-        expected = reference.eval()(x)
-    if out.shape != expected.shape:
-        return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)} "
-                              "(a batch of 10 class scores)."]).report()
-    copy_problems = copy_weights_by_order(reference, student)
-    if copy_problems:
-        return Verdict(False, ["its layers are registered in another order than the package's (conv1, bn1, "
-                              "layer1, layer2, layer3, fc), so the weights cannot be copied across: "
-                              + copy_problems[0]]).report()
-    with torch.no_grad():
-        out = student(x)
-    if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
-        gap = (out - expected).abs().max().item()
-        return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}. "
-                              "The layers are right, so look at the forward pass: stem conv-BN-ReLU; in each "
-                              "block ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)), with the ReLU after the "
-                              "addition; global average pooling; flatten; fc."]).report()
-    return Verdict(True, success=f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same "
-                                "output with the same weights.").report()
+        return wrong(failure)
+    if out.shape != (2, 10):
+        return wrong(f"its output has shape {tuple(out.shape)}, expected (2, 10) (a batch of 10 class scores).")
+    problems = compare_outputs(student, reference, x, name, atol=1e-4, rtol=1e-4,
+                               order_hint=" (conv1, bn1, layer1, layer2, layer3, fc)")
+    if problems:
+        return wrong(*problems)
+    return right(f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same output with the "
+                 "same weights.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,8 +330,8 @@ def check_block_parameters(answer: int | float | None, block: nn.Module, what: s
     3x3 kernel forgotten (or a 1x1 counted as 3x3), the projection shortcut forgotten.
     """
     expected = count_params(block)
-    return _number_verdict(answer, expected, what, _block_mistakes(block),
-                           hint="Add conv weights C_in x C_out x k x k (/ groups), no conv biases, 2 x C per "
+    return number_verdict(answer, expected, what, slips=_block_mistakes(block),
+                          hint="Add conv weights C_in x C_out x k x k (/ groups), no conv biases, 2 x C per "
                                 "BatchNorm, and the shortcut's projection if the block has one.")
 
 
@@ -442,23 +368,8 @@ def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple
         "that counts FLOPs over the input's pixels: halve it (multiply-adds) and use the output's size.":
             2 * h_in * w_in * per_pixel,
     }
-    return _number_verdict_named(answer, expected, what, named,
-                                 hint="output height x output width x C_out x C_in x k x k.")
-
-
-def _number_verdict_named(answer: object, expected: int, what: str, named: dict[str, int], hint: str) -> Verdict:
-    """Right; or one of the ``named`` wrong values (message -> the wrong value it gives); or too high/low."""
-    if (verdict := _placeholder(answer, f"your value for {what}")) is not None:
-        return verdict
-    if not _is_number(answer):
-        return Verdict(False, [f"{what} should be a number, got {type(answer).__name__}."]).report()
-    if answer == expected:
-        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
-    for message, value in named.items():
-        if value != expected and answer == value:
-            return Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
-    direction = "too high" if answer > expected else "too low"
-    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+    return number_verdict(answer, expected, what, wrong_values=named,
+                          hint="output height x output width x C_out x C_in x k x k.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,36 +387,33 @@ def reference_bottleneck(inplanes: int = 256, planes: int = 128, stride: int = 2
     return Bottleneck(inplanes, planes, stride, downsample)
 
 
-def _bottleneck_variants(ref: nn.Module) -> dict[str, Callable[[Tensor], Tensor]]:
-    """The usual wrong forward passes, computed with the reference's own layers."""
+def _bottleneck_branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
+    """F(x) of a reference bottleneck: conv1-bn1-ReLU, conv2-bn2-(ReLU), conv3-bn3."""
+    out = torch.relu(ref.bn1(ref.conv1(x)))
+    out = ref.bn2(ref.conv2(out))
+    if middle_relu:
+        out = torch.relu(out)
+    return ref.bn3(ref.conv3(out))
 
-    def branch(x: Tensor) -> Tensor:
-        out = ref.relu(ref.bn1(ref.conv1(x)))
-        out = ref.relu(ref.bn2(ref.conv2(out)))
-        return ref.bn3(ref.conv3(out))
 
-    def shortcut(x: Tensor) -> Tensor:
-        return x if ref.downsample is None else ref.downsample(x)
+def _bottleneck_shortcut(ref: nn.Module, x: Tensor) -> Tensor:
+    return x if ref.downsample is None else ref.downsample(x)
 
-    def no_middle_relu(x: Tensor) -> Tensor:
-        out = ref.relu(ref.bn1(ref.conv1(x)))
-        out = ref.bn2(ref.conv2(out))
-        return torch.relu(ref.bn3(ref.conv3(out)) + shortcut(x))
 
-    return {
-        "the ReLU after the addition is missing: the block's output is ReLU(F(x) + shortcut(x))":
-            lambda x: branch(x) + shortcut(x),
-        "there is a ReLU before the addition: bn3's output is added to the shortcut *first*, then the ReLU "
-        "(ReLU(F(x) + shortcut(x)), not ReLU(F(x)) + shortcut(x))":
-            lambda x: torch.relu(branch(x)) + shortcut(x),
-        "there is a ReLU between bn3 and the addition: add bn3's output to the shortcut as it is (it may be "
-        "negative), and apply the ReLU once, after the addition":
-            lambda x: torch.relu(torch.relu(branch(x)) + shortcut(x)),
-        "the shortcut is never added: compute identity = downsample(x) (or x) and return ReLU(out + identity)":
-            lambda x: torch.relu(branch(x)),
-        "the ReLU after bn2 is missing: conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, then add and ReLU":
-            no_middle_relu,
-    }
+BOTTLENECK_MISTAKES: dict[str, Mistake] = {
+    "the ReLU after the addition is missing: the block's output is ReLU(F(x) + shortcut(x))":
+        lambda ref, x: _bottleneck_branch(ref, x) + _bottleneck_shortcut(ref, x),
+    "there is a ReLU before the addition: bn3's output is added to the shortcut *first*, then the ReLU "
+    "(ReLU(F(x) + shortcut(x)), not ReLU(F(x)) + shortcut(x))":
+        lambda ref, x: torch.relu(_bottleneck_branch(ref, x)) + _bottleneck_shortcut(ref, x),
+    "there is a ReLU between bn3 and the addition: add bn3's output to the shortcut as it is (it may be "
+    "negative), and apply the ReLU once, after the addition":
+        lambda ref, x: torch.relu(torch.relu(_bottleneck_branch(ref, x)) + _bottleneck_shortcut(ref, x)),
+    "the shortcut is never added: compute identity = downsample(x) (or x) and return ReLU(out + identity)":
+        lambda ref, x: torch.relu(_bottleneck_branch(ref, x)),
+    "the ReLU after bn2 is missing: conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, then add and ReLU":
+        lambda ref, x: torch.relu(_bottleneck_branch(ref, x, middle_relu=False) + _bottleneck_shortcut(ref, x)),
+}
 
 
 def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int = 128, stride: int = 2) -> Verdict:
@@ -518,15 +426,11 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     copied in; wrong outputs are matched against the usual mistakes.
     """
     name = "your bottleneck"
-    if (verdict := _placeholder(student, name)) is not None:
+    x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
+    if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
-    if not isinstance(student, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module (an instance of your class), got "
-                              f"{type(student).__name__}."]).report()
     torch.manual_seed(0)
     reference = reference_bottleneck(inplanes, planes, stride)
-    _randomise_batchnorm(reference)
-    reference.eval()
     ref_convs, convs = _convs(reference), _convs(student)
     problems = []
     got, want = count_params(student), count_params(reference)
@@ -568,33 +472,19 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
         problems.append(f"it has {n_bn} BatchNorm2d layers; every convolution is followed by one ({n_ref_bn} "
                         "in all, the shortcut's included).")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
 
-    x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
-    out, failure = _run(student, x, name)
+    out, failure = run_module(student, x, name)
     if failure:
-        return Verdict(False, [failure]).report()
-    with torch.no_grad():
-        expected = reference(x)
+        return wrong(failure)
+    expected, _ = run_module(reference, x, "the reference")
     if out.shape != expected.shape:
-        return Verdict(False, [f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}."]
-                      ).report()
-    copy_problems = copy_weights_by_order(reference, student)
-    if copy_problems:
-        return Verdict(False, ["its layers are registered in another order than conv1, bn1, conv2, bn2, conv3, "
-                              "bn3, downsample (conv, BN), so the weights cannot be copied across: "
-                              + copy_problems[0]]).report()
-    with torch.no_grad():
-        out = student(x)
-        if torch.allclose(out, expected, atol=1e-5):
-            return Verdict(True, success=f"{name} matches the package's Bottleneck: same layers, {want:,} "
-                                        "parameters, same output.").report()
-        for message, variant in _bottleneck_variants(reference).items():
-            if torch.allclose(out, variant(x), atol=1e-5):
-                return Verdict(False, [message + "."]).report()
-    gap = (out - expected).abs().max().item()
-    return Verdict(False, [f"with the package's weights copied in, its output differs by up to {gap:.3g}: check "
-                          "the order conv1-bn1-ReLU, conv2-bn2-ReLU, conv3-bn3, + shortcut, ReLU."]).report()
+        return wrong(f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}.")
+    problems = compare_outputs(student, reference, x, name, BOTTLENECK_MISTAKES,
+                               order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, downsample: conv, BN)")
+    if problems:
+        return wrong(*problems)
+    return right(f"{name} matches the package's Bottleneck: same layers, {want:,} parameters, same output.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,7 +533,7 @@ def check_all_projection_cost(answer: int | float | None, model_name: str = "res
             sum(8 * c * c for c in channels),
         "the projection convolutions have no bias (BatchNorm follows).": sum(channels),
     }
-    return _number_verdict(answer, expected, f"the parameters option C adds to {model_name}", mistakes,
-                           hint="For every block whose shortcut is the identity (not the first block of a stage): "
+    return number_verdict(answer, expected, f"the parameters option C adds to {model_name}", slips=mistakes,
+                          hint="For every block whose shortcut is the identity (not the first block of a stage): "
                                 "a 1x1 conv C -> C (C x C weights) and a BatchNorm (2 x C), where C is the "
                                 "block's input = output width.")

@@ -1,6 +1,7 @@
 """Checkers for notebooks 01 (plain networks) and 02 (residual learning).
 
-Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
+answered yet: ...") and returns a :class:`Verdict`, which is
 truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
 unfinished exercise still runs from top to bottom.
 
@@ -16,36 +17,26 @@ unfinished exercise still runs from top to bottom.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
-from .core import Verdict, copy_weights_by_order, count_params
+from .core import (
+    TODO,
+    Mistake,
+    Verdict,
+    copy_for_checking,
+    module_placeholder,
+    module_problems,
+    not_answered,
+    placeholder,
+    right,
+    run_module,
+    wrong,
+)
 
 # ---------------------------------------------------------------------------------------------
 # comparing a student's block with the package's, and naming the mistake
 # ---------------------------------------------------------------------------------------------
-
-Variant = Callable[[nn.Module, Tensor], Tensor]
-
-
-def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
-    """Give every BatchNorm non-trivial weights and running statistics.
-
-    With the defaults (weight 1, bias 0, mean 0, variance 1) a BatchNorm in eval mode is almost the
-    identity, and a student who put it in the wrong place could not be told apart from one who did not.
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(torch.rand(c, generator=g) - 0.6)  # mostly negative: ReLU's place matters
-                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
-
 
 def _branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
     """conv1 -> bn1 -> (ReLU) -> conv2 -> bn2 of a reference block: the residual branch F(x)."""
@@ -55,7 +46,7 @@ def _branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
     return ref.bn2(ref.conv2(out))
 
 
-BASIC_BLOCK_MISTAKES: dict[str, Variant] = {
+BASIC_BLOCK_MISTAKES: dict[str, Mistake] = {
     "the input x is never added: a residual block computes ReLU(F(x) + x), so add the shortcut "
     "(`out = out + identity`) just before the last ReLU":
         lambda ref, x: torch.relu(_branch(ref, x)),
@@ -68,7 +59,7 @@ BASIC_BLOCK_MISTAKES: dict[str, Variant] = {
         lambda ref, x: torch.relu(_branch(ref, x, middle_relu=False) + x),
 }
 
-PLAIN_BLOCK_MISTAKES: dict[str, Variant] = {
+PLAIN_BLOCK_MISTAKES: dict[str, Mistake] = {
     "the input x is added to the output: that is a residual block; a plain block has no shortcut":
         lambda ref, x: torch.relu(_branch(ref, x) + x),
     "the last ReLU is missing: a plain block is conv-BN-ReLU twice":
@@ -83,53 +74,18 @@ def _compare_block(
     reference: nn.Module,
     input_shape: tuple[int, ...],
     name: str,
-    mistakes: dict[str, Variant],
-    atol: float = 1e-5,
+    mistakes: dict[str, Mistake],
 ) -> Verdict:
-    """Parameter count, output shape, then output on copied weights; a wrong output is matched
-    against the known ``mistakes`` (computed from the reference's own layers) to say what is wrong."""
-    if student is None or student is ...:
-        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
-    if not isinstance(student, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module (a class instance), got {type(student).__name__}."]
-                       ).report()
-    _randomise_batchnorm(reference)
-    reference.eval()
-    problems = []
-    got, want = count_params(student), count_params(reference)
-    if got != want:
-        problems.append(f"{name} has {got:,} parameters, the reference has {want:,} (difference {got - want:+,}): "
-                        "two 3x3 convolutions without bias, each followed by a BatchNorm2d.")
+    """Parameter count, output shape, then output on copied weights (eval and train mode); a wrong
+    output is matched against the known ``mistakes`` (computed from the reference's own layers)."""
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
-    try:
-        with torch.no_grad():
-            out = student.eval()(x)
-    except Exception as e:  # a student's forward may fail in any way; say how, in words
-        return Verdict(False, problems + [f"calling {name} on an input of shape {tuple(input_shape)} failed: "
-                                          f"{type(e).__name__}: {e}"]).report()
-    with torch.no_grad():
-        expected = reference(x)
-    if not isinstance(out, Tensor) or out.shape != expected.shape:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        return Verdict(False, problems + [f"its output has shape {shape}, expected {tuple(expected.shape)}."]
-                       ).report()
+    if (verdict := module_placeholder(student, name, x)) is not None:
+        return verdict
+    problems = module_problems(student, reference, x, name, mistakes, order_hint=" (conv1, bn1, conv2, bn2)",
+                               count_hint="two 3x3 convolutions without bias, each followed by a BatchNorm2d.")
     if problems:
-        return Verdict(False, problems).report()
-    copy_problems = copy_weights_by_order(reference, student)
-    if copy_problems:
-        return Verdict(False, [f"its layers do not line up with the reference's (conv1, bn1, conv2, bn2): {p}"
-                               for p in copy_problems]).report()
-    with torch.no_grad():
-        out = student(x)
-        if torch.allclose(out, expected, atol=atol):
-            return Verdict(True, success=f"{name} matches the package's block: same parameters, same output.").report()
-        for message, variant in mistakes.items():
-            if torch.allclose(out, variant(reference, x), atol=atol):
-                return Verdict(False, [message + "."]).report()
-    gap = (out - expected).abs().max().item()
-    return Verdict(False, [f"with the reference's weights copied in, its output differs by up to {gap:.3g}: check "
-                           "the order of the operations (conv, BN, ReLU, conv, BN, [+ x], ReLU) and that "
-                           "the layers are registered in that order."]).report()
+        return wrong(*problems)
+    return right(f"{name} matches the package's block: same parameters, same output.")
 
 
 def check_plain_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
@@ -173,6 +129,26 @@ def _same(a: Tensor, b: Tensor) -> bool:
     return torch.allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def _as_built(module: nn.Module) -> bool:
+    """True when no weight of ``module`` has been set by hand yet: every BatchNorm holds its initial
+    values (weight 1, bias 0, running mean 0, running variance 1) and no weight tensor is all zeros or a
+    Dirac (copying) kernel. Used to tell an exercise not started yet from a wrong answer."""
+    batchnorms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in batchnorms:
+        if bn.affine and not (torch.all(bn.weight == 1) and torch.all(bn.bias == 0)):
+            return False
+        if bn.track_running_stats and not (torch.all(bn.running_mean == 0) and torch.all(bn.running_var == 1)):
+            return False
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            dirac = torch.zeros_like(m.weight)
+            if m.weight.shape[0] == m.weight.shape[1]:
+                nn.init.dirac_(dirac)
+            if not m.weight.detach().any() or torch.equal(m.weight.detach(), dirac):
+                return False
+    return bool(batchnorms)
+
+
 def check_identity_layer(layer: nn.Module | None, channels: int = 16) -> Verdict:
     """Check that a conv-BN-ReLU layer passes non-negative inputs through unchanged (in eval mode).
 
@@ -180,26 +156,24 @@ def check_identity_layer(layer: nn.Module | None, channels: int = 16) -> Verdict
     one and make its extra layers identities. The verdict says which part is not the identity yet.
     """
     name = "your layer"
-    if layer is None or layer is ...:
-        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
+    if (verdict := placeholder(layer, name)) is not None:
+        return verdict
     if not isinstance(layer, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module, got {type(layer).__name__}."]).report()
+        return wrong(f"{name} should be an nn.Module, got {type(layer).__name__}.")
+    layer = copy_for_checking(layer).eval()  # the identity is asked for in eval mode; the student's layer is kept
     x = _nonnegative_input(channels)
-    layer.eval()
-    try:
-        with torch.no_grad():
-            out = layer(x)
-    except Exception as e:
-        return Verdict(False, [f"calling {name} on non-negative input of shape {tuple(x.shape)} failed: "
-                               f"{type(e).__name__}: {e}"]).report()
-    if not isinstance(out, Tensor) or out.shape != x.shape:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        return Verdict(False, [f"its output has shape {shape}; an identity keeps the shape {tuple(x.shape)} "
-                               "(3x3 convolution with padding=1, stride 1, as many output channels as inputs)."]
-                       ).report()
-    gap = (out - x).abs().max().item()
+    out, failure = run_module(layer, x, name)
+    if failure:
+        return wrong(failure)
+    if out.shape != x.shape:
+        return wrong(f"its output has shape {tuple(out.shape)}; an identity keeps the shape {tuple(x.shape)} "
+                     "(3x3 convolution with padding=1, stride 1, as many output channels as inputs).")
     if _same(out, x):
-        return Verdict(True, success=f"{name} returns its (non-negative) input unchanged in eval mode.").report()
+        return right(f"{name} returns its (non-negative) input unchanged in eval mode.")
+    if _as_built(layer):
+        return not_answered(f"{name} is still as it was built (a random convolution, a BatchNorm with its initial "
+                            f"values): set their parameters so that the layer returns x, then {TODO}.")
+    gap = (out - x).abs().max().item()
     problems = [f"in eval mode it changes the input by up to {gap:.2g}."]
     with torch.no_grad():
         for m in layer.modules():
@@ -214,7 +188,7 @@ def check_identity_layer(layer: nn.Module | None, channels: int = 16) -> Verdict
                     problems.append("the BatchNorm alone changes x: in eval mode it computes "
                                     "(x - running_mean) / sqrt(running_var + eps) * weight + bias, so choose "
                                     "weight = sqrt(running_var + eps) and bias = running_mean.")
-    return Verdict(False, problems).report()
+    return wrong(*problems)
 
 
 def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verdict:
@@ -224,34 +198,30 @@ def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verd
     says which mode fails and, on success, which tensors were zeroed.
     """
     name = "your block"
-    if block is None or block is ...:
-        return Verdict(False, [f"{name} is still a placeholder: fill in the exercise cell first."]).report()
+    if (verdict := placeholder(block, name)) is not None:
+        return verdict
     if not isinstance(block, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module, got {type(block).__name__}."]).report()
+        return wrong(f"{name} should be an nn.Module, got {type(block).__name__}.")
     x = _nonnegative_input(channels)
     problems = []
-    was_training = block.training
-    saved = {k: v.clone() for k, v in block.state_dict().items()}  # training mode updates running stats
-    try:
-        for mode in ("training", "eval"):
-            block.train(mode == "training")
-            with torch.no_grad():
-                out = block(x)
-            if out.shape != x.shape:
-                problems.append(f"in {mode} mode its output has shape {tuple(out.shape)}, not {tuple(x.shape)}.")
-                continue
-            gap = (out - x).abs().max().item()
-            if gap > 1e-5:
-                problems.append(f"in {mode} mode block(x) differs from x by up to {gap:.2g}: the residual branch "
-                                "F(x) is not zero yet. Which single parameter multiplies the whole branch's output "
-                                "just before the addition?")
-    except Exception as e:
-        problems.append(f"calling {name} on an input of shape {tuple(x.shape)} failed: {type(e).__name__}: {e}")
-    finally:
-        block.load_state_dict(saved)
-        block.train(was_training)
+    for mode in ("training", "eval"):
+        out, failure = run_module(copy_for_checking(block), x, name, train=mode == "training")
+        if failure:
+            problems.append(failure)
+            break
+        if out.shape != x.shape:
+            problems.append(f"in {mode} mode its output has shape {tuple(out.shape)}, not {tuple(x.shape)}.")
+            continue
+        gap = (out - x).abs().max().item()
+        if gap > 1e-5:
+            problems.append(f"in {mode} mode block(x) differs from x by up to {gap:.2g}: the residual branch "
+                            "F(x) is not zero yet. Which single parameter multiplies the whole branch's output "
+                            "just before the addition?")
+    if problems and _as_built(block):
+        return not_answered(f"{name} is still as it was built (its BatchNorms hold their initial values, no weight "
+                            f"is zero): change one of its tensors so that block(x) == x, then {TODO}.")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
     # Biases start at zero anyway; the weights say how the student switched the branch off.
     zeroed = [n for n, p in block.named_parameters() if n.endswith("weight") and not p.detach().any()]
     how = f" (all-zero weights: {', '.join(zeroed)})" if zeroed else ""
@@ -259,7 +229,7 @@ def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verd
     if zeroed and set(zeroed) != {"bn2.weight"}:
         note = (" It works, but zeroing only bn2.weight (as torchvision's zero_init_residual does) keeps the "
                 "convolutions random, so the branch starts learning as soon as bn2.weight moves.")
-    return Verdict(True, success=f"{name} is exactly the identity in training and eval mode{how}.{note}").report()
+    return right(f"{name} is exactly the identity in training and eval mode{how}.{note}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,8 +251,8 @@ def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verd
     dropping the identity, or forgetting the transpose, is named.
     """
     what = "your dL/dx"
-    if answer is None or answer is ...:
-        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
+    if (verdict := placeholder(answer, what)) is not None:
+        return verdict
     if not isinstance(answer, Tensor):
         return Verdict(False, [f"{what} should be a torch tensor, got {type(answer).__name__}."]).report()
     expected = shortcut_gradient(W, g)

@@ -1,6 +1,7 @@
 """Checkers for notebook 05 (ResNeXt: cardinality and grouped convolutions).
 
-Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
+answered yet: ...") and returns a :class:`Verdict`, which is
 truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
 unfinished exercise still runs from top to bottom.
 
@@ -22,46 +23,34 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .core import Verdict, copy_weights_by_order, count_params
+from .core import (
+    Verdict,
+    as_number,
+    count_params,
+    module_placeholder,
+    module_problems,
+    number_verdict,
+    placeholder,
+    right,
+    wrong,
+)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
 
 
-def _placeholder(answer: object, what: str) -> Verdict | None:
-    """A ❌ verdict when ``answer`` is still the exercise's placeholder, else None."""
-    if answer is None or answer is ...:
-        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
-    return None
-
-
 def _width_answer(answer: object) -> tuple[int, Verdict | None]:
-    """A width answer as an int, or a ❌ verdict when it is a placeholder or not a positive whole number."""
+    """A width answer as an int, or a failing verdict when it is a placeholder or not a positive whole number."""
     what = "your width d"
-    if (verdict := _placeholder(answer, what)) is not None:
+    if (verdict := placeholder(answer, what)) is not None:
         return 0, verdict
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
-        return 0, Verdict(False, [f"{what} should be a positive whole number of channels, got {answer!r}."]).report()
-    return answer, None
-
-
-def _is_number(answer: object) -> bool:
-    return isinstance(answer, int | float) and not isinstance(answer, bool)
-
-
-def _named_number_mistake(answer: float, expected: float, what: str, mistakes: dict[str, float],
-                          hint: str) -> Verdict:
-    """Right, a known mistake (named), or simply too high / too low (with a hint)."""
-    if answer == expected:
-        return Verdict(True, success=f"{what} = {expected:,} is right.").report()
-    for message, value in mistakes.items():
-        if value != expected and answer == value:
-            return Verdict(False, [f"{what}: {answer:,} is not it: {message}"]).report()
-    direction = "too high" if answer > expected else "too low"
-    return Verdict(False, [f"{what}: {answer:,} is {direction}. {hint}"]).report()
+    value = as_number(answer)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 1:
+        return 0, wrong(f"{what} should be a positive whole number of channels, got {answer!r}.")
+    return value, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,7 +74,7 @@ def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) ->
     (groups left at 1, weights not copied, paths in the wrong order, channels or kernel wrong).
     """
     name = "your grouped convolution"
-    if (verdict := _placeholder(student, name)) is not None:
+    if (verdict := placeholder(student, name)) is not None:
         return verdict
     paths = list(paths)
     n = len(paths)
@@ -180,10 +169,6 @@ def check_grouped_conv_params(answer: int | float | None, in_channels: int, out_
     counting one group only, forgetting the kernel's k x k, and counting or forgetting the bias.
     """
     what = f"parameters of Conv2d({in_channels}, {out_channels}, {kernel_size}, groups={groups}, bias={bias})"
-    if (verdict := _placeholder(answer, "your parameter count")) is not None:
-        return verdict
-    if not _is_number(answer):
-        return Verdict(False, [f"your parameter count should be a number, got {type(answer).__name__}."]).report()
     k2 = kernel_size * kernel_size
     b = out_channels if bias else 0
     expected = grouped_conv_params(in_channels, out_channels, kernel_size, groups, bias)
@@ -198,9 +183,8 @@ def check_grouped_conv_params(answer: int | float | None, in_channels: int, out_
         f"{'the bias is missing: one per output channel' if bias else 'there is no bias (bias=False)'}.":
             expected - b + (0 if bias else out_channels),
     }
-    return _named_number_mistake(answer, expected, what, mistakes,
-                                 hint="out_channels x (in_channels / groups) x k x k, plus out_channels "
-                                      "if there is a bias.")
+    return number_verdict(answer, expected, what, wrong_values=mistakes,
+                          hint="out_channels x (in_channels / groups) x k x k, plus out_channels if there is a bias.")
 
 
 def resnext_block_params(channels: int = 256, cardinality: int = 32, width: int = 4) -> int:
@@ -217,10 +201,6 @@ def check_resnext_block_params(answer: int | float | None, channels: int = 256, 
     Names the usual mistakes: one path only, an ungrouped 3x3, biases or BatchNorm counted.
     """
     what = f"weights of a ResNeXt block ({channels}-d in/out, C={cardinality}, d={width})"
-    if (verdict := _placeholder(answer, "your parameter count")) is not None:
-        return verdict
-    if not _is_number(answer):
-        return Verdict(False, [f"your parameter count should be a number, got {type(answer).__name__}."]).report()
     c, d, C = channels, width, cardinality
     expected = resnext_block_params(c, C, d)
     inner = C * d
@@ -236,9 +216,9 @@ def check_resnext_block_params(answer: int | float | None, channels: int = 256, 
         f"each path has two 1x1 convolutions ({c} -> {d} and {d} -> {c}); one of them is missing.":
             C * (c * d + 9 * d * d),
     }
-    return _named_number_mistake(answer, expected, what, mistakes,
-                                 hint=f"per path: 1x1 ({c} x {d}) + 3x3 (3 x 3 x {d} x {d}) + 1x1 ({d} x {c}); "
-                                      f"then multiply by the C = {C} paths.")
+    return number_verdict(answer, expected, what, wrong_values=mistakes,
+                          hint=f"per path: 1x1 ({c} x {d}) + 3x3 (3 x 3 x {d} x {d}) + 1x1 ({d} x {c}); "
+                               f"then multiply by the C = {C} paths.")
 
 
 def width_for_cardinality(cardinality: int, channels: int = 256, budget: int | None = None) -> int:
@@ -315,19 +295,6 @@ def check_width_without_groups(answer: int | None, depth: int = 29, cardinality:
 # ---------------------------------------------------------------------------------------------
 
 
-def _randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
-    """Non-trivial BatchNorm statistics, so that a BN in the wrong place changes the output."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(torch.rand(c, generator=g) - 0.6)
-                m.running_mean.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
-
-
 def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...]) -> Verdict:
     """Compare a student's ResNeXt bottleneck with the package's block ``reference``.
 
@@ -336,10 +303,9 @@ def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_s
     bn2, conv3, bn3[, downsample]).
     """
     name = "your ResNeXt block"
-    if (verdict := _placeholder(student, name)) is not None:
+    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
+    if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
-    if not isinstance(student, nn.Module):
-        return Verdict(False, [f"{name} should be an nn.Module, got {type(student).__name__}."]).report()
     problems = []
     ref_groups = [m.groups for m in reference.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
     got_groups = [m.groups for m in student.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
@@ -351,33 +317,8 @@ def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_s
     if got_first and got_first[0].groups != ref_first.groups:
         problems.append(f"its first 1x1 convolution has groups={got_first[0].groups}; here it should have "
                         f"groups={ref_first.groups} (the paper's block groups only the 3x3).")
-    got, want = count_params(student), count_params(reference)
-    if got != want:
-        problems.append(f"{name} has {got:,} parameters, the reference has {want:,} (difference {got - want:+,}).")
-    _randomise_batchnorm(reference)
-    reference.eval()
-    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
-    try:
-        with torch.no_grad():
-            out = student.eval()(x)
-    except Exception as e:  # a student's forward may fail in any way; say how, in words
-        return Verdict(False, problems + [f"calling {name} on an input of shape {tuple(input_shape)} failed: "
-                                          f"{type(e).__name__}: {e}"]).report()
-    with torch.no_grad():
-        expected = reference(x)
-    if not isinstance(out, Tensor) or out.shape != expected.shape:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        problems.append(f"its output has shape {shape}, expected {tuple(expected.shape)}.")
+    problems += module_problems(student, reference, x, name,
+                                order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, then the shortcut's)")
     if problems:
-        return Verdict(False, problems).report()
-    copy_problems = copy_weights_by_order(reference, student)
-    if copy_problems:
-        return Verdict(False, ["its layers do not line up with the reference's (conv1, bn1, conv2, bn2, conv3, bn3, "
-                               f"then the shortcut's): {p}" for p in copy_problems]).report()
-    with torch.no_grad():
-        out = student(x)
-    if torch.allclose(out, expected, atol=1e-5):
-        return Verdict(True, success=f"{name} matches the package's: same parameters, same output.").report()
-    gap = (out - expected).abs().max().item()
-    return Verdict(False, [f"with the reference's weights copied in, its output differs by up to {gap:.3g}: check "
-                           "the order conv1-BN-ReLU, grouped conv2-BN-ReLU, conv3-BN, + shortcut, ReLU."]).report()
+        return wrong(*problems)
+    return right(f"{name} matches the package's: same parameters, same output.")

@@ -1,6 +1,7 @@
 """Checkers for notebook 06 (training a ResNet on CIFAR-10 end to end).
 
-Each checker prints a verdict (✅ or ❌ with reasons in words) and returns a :class:`Verdict`, which is
+Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
+answered yet: ...") and returns a :class:`Verdict`, which is
 truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
 unfinished exercise still runs from top to bottom.
 
@@ -19,15 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import Verdict
+from .core import TODO, Verdict, as_number, function_placeholder, not_answered, placeholder, wrong
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper and the course's loader
-
-
-def _placeholder(answer: object, what: str) -> Verdict | None:
-    if answer is None or answer is ...:
-        return Verdict(False, [f"{what} is still a placeholder: fill in the exercise cell first."]).report()
-    return None
 
 
 def _as_float_tensor(value: object) -> Tensor | None:
@@ -56,9 +51,9 @@ def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict
     for a batch of images). Names the usual mistakes: the wrong dimensions, 0..255 units, the variance
     instead of the std, one number for all channels, and averaging per-image standard deviations.
     """
-    if (verdict := _placeholder(mean, "your mean")) is not None:
+    if (verdict := placeholder(mean, "your mean")) is not None:
         return verdict
-    if (verdict := _placeholder(std, "your std")) is not None:
+    if (verdict := placeholder(std, "your std")) is not None:
         return verdict
     want_mean, want_std = reference_mean_std(images)
     channels = images.shape[1]
@@ -123,11 +118,8 @@ def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None
     lined up with the wrong axis, multiplying by std, fixed values 0.5 instead of the data's statistics.
     """
     name = "your normalize"
-    if (verdict := _placeholder(normalize, name)) is not None:
+    if (verdict := function_placeholder(normalize, name, "normalize(images, mean, std)")) is not None:
         return verdict
-    if not callable(normalize):
-        return Verdict(False, [f"{name} should be a function normalize(images, mean, std), "
-                               f"got {type(normalize).__name__}."]).report()
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8, generator=g)
     mean = torch.tensor([0.49, 0.48, 0.45])
@@ -143,8 +135,8 @@ def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None
         return Verdict(False, [f"calling {name} on uint8 images [4, 3, 8, 8] failed: {type(e).__name__}: {e}.{hint}"]
                        ).report()
     if out is None:
-        return Verdict(False, [f"{name} returns None: fill in the exercise cell (it must return the normalised "
-                               "images)."]).report()
+        return not_answered(f"{name} returns None (the exercise's placeholder, or a missing `return`): make it "
+                            f"return the normalised images, then {TODO}.")
     if not isinstance(out, Tensor):
         return Verdict(False, [f"{name} should return a tensor, got {type(out).__name__}."]).report()
     if out.shape != images.shape:
@@ -213,11 +205,8 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
     ``torch.manual_seed(0)`` is set before the call, so the verdict is the same every time.
     """
     name = "your augment"
-    if (verdict := _placeholder(augment, name)) is not None:
+    if (verdict := function_placeholder(augment, name, "augment(images)")) is not None:
         return verdict
-    if not callable(augment):
-        return Verdict(False, [f"{name} should be a function augment(images), got {type(augment).__name__}."]
-                       ).report()
     g = torch.Generator().manual_seed(0)
     # Random pixels in 1..255: every crop is unique and padding (0) is told apart from the picture.
     images = torch.randint(1, 256, (batch, 3, size, size), dtype=torch.uint8, generator=g)
@@ -232,9 +221,11 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
     if not torch.equal(images, original):
         problems.append(f"{name} changed its input in place; return new images and leave the input as it is "
                         "(the same images are augmented differently in every epoch).")
+    if out is None and not problems:
+        return not_answered(f"{name} returns None (the exercise's placeholder, or a missing `return`): make it "
+                            f"return the augmented images, then {TODO}.")
     if out is None:
-        return Verdict(False, problems + [f"{name} returns None: fill in the exercise cell (it must return the "
-                                          "augmented images)."]).report()
+        return wrong(*problems, f"{name} returns None: it must return the augmented images.")
     if not isinstance(out, Tensor):
         return Verdict(False, problems + [f"{name} should return a tensor, got {type(out).__name__}."]).report()
     if out.shape != original.shape:
@@ -327,7 +318,7 @@ def check_most_confused_pair(answer: Sequence[str | int] | None, confusion: Tens
     answer: two class names (or two labels), in either order.
     """
     what = "your pair"
-    if (verdict := _placeholder(answer, what)) is not None:
+    if (verdict := placeholder(answer, what)) is not None:
         return verdict
     if isinstance(answer, str) or not isinstance(answer, Sequence) or len(answer) != 2:
         return Verdict(False, [f"{what} should be two class names, e.g. ('cat', 'dog'), got {answer!r}."]).report()
@@ -338,8 +329,8 @@ def check_most_confused_pair(answer: Sequence[str | int] | None, confusion: Tens
                 return Verdict(False, [f"{item!r} is not a class name; the classes are {', '.join(classes)}."]
                                ).report()
             labels.append(list(classes).index(item))
-        elif isinstance(item, int) and 0 <= item < len(classes):
-            labels.append(int(item))
+        elif isinstance(as_number(item), int) and 0 <= as_number(item) < len(classes):
+            labels.append(as_number(item))
         else:
             return Verdict(False, [f"{item!r} is neither a class name nor a label 0..{len(classes) - 1}."]).report()
     a, b = sorted(labels)
