@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .loader import DeviceLoader
+from .loop import evaluate as evaluate_loop
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -32,28 +32,13 @@ def model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-@torch.no_grad()
 def loss_and_accuracy(
     model: nn.Module, loader: DeviceLoader, amp_dtype: torch.dtype | None = None
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over every batch of ``loader`` (eval mode).
-
-    Sums stay on the device; one synchronisation at the end reads them. ``amp_dtype`` (torch.bfloat16
-    or torch.float16) runs the model under autocast, as in training.
-    """
-    was_training = model.training
-    model.eval()
-    device = loader.device
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    for x, y in loader:
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            logits = model(x)
-        total_loss += F.cross_entropy(logits.float(), y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
-    model.train(was_training)
-    n = loader.num_images
-    return total_loss.item() / n, correct.item() / n
+    """Mean cross-entropy and accuracy of ``model`` over every batch of ``loader`` (eval mode):
+    :func:`resnet_lessons.loop.evaluate`. ``amp_dtype`` (torch.bfloat16 or torch.float16) runs the
+    model under autocast, as in training."""
+    return evaluate_loop(model, loader, amp_dtype)
 
 
 @torch.no_grad()
