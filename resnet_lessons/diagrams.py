@@ -1,0 +1,576 @@
+"""Block diagrams drawn from the modules themselves, so that a picture cannot disagree with the code.
+
+Every diagram runs one forward pass through the module it draws, with a hook on every layer, and draws
+the layers in the order they ran, with their real names, channel counts, strides and output shapes:
+
+- :func:`residual_block`: the ResNet paper's Figure 2, ``ReLU(F(x) + x)``, from a :class:`BasicBlock`;
+- :func:`block`: any residual block, with its shortcut (identity, option A, B or C) drawn as what it does;
+- :func:`shortcut_options`: BasicBlock without a downsample path, and with options A and B;
+- :func:`basic_vs_bottleneck`: the paper's Figure 5, a basic block against a bottleneck;
+- :func:`resnext_forms`: the ResNeXt paper's Figure 3 (a), (b), (c), from a :class:`ResNeXtBottleneck`;
+- :func:`stage_map`: a CIFAR ResNet's stem, stages and head with the shape after each.
+
+Each returns a :class:`Diagram`: the matplotlib figure plus the text of every box (``labels``) and every
+shape written beside an arrow (``shapes``), so tests (and readers) can see what was drawn. In a notebook,
+``diagrams.stage_map().figure`` as the last line of a cell shows it; ``.save(path)`` writes a PNG.
+Shapes are written C×H×W (channels × height × width) for one image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyBboxPatch
+from torch import nn
+
+from .models import BasicBlock, Bottleneck, ResNeXtBottleneck, cifar_resnet
+from .models.shortcuts import AvgPoolPadding, ConvProjection, IdentityPadding
+
+# Modules drawn as one box although they have children (option C's pooling is only half of what it does).
+ATOMIC = (IdentityPadding, AvgPoolPadding)
+COLORS = {"conv": "#cfe2f3", "bn": "#fff2cc", "relu": "#d9ead3", "shortcut": "#fce5cd", "stage": "#e4dcf1",
+          "other": "#eeeeee"}
+FONT, SMALL, TITLE = 10, 8.5, 11.5
+BOX_H, STEP = 0.42, 0.78  # inches: height of a one-line box, distance between the tops of two boxes
+LINE_H = 0.19  # inches a box grows for each further line of text
+
+
+@dataclass
+class Diagram:
+    """A drawn diagram: the figure, the text of its boxes and the shapes written beside its arrows."""
+
+    figure: Figure
+    labels: list[str] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+
+    def save(self, path: str | Path, dpi: int = 150) -> Path:
+        """Write the figure as a PNG (folders are created); return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.figure.savefig(path, dpi=dpi, facecolor="white")
+        return path
+
+    def _repr_png_(self) -> bytes:
+        """Show the figure when a Diagram is the last value of a notebook cell."""
+        from io import BytesIO
+
+        buffer = BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100, facecolor="white")
+        return buffer.getvalue()
+
+
+@dataclass
+class Call:
+    """One layer as it ran: its name in the module, the layer, and the shapes in and out (without N)."""
+
+    name: str
+    module: nn.Module
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the module
+# ---------------------------------------------------------------------------------------------
+
+
+def trace(module: nn.Module, input_shape: tuple[int, ...], depth: int | None = None) -> list[Call]:
+    """Run ``module`` once on zeros of ``input_shape`` ([C, H, W]) and list its layers in the order they ran.
+
+    ``depth=None`` hooks the leaves (and the ATOMIC shortcut modules); ``depth=1`` the direct children.
+    The module runs in eval mode under ``torch.no_grad()``, so BatchNorm's running statistics are untouched.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"a diagram draws an nn.Module, got {type(module).__name__}.")
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape is one image's [C, H, W], e.g. (16, 32, 32); got {tuple(input_shape)}.")
+    calls: list[Call] = []
+    handles = []
+    for name, sub in _hooked(module, depth):
+        def hook(m, args, out, name=name):
+            calls.append(Call(name, m, tuple(args[0].shape[1:]), tuple(out.shape[1:])))
+        handles.append(sub.register_forward_hook(hook))
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(1, *input_shape))
+    finally:
+        module.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def _hooked(module: nn.Module, depth: int | None) -> list[tuple[str, nn.Module]]:
+    if depth == 1:
+        return list(module.named_children())
+    found, inside_atomic = [], []
+    for name, sub in module.named_modules():
+        if any(name.startswith(prefix + ".") for prefix in inside_atomic):
+            continue
+        if isinstance(sub, ATOMIC):
+            inside_atomic.append(name)
+            found.append((name, sub))
+        elif not list(sub.children()):
+            found.append((name, sub))
+    return found
+
+
+def describe(module: nn.Module) -> str:
+    """What a layer does, in the course's words: "3×3 conv, 16→32, stride 2", "BatchNorm, 32", ..."""
+    if isinstance(module, nn.Conv2d):
+        k, s = module.kernel_size[0], module.stride[0]
+        text = f"{k}×{k} conv, {module.in_channels}→{module.out_channels}"
+        if module.groups > 1:
+            text += f", {module.groups} groups"
+        return text + (f", stride {s}" if s != 1 else "")
+    if isinstance(module, nn.BatchNorm2d):
+        return f"BatchNorm, {module.num_features}"
+    if isinstance(module, nn.ReLU):
+        return "ReLU"
+    if isinstance(module, IdentityPadding):
+        s, extra = module.stride, module.out_channels - module.in_channels
+        return f"option A (no parameters):\nkeep x[:, :, ::{s}, ::{s}], add {extra} zero channels"
+    if isinstance(module, AvgPoolPadding):
+        k = module.pool.kernel_size
+        extra = module.out_channels - module.in_channels
+        return f"option C (no parameters):\naverage {k}×{k} squares, add {extra} zero channels"
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return "global average pool"
+    if isinstance(module, nn.MaxPool2d):
+        return f"{module.kernel_size}×{module.kernel_size} max pool, stride {module.stride}"
+    if isinstance(module, nn.Linear):
+        return f"fully connected, {module.in_features}→{module.out_features}"
+    return type(module).__name__
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(16, 32, 32) -> "16×32×32"."""
+    return "×".join(str(n) for n in shape)
+
+
+def shortcut_name(block: nn.Module) -> str:
+    """How a residual block's shortcut treats x: "identity", "option A", "option B" or "option C"."""
+    downsample = getattr(block, "downsample", None)
+    if downsample is None:
+        return "identity"
+    names = {IdentityPadding: "option A", ConvProjection: "option B", AvgPoolPadding: "option C"}
+    return names.get(type(downsample), type(downsample).__name__)
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d):
+        return "conv"
+    if isinstance(module, nn.BatchNorm2d):
+        return "bn"
+    if isinstance(module, nn.ReLU):
+        return "relu"
+    if isinstance(module, ATOMIC):
+        return "shortcut"
+    return "other"
+
+
+# ---------------------------------------------------------------------------------------------
+# drawing
+# ---------------------------------------------------------------------------------------------
+
+
+def _canvas(width: float, height: float) -> tuple[Figure, Axes]:
+    """A figure of width x height inches whose data coordinates are inches, (0, 0) at the bottom left."""
+    fig = plt.figure(figsize=(width, height))
+    plt.close(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    return fig, ax
+
+
+def _box(ax: Axes, cx: float, top: float, width: float, text: str, kind: str, fontsize: float = FONT) -> float:
+    """A rounded box whose top edge is at ``top``, centred on ``cx``; one line of text or more. Returns its height."""
+    height = BOX_H + LINE_H * text.count("\n")
+    ax.add_patch(FancyBboxPatch((cx - width / 2, top - height), width, height,
+                                boxstyle="round,pad=0,rounding_size=0.08", facecolor=COLORS[kind],
+                                edgecolor="#444444", linewidth=1.0))
+    ax.text(cx, top - height / 2, text, ha="center", va="center", fontsize=fontsize, linespacing=1.3)
+    return height
+
+
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str = "#333333") -> None:
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "shrinkA": 0, "shrinkB": 0})
+
+
+def _plus(ax: Axes, cx: float, cy: float) -> None:
+    ax.add_patch(Circle((cx, cy), 0.17, facecolor="white", edgecolor="#333333", linewidth=1.2))
+    ax.text(cx, cy, "+", ha="center", va="center", fontsize=13)
+
+
+def _column(ax: Axes, calls: list[Call], cx: float, top: float, width: float, diagram: Diagram,
+            shape_side: float = 1.0) -> float:
+    """Draw ``calls`` as boxes from ``top`` down, each arrow labelled with the shape; return the last bottom."""
+    y = top
+    for i, call in enumerate(calls):
+        label = f"{call.name}: {describe(call.module)}"
+        y -= _box(ax, cx, y, width, label, _kind(call.module))
+        diagram.labels.append(label)
+        if i < len(calls) - 1:
+            _arrow(ax, (cx, y), (cx, y - (STEP - BOX_H)))
+            shape = shape_text(call.out_shape)
+            ax.text(cx + shape_side * 0.12, y - (STEP - BOX_H) / 2, shape, fontsize=SMALL, color="#555555",
+                    ha="left" if shape_side > 0 else "right", va="center")
+            diagram.shapes.append(shape)
+            y -= STEP - BOX_H
+    return y
+
+
+def _check_residual(block: nn.Module) -> None:
+    if not isinstance(block, BasicBlock | Bottleneck | ResNeXtBottleneck):
+        raise TypeError(f"expected a residual block (BasicBlock, Bottleneck or ResNeXtBottleneck), got "
+                        f"{type(block).__name__}; for a whole network use stage_map(model).")
+
+
+def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> Diagram:
+    """One residual block: F(x) on the left, the shortcut on the right, then + and the last ReLU."""
+    _check_residual(block)
+    calls = trace(block, input_shape)
+    shortcut = [c for c in calls if c.name.startswith("downsample")]
+    branch = [c for c in calls[:-1] if not c.name.startswith("downsample")]
+    last = calls[-1]
+    box_w, gap = 3.3, 0.5
+    width = 0.55 + box_w + gap + (box_w if shortcut else 1.3) + 0.3
+    rows = len(branch)
+    height = 0.75 + 0.55 + rows * STEP + 0.5 + STEP + 0.55
+    fig, ax = _canvas(width, height)
+    diagram = Diagram(fig)
+    cx = 0.55 + box_w / 2
+    sx = cx + box_w / 2 + gap + (box_w / 2 if shortcut else 0.45)
+    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    top = height - 0.75
+    x_shape = shape_text(tuple(input_shape))
+    ax.text(cx, top, f"x: {x_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    diagram.shapes.append(x_shape)
+    split = top - 0.22
+    first = top - 0.55
+    _arrow(ax, (cx, split), (cx, first))
+    bottom = _column(ax, branch, cx, first, box_w, diagram)
+    ax.text(0.3, (first + bottom) / 2, "F(x)", rotation=90, ha="center", va="center", fontsize=FONT, style="italic")
+    ax.plot([0.45, 0.45], [bottom + 0.05, first - 0.05], color="#888888", linewidth=1.0)
+    plus_y = bottom - 0.5
+    _arrow(ax, (cx, bottom), (cx, plus_y + 0.17))
+    branch_shape = shape_text(branch[-1].out_shape)
+    ax.text(cx + 0.12, bottom - 0.16, branch_shape, fontsize=SMALL, color="#555555", va="center")
+    diagram.shapes.append(branch_shape)
+    _plus(ax, cx, plus_y)
+    # the shortcut: from the split point on the right, down to the +
+    ax.plot([cx, sx], [split, split], color="#b45f06", linewidth=1.4)
+    if shortcut:
+        ax.text(sx, split + 0.14, f"shortcut: {shortcut_name(block)}", ha="center", va="bottom", fontsize=SMALL,
+                color="#b45f06")
+        _arrow(ax, (sx, split), (sx, first), color="#b45f06")
+        s_bottom = _column(ax, shortcut, sx, first, box_w, diagram)
+        s_shape = shape_text(shortcut[-1].out_shape)
+        ax.text(sx + 0.12, (s_bottom + plus_y) / 2, s_shape, fontsize=SMALL, color="#555555", va="center")
+        diagram.shapes.append(s_shape)
+        ax.plot([sx, sx], [s_bottom, plus_y], color="#b45f06", linewidth=1.4)
+    else:
+        ax.plot([sx, sx], [split, plus_y], color="#b45f06", linewidth=1.4)
+        ax.text(sx + 0.1, (split + plus_y) / 2, f"identity:\nx, {x_shape}", fontsize=SMALL, color="#b45f06",
+                va="center")
+        diagram.labels.append("identity")
+    _arrow(ax, (sx, plus_y), (cx + 0.17, plus_y), color="#b45f06")
+    relu_top = plus_y - 0.17 - (STEP - BOX_H)
+    _arrow(ax, (cx, plus_y - 0.17), (cx, relu_top))
+    label = f"{last.name}: {describe(last.module)}"
+    _box(ax, cx, relu_top, box_w, label, _kind(last.module))
+    diagram.labels.append(label)
+    out_shape = shape_text(last.out_shape)
+    ax.text(cx, relu_top - BOX_H - 0.25, f"out: {out_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    diagram.shapes.append(out_shape)
+    return diagram
+
+
+def _side_by_side(diagrams: list[Diagram], title: str | None = None) -> Diagram:
+    """Put finished diagrams next to each other in one figure (tops aligned), keeping their labels."""
+    widths = [d.figure.get_figwidth() for d in diagrams]
+    heights = [d.figure.get_figheight() for d in diagrams]
+    head = 0.45 if title else 0.0
+    width, height = sum(widths), max(heights) + head
+    fig = plt.figure(figsize=(width, height))
+    plt.close(fig)
+    x = 0.0
+    for d, w, h in zip(diagrams, widths, heights, strict=True):
+        ax = fig.add_axes((x / width, (height - head - h) / height, w / width, h / height))
+        ax.axis("off")
+        ax.imshow(_render(d.figure), extent=(0, w, 0, h), interpolation="lanczos")
+        x += w
+    if title:
+        fig.text(0.5, 1 - head / 2 / height, title, ha="center", va="center", fontsize=TITLE + 1, weight="bold")
+    return Diagram(fig, [lab for d in diagrams for lab in d.labels], [s for d in diagrams for s in d.shapes])
+
+
+def _render(figure: Figure, dpi: int = 200) -> np.ndarray:
+    """The pixels of ``figure`` (for placing finished panels next to each other)."""
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())
+
+
+# ---------------------------------------------------------------------------------------------
+# the course's diagrams
+# ---------------------------------------------------------------------------------------------
+
+
+def block(residual_block: nn.Module, input_shape: tuple[int, int, int], title: str | None = None) -> Diagram:
+    """Any residual block on an input of ``input_shape`` ([C, H, W]): its layers, shortcut and shapes."""
+    if title is None:
+        title = f"{type(residual_block).__name__}, shortcut: {shortcut_name(residual_block)}"
+    return _draw_block(residual_block, input_shape, title)
+
+
+def residual_block(basic_block: nn.Module | None = None, input_shape: tuple[int, int, int] = (16, 32, 32)) -> Diagram:
+    """The ResNet paper's Figure 2, ReLU(F(x) + x), from a BasicBlock (default: ResNet-20's layer1[0])."""
+    if basic_block is None:
+        basic_block = cifar_resnet(20).layer1[0]
+    return _draw_block(basic_block, input_shape, "Residual block (paper, Figure 2): out = ReLU(F(x) + x)")
+
+
+def shortcut_options(model_a: nn.Module | None = None, model_b: nn.Module | None = None) -> Diagram:
+    """ResNet-20's BasicBlocks: layer2[1] (identity shortcut), layer2[0] with option A, layer2[0] with option B.
+
+    ``model_a``/``model_b``: CIFAR ResNets built with shortcut "A"/"B" (default: ``cifar_resnet(20, ...)``).
+    """
+    model_a = cifar_resnet(20, shortcut="A") if model_a is None else model_a
+    model_b = cifar_resnet(20, shortcut="B") if model_b is None else model_b
+    inner = trace(model_a, (3, 32, 32), depth=1)
+    shape_in = {c.name: c.in_shape for c in inner}["layer2"]
+    shape_mid = {c.name: c.out_shape for c in inner}["layer2"]
+    panels = [
+        _draw_block(model_a.layer2[1], shape_mid, "layer2[1]: shape kept, x added as it is"),
+        _draw_block(model_a.layer2[0], shape_in, "layer2[0], option A: subsample, pad zeros"),
+        _draw_block(model_b.layer2[0], shape_in, "layer2[0], option B: 1×1 conv + BN"),
+    ]
+    return _side_by_side(panels, "BasicBlock with and without its downsample path (ResNet-20, stage 2)")
+
+
+def basic_vs_bottleneck(basic: nn.Module | None = None, bottleneck: nn.Module | None = None,
+                        size: int = 56) -> Diagram:
+    """The ResNet paper's Figure 5: ResNet-34's basic block (64 channels) against ResNet-50's bottleneck (256).
+
+    Defaults: ``BasicBlock(64, 64)`` and ``Bottleneck(256, 64)``, the first stage's blocks, on ``size`` x
+    ``size`` maps (56 for 224x224 images).
+    """
+    basic = BasicBlock(64, 64) if basic is None else basic
+    bottleneck = Bottleneck(256, 64) if bottleneck is None else bottleneck
+    _check_residual(basic)
+    _check_residual(bottleneck)
+    panels = [
+        _draw_block(basic, (basic.conv1.in_channels, size, size), "basic block (ResNet-18/34)"),
+        _draw_block(bottleneck, (bottleneck.conv1.in_channels, size, size), "bottleneck (ResNet-50/101/152)"),
+    ]
+    return _side_by_side(panels, "Basic block and bottleneck (paper, Figure 5)")
+
+
+def resnext_forms(resnext_block: nn.Module | None = None, size: int = 56) -> Diagram:
+    """The ResNeXt paper's Figure 3: (a) C paths summed, (b) paths concatenated, (c) one grouped convolution.
+
+    All three are the same function. The channel counts come from ``resnext_block`` (default:
+    ``ResNeXtBottleneck(256, 64, cardinality=32, width_per_group=4)``, ResNeXt-50's first stage): C is its
+    grouped 3x3's ``groups`` and d = its width / C. (c) is the block's own layers; BN and ReLU are left
+    out, as in the paper's figure.
+    """
+    resnext_block = ResNeXtBottleneck(256, 64) if resnext_block is None else resnext_block
+    if not isinstance(resnext_block, ResNeXtBottleneck):
+        raise TypeError(f"expected a ResNeXtBottleneck, got {type(resnext_block).__name__}.")
+    calls = trace(resnext_block, (resnext_block.conv1.in_channels, size, size))
+    convs = [c for c in calls if isinstance(c.module, nn.Conv2d) and not c.name.startswith("downsample")]
+    conv1, conv2, conv3 = (c.module for c in convs)
+    cardinality = conv2.groups
+    d = conv2.out_channels // cardinality
+    c_in, c_out, width = conv1.in_channels, conv3.out_channels, conv2.out_channels
+    panels = [
+        _paths_panel("(a) aggregated transformations", c_in, c_out, cardinality, d, concatenate=False),
+        _paths_panel("(b) early concatenation", c_in, c_out, cardinality, d, concatenate=True),
+        _grouped_panel("(c) grouped convolution", convs, width),
+    ]
+    title = f"Three equivalent ResNeXt blocks (ResNeXt paper, Figure 3): C = {cardinality} paths of width d = {d}"
+    return _side_by_side(panels, title)
+
+
+def _paths_panel(title: str, c_in: int, c_out: int, cardinality: int, d: int, concatenate: bool) -> Diagram:
+    """Forms (a) and (b): paths 1, 2, ..., C drawn as three columns and a gap."""
+    col_w, box_w = 1.45, 1.3
+    rows = 3 if not concatenate else 2
+    width = 0.3 + 4 * col_w + 0.9
+    height = 1.25 + rows * STEP + 0.45 + (STEP + BOX_H if concatenate else 0) + 1.3
+    fig, ax = _canvas(width, height)
+    diagram = Diagram(fig)
+    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    top = height - 0.75
+    mid = 0.3 + 2 * col_w
+    ax.text(mid, top, f"x: {c_in} channels", ha="center", va="center", fontsize=FONT, weight="bold")
+    first = top - 0.5
+    layers = [f"1×1, {c_in}→{d}", f"3×3, {d}→{d}"] + ([] if concatenate else [f"1×1, {d}→{c_out}"])
+    bottom = first
+    for j, path in enumerate(["path 1", "path 2", None, f"path {cardinality}"]):
+        px = 0.3 + col_w * (j + 0.5)
+        if path is None:
+            ax.text(px, first - rows * STEP / 2, "…", ha="center", va="center", fontsize=18)
+            continue
+        ax.text(px, first + 0.08, path, ha="center", va="bottom", fontsize=SMALL, color="#555555")
+        ax.plot([mid, px], [top - 0.2, first + 0.25], color="#999999", linewidth=0.8)
+        y = first
+        for i, text in enumerate(layers):
+            _box(ax, px, y, box_w, text, "conv", fontsize=SMALL + 0.5)
+            if j == 0:
+                diagram.labels.append(text)
+            y -= BOX_H
+            if i < len(layers) - 1:
+                _arrow(ax, (px, y), (px, y - (STEP - BOX_H)))
+                y -= STEP - BOX_H
+        bottom = y
+    join_y = bottom - 0.45  # where the paths meet
+    for j in (0, 1, 3):
+        ax.plot([0.3 + col_w * (j + 0.5), mid], [bottom, join_y], color="#999999", linewidth=0.8)
+    y = join_y
+    if concatenate:
+        concat = f"concatenate: {cardinality}×{d} = {cardinality * d} channels"
+        last = f"1×1, {cardinality * d}→{c_out}"
+        y -= _box(ax, mid, y, 3.2, concat, "other")
+        _arrow(ax, (mid, y), (mid, y - (STEP - BOX_H)))
+        y -= STEP - BOX_H
+        y -= _box(ax, mid, y, 3.2, last, "conv")
+        diagram.labels += [concat, last]
+    else:
+        ax.text(mid + 0.2, join_y, f"sum of {cardinality} paths", fontsize=SMALL, color="#555555", va="center")
+        diagram.labels.append(f"sum of {cardinality} paths")
+    plus_y = y - 0.45
+    _arrow(ax, (mid, y), (mid, plus_y + 0.17))
+    _plus(ax, mid, plus_y)
+    sx = width - 0.35
+    ax.plot([mid, sx, sx], [top - 0.2, top - 0.2, plus_y], color="#b45f06", linewidth=1.4)
+    ax.text(sx - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
+            color="#b45f06")
+    _arrow(ax, (sx, plus_y), (mid + 0.17, plus_y), color="#b45f06")
+    ax.text(mid, plus_y - 0.45, f"out: {c_out} channels", ha="center", va="center", fontsize=FONT, weight="bold")
+    return diagram
+
+
+def _grouped_panel(title: str, convs: list[Call], width_channels: int) -> Diagram:
+    """Form (c): the block's own three convolutions, the middle one grouped."""
+    box_w = 3.3
+    width = 0.3 + box_w + 0.9
+    height = 0.75 + 0.5 + 3 * STEP + 1.25
+    fig, ax = _canvas(width, height)
+    diagram = Diagram(fig)
+    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    top = height - 0.75
+    cx = 0.3 + box_w / 2
+    ax.text(cx, top, f"x: {convs[0].module.in_channels} channels", ha="center", va="center", fontsize=FONT,
+            weight="bold")
+    first = top - 0.5
+    _arrow(ax, (cx, top - 0.2), (cx, first))
+    bottom = _column(ax, convs, cx, first, box_w, diagram)
+    plus_y = bottom - 0.5
+    _arrow(ax, (cx, bottom), (cx, plus_y + 0.17))
+    _plus(ax, cx, plus_y)
+    sx = width - 0.35
+    ax.plot([cx, sx, sx], [top - 0.2, top - 0.2, plus_y], color="#b45f06", linewidth=1.4)
+    ax.text(sx - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
+            color="#b45f06")
+    _arrow(ax, (sx, plus_y), (cx + 0.17, plus_y), color="#b45f06")
+    ax.text(cx, plus_y - 0.45, f"out: {convs[-1].module.out_channels} channels", ha="center", va="center",
+            fontsize=FONT, weight="bold")
+    return diagram
+
+
+def stage_map(model: nn.Module | None = None, input_shape: tuple[int, int, int] = (3, 32, 32)) -> Diagram:
+    """A network's top-level layers as they run (stem, stages, pooling, fc) with the shape after each.
+
+    Default: ResNet-20 (``cifar_resnet(20)``). A stage (an ``nn.Sequential`` of blocks) is one box that
+    says how many blocks of which kind it holds, its channels, and its first block's stride and shortcut.
+    """
+    model = cifar_resnet(20) if model is None else model
+    calls = trace(model, input_shape, depth=1)
+    stages = [i for i, call in enumerate(calls) if _is_stage(call.module)]
+    box_w, left = 6.4, 1.0
+    width = left + box_w + 1.6
+    height = 0.75 + 0.55 + len(calls) * STEP + 0.2
+    fig, ax = _canvas(width, height)
+    diagram = Diagram(fig)
+    name = f"ResNet-{model.depth}" if hasattr(model, "depth") else type(model).__name__
+    ax.text(width / 2, height - 0.3, f"{name}: stem, stages and head, with the shape after each layer",
+            ha="center", va="center", fontsize=TITLE, weight="bold")
+    cx = left + box_w / 2
+    top = height - 0.75
+    x_shape = shape_text(tuple(input_shape))
+    ax.text(cx, top, f"image: {x_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    diagram.shapes.append(x_shape)
+    y = top - 0.55
+    _arrow(ax, (cx, top - 0.2), (cx, y))
+    tops = []
+    for i, call in enumerate(calls):
+        label, kind = _stage_label(call)
+        tops.append(y)
+        _box(ax, cx, y, box_w, label, kind)
+        diagram.labels.append(label)
+        shape = shape_text(call.out_shape)
+        ax.text(cx + box_w / 2 + 0.15, y - BOX_H / 2, shape, fontsize=FONT, color="#555555", va="center")
+        diagram.shapes.append(shape)
+        y -= BOX_H
+        if i < len(calls) - 1:
+            _arrow(ax, (cx, y), (cx, y - (STEP - BOX_H)))
+            y -= STEP - BOX_H
+    if stages:  # brackets on the left: the stem before the first stage, the head after the last
+        groups = [("stem", 0, stages[0] - 1)] + [(f"stage {k + 1}", i, i) for k, i in enumerate(stages)]
+        groups.append(("head", stages[-1] + 1, len(calls) - 1))
+        for text, first, last in groups:
+            if first > last:
+                continue
+            y0, y1 = tops[first] - 0.03, tops[last] - BOX_H + 0.03
+            ax.plot([left - 0.12] * 2, [y0, y1], color="#888888", linewidth=1.2)
+            ax.text(left - 0.2, (y0 + y1) / 2, text, ha="right", va="center", fontsize=FONT, style="italic")
+    return diagram
+
+
+def _is_stage(module: nn.Module) -> bool:
+    return isinstance(module, nn.Sequential) and len(module) > 0 and hasattr(module[0], "stride")
+
+
+def _stage_label(call: Call) -> tuple[str, str]:
+    module = call.module
+    if _is_stage(module):
+        first = module[0]
+        text = (f"{call.name}: {len(module)} × {type(first).__name__}, {call.out_shape[0]} channels; "
+                f"first block: stride {first.stride}, shortcut {shortcut_name(first)}")
+        return text, "stage"
+    if isinstance(module, nn.Linear):
+        return f"{call.name}: flatten, then {describe(module)}", _kind(module)
+    return f"{call.name}: {describe(module)}", _kind(module)
+
+
+def save_all(folder: str | Path = "build/diagrams") -> list[Path]:
+    """Draw every diagram of the course with its defaults and save them as PNGs in ``folder``."""
+    folder = Path(folder)
+    drawn = {
+        "residual_block": residual_block(),
+        "shortcut_options": shortcut_options(),
+        "basic_vs_bottleneck": basic_vs_bottleneck(),
+        "resnext_forms": resnext_forms(),
+        "stage_map_resnet20": stage_map(),
+    }
+    return [d.save(folder / f"{name}.png") for name, d in drawn.items()]
+
+
+if __name__ == "__main__":
+    for path in save_all():
+        print(f"wrote {path}")
