@@ -245,8 +245,8 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
     expected = width_for_cardinality(cardinality, channels, budget)
     got = resnext_block_params(channels, cardinality, answer)
     if answer == expected:
-        return Verdict(True, success=f"d = {expected}: C = {cardinality} paths of width {expected} give {got:,} "
-                                     f"weights, the closest to the ResNet bottleneck's {budget:,}.").report()
+        return right(f"your width d is right: with C = {cardinality} paths of that width the block's weights are "
+                     f"the closest to the ResNet bottleneck's {budget:,}.")
     direction = "too many" if got > budget else "too few"
     return Verdict(False, [f"with d = {answer} the block has {got:,} weights, {direction} compared with the ResNet "
                            f"bottleneck's {budget:,}; the closest whole number gives "
@@ -282,8 +282,8 @@ def check_width_without_groups(answer: int | None, depth: int = 29, cardinality:
     got = cifar_resnext_params(depth, 1, answer)
     grouped = f"ResNeXt-{depth} ({cardinality}x{width_per_group}d)"
     if answer == expected:
-        return Verdict(True, success=f"d = {expected}: ResNeXt-{depth} (1x{expected}d) has {got:,} parameters, the "
-                                     f"closest to {grouped}'s {target:,}.").report()
+        return right(f"your width d is right: ResNeXt-{depth} (1 x d) then has the parameter count closest to "
+                     f"{grouped}'s {target:,}.")
     direction = "more" if got > target else "fewer"
     return Verdict(False, [f"ResNeXt-{depth} (1x{answer}d) has {got:,} parameters, {abs(got - target):,} {direction} "
                            f"than {grouped}'s {target:,}; try a {'smaller' if got > target else 'larger'} d. "
