@@ -1,0 +1,361 @@
+"""The live experiments of the notebooks: what each one trains, in fast mode and in full mode.
+
+A notebook's live run is the student's own evidence, so even fast mode (a laptop CPU, about two minutes
+of training) must be large enough for the lesson's effect to stand out of the run-to-run noise. The
+sizes below were measured for that by ``benchmarks/fast_mode_signal.py``, which trains every fast-mode
+experiment with several seeds and stores the effect and its spread in
+``results/fast_mode_signal/<label>.json``. A notebook uses them like this::
+
+    import torch
+    from resnet_lessons.live import build_live_model, live_data, live_settings
+    from resnet_lessons.train import fit
+
+    run = live_settings("01")            # fast or full, by rl.is_fast()
+    data = live_data(run)                # the subset, average-pooled to 16x16 in fast mode
+    for name in run.models:
+        torch.manual_seed(0)
+        history = fit(build_live_model(name), data, run.epochs, run.recipe, batch_size=run.batch_size,
+                      name=run.display_name(name))
+
+and says what its comparison shows with :func:`signal_verdict` (the stored effect and spread) or
+:func:`verdict` (its own margin against a stored spread), never with a hand-typed sentence.
+
+Fast mode trains at 16x16 (each 2x2 block of pixels averaged): the CIFAR networks are fully convolutional
+with global average pooling, so they take any size, and a quarter of the pixels costs a quarter of the
+time. A network trained so is a stand-in for the real one and is named so wherever it is shown
+(:meth:`LiveRun.display_name`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import config
+from .data import CIFAR10Tensors, load_course_data
+from .models import CifarResNeXt, cifar_resnet
+from .recipes import Recipe, get_recipe
+
+FULL_SIZE = 32
+"""CIFAR-10's images are 32x32."""
+
+# ---------------------------------------------------------------------------------------------
+# The settings
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """One mode's settings of a live experiment.
+
+    models: the networks trained, by the names :func:`build_live_model` knows, in the order the
+        notebook compares them (the reference first: the shallow net, the plain net, ...).
+    train_images, test_images: stratified subset sizes (None: all 50,000 / 10,000 images).
+    image_size: 32 (CIFAR-10 as it is) or a divisor of 32: the images are average-pooled to it.
+    epochs, batch_size, recipe: what ``fit`` gets. ``recipe`` is a Recipe or a recipe name.
+    """
+
+    models: tuple[str, ...]
+    train_images: int | None
+    test_images: int | None
+    image_size: int
+    epochs: int
+    batch_size: int
+    recipe: Recipe | str = "fast"
+
+    def __post_init__(self) -> None:
+        if self.image_size < 1 or FULL_SIZE % self.image_size:
+            raise ValueError(f"image_size must divide {FULL_SIZE} (32, 16, 8, ...), got {self.image_size}.")
+        unknown = [m for m in self.models if m not in LIVE_MODELS]
+        if unknown:
+            raise ValueError(f"unknown live model(s) {unknown}; known: {sorted(LIVE_MODELS)}.")
+
+    @property
+    def is_stand_in(self) -> bool:
+        """True when the images are smaller than CIFAR-10's 32x32."""
+        return self.image_size != FULL_SIZE
+
+    @property
+    def steps(self) -> int:
+        """SGD steps of one model's training (the trainer keeps the last, smaller batch)."""
+        n = self.train_images if self.train_images is not None else 50_000
+        return self.epochs * -(-n // self.batch_size)
+
+    def display_name(self, model: str) -> str:
+        """The name to show: ``"plain-56"``, or ``"plain-56 (16x16 stand-in)"`` at a lower resolution."""
+        return f"{model} ({self.image_size}x{self.image_size} stand-in)" if self.is_stand_in else model
+
+    def describe(self) -> str:
+        """One line for the notebook: what is trained, on what, for how long."""
+        images = "all 50,000" if self.train_images is None else f"{self.train_images:,}"
+        pixels = (f", average-pooled to {self.image_size}x{self.image_size} (a stand-in for the 32x32 images)"
+                  if self.is_stand_in else "")
+        recipe = get_recipe(self.recipe)
+        return (f"{' and '.join(self.models)}: {images} training images{pixels}; {self.epochs} epochs of "
+                f"batch {self.batch_size} ({self.steps} steps), recipe {recipe.name!r} (peak lr {recipe.lr:g})")
+
+
+@dataclass(frozen=True)
+class LiveExperiment:
+    """A notebook's live experiment: its question, and its fast and full settings.
+
+    effect: what the fast-mode run must show, in words (the benchmark checks it).
+    """
+
+    key: str
+    notebook: str
+    effect: str
+    fast: LiveRun
+    full: LiveRun
+
+    def settings(self, fast: bool | None = None) -> LiveRun:
+        """The settings of the current mode (``rl.is_fast()``), or of the mode asked for."""
+        fast = config.is_fast() if fast is None else fast
+        return self.fast if fast else self.full
+
+
+def _resnext(depth: int, cardinality: int, width: int):
+    return lambda: CifarResNeXt(depth=depth, cardinality=cardinality, width_per_group=width)
+
+
+def _preact(depth: int):
+    def build() -> nn.Module:
+        from .models.preact import preact_cifar_resnet  # the pre-activation nets of notebook 07
+
+        return preact_cifar_resnet(depth)
+
+    return build
+
+
+def preact_available() -> bool:
+    """True when the package has the pre-activation ResNets of notebook 07."""
+    import importlib.util
+
+    return importlib.util.find_spec("resnet_lessons.models.preact") is not None
+
+
+LIVE_MODELS = {
+    "plain-8": lambda: cifar_resnet(8, plain=True),
+    "plain-14": lambda: cifar_resnet(14, plain=True),
+    "plain-20": lambda: cifar_resnet(20, plain=True),
+    "plain-32": lambda: cifar_resnet(32, plain=True),
+    "plain-44": lambda: cifar_resnet(44, plain=True),
+    "plain-56": lambda: cifar_resnet(56, plain=True),
+    "resnet-20": lambda: cifar_resnet(20),
+    "resnet-32": lambda: cifar_resnet(32),
+    "resnet-44": lambda: cifar_resnet(44),
+    "resnet-56": lambda: cifar_resnet(56),
+    "resnet-110": lambda: cifar_resnet(110),
+    "resnext-11 (2x4d)": _resnext(11, 2, 4),
+    "resnext-29 (8x4d)": _resnext(29, 8, 4),
+    "preact-resnet-20": _preact(20),
+    "preact-resnet-56": _preact(56),
+    "preact-resnet-110": _preact(110),
+}
+"""The networks of the live experiments by the names the notebooks show (option A shortcuts, 10 classes)."""
+
+
+def build_live_model(name: str) -> nn.Module:
+    """A fresh network by its live-experiment name, e.g. ``build_live_model("plain-56")``.
+
+    Seed it yourself first (``torch.manual_seed(0)``) for a reproducible initialisation.
+    """
+    if name not in LIVE_MODELS:
+        raise ValueError(f"unknown live model {name!r}; known: {', '.join(LIVE_MODELS)}.")
+    return LIVE_MODELS[name]()
+
+
+# The fast runs use the fast recipe with a gentler start (peak lr 0.1 and a 30 % warm-up, as the stored
+# gradients experiment): a few hundred steps of batch 128 leave too little room for its peak of 0.2.
+LIVE_RECIPE = replace(get_recipe("fast"), name="fast, gentle start", lr=0.1, batch_size=128, warmup=0.3)
+
+EXPERIMENTS: dict[str, LiveExperiment] = {
+    "01": LiveExperiment(
+        key="01",
+        notebook="01_plain_nets_degradation",
+        effect="the deeper plain net ends with a higher training error than the shallower one",
+        fast=LiveRun(("plain-20", "plain-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("plain-20", "plain-56"), None, None, 32, 20, 512, "fast"),
+    ),
+    "02": LiveExperiment(
+        key="02",
+        notebook="02_residual_learning",
+        effect="the residual net ends with a lower training error than its plain twin",
+        fast=LiveRun(("plain-56", "resnet-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("plain-56", "resnet-56"), None, None, 32, 20, 512, "fast"),
+    ),
+    "03": LiveExperiment(
+        key="03",
+        notebook="03_basicblock_cifar_resnets",
+        effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
+        fast=LiveRun(("resnet-20",), 5_000, 1_000, 32, 5, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet-20",), None, None, 32, 20, 512, "fast"),
+    ),
+    "05": LiveExperiment(
+        key="05",
+        notebook="05_resnext_grouped_convs",
+        effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
+        fast=LiveRun(("resnet-44", "resnext-11 (2x4d)"), 5_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet-110", "resnext-29 (8x4d)"), None, None, 32, 20, 512, "fast"),
+    ),
+    "07": LiveExperiment(
+        key="07",
+        notebook="07_preactivation",
+        effect="the pre-activation ResNet against the original at equal depth",
+        fast=LiveRun(("resnet-56", "preact-resnet-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet-110", "preact-resnet-110"), None, None, 32, 20, 512, "fast"),
+    ),
+}
+
+
+def live_settings(key: str, fast: bool | None = None) -> LiveRun:
+    """The settings of live experiment ``key`` ("01", "02", "03", "05", "07") in the current mode."""
+    if key not in EXPERIMENTS:
+        raise ValueError(f"no live experiment {key!r}; the live experiments are {sorted(EXPERIMENTS)}.")
+    return EXPERIMENTS[key].settings(fast)
+
+
+# ---------------------------------------------------------------------------------------------
+# The data
+# ---------------------------------------------------------------------------------------------
+
+
+def downsample(data: CIFAR10Tensors, size: int) -> CIFAR10Tensors:
+    """A new CIFAR10Tensors with every image average-pooled to ``size`` x ``size`` (labels unchanged).
+
+    data: uint8 images [N, 3, H, W] with H = W a multiple of ``size``; each k x k block of pixels
+        (k = H // size) becomes its mean, rounded to the nearest integer: uint8 [N, 3, size, size].
+    """
+    height, width = data.train_images.shape[-2:]
+    if height != width or data.test_images.shape[-2:] != (height, width):
+        raise ValueError(f"downsample needs square images of one size, got train {tuple(data.train_images.shape)} "
+                         f"and test {tuple(data.test_images.shape)}.")
+    if not isinstance(size, int) or size < 1 or height % size:
+        raise ValueError(f"size must be a positive divisor of the image size {height}, got {size!r}.")
+    factor = height // size
+
+    def pool(images: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(images.float(), factor).round().to(torch.uint8)
+
+    note = f"average-pooled from {height}x{height} to {size}x{size}"
+    return CIFAR10Tensors(
+        pool(data.train_images), data.train_labels, pool(data.test_images), data.test_labels,
+        list(data.classes), data.source, data_label=data.data_label, root=data.root,
+        subset_note=f"{data.subset_note}, {note}" if data.subset_note else note,
+    )
+
+
+def live_data(run: LiveRun, data: CIFAR10Tensors | None = None, verbose: bool = True) -> CIFAR10Tensors:
+    """The images a live run trains on: the stratified subset of ``run`` (seed 0), at ``run.image_size``.
+
+    data: the full CIFAR-10 if already loaded (default: :func:`~resnet_lessons.data.load_course_data`).
+    """
+    if data is None:
+        data = load_course_data(run.train_images, run.test_images, verbose=False)
+    elif run.train_images is not None or run.test_images is not None:
+        data = data.subset(run.train_images, run.test_images)
+    if run.is_stand_in:
+        data = downsample(data, run.image_size)
+    if verbose:
+        print("Data:", data.summary())
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The stored signal and the verdicts
+# ---------------------------------------------------------------------------------------------
+
+SIGNAL_FOLDER = "fast_mode_signal"
+DEFAULT_SIGNAL_LABEL = "cpu-2threads"
+SPREAD = "min-max range over seeds"
+"""The noise statistic: the largest minus the smallest value of the effect over the seeds."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    """An effect measured over several seeds by ``benchmarks/fast_mode_signal.py``.
+
+    effect: the mean over the seeds of the effect, in percentage points (e.g. deep minus shallow
+        training error); noise: its spread over the seeds (:data:`SPREAD`), in points;
+    values: the effect of each seed; source: the file and how it was made, to quote.
+    """
+
+    key: str
+    measure: str
+    effect: float
+    noise: float
+    values: tuple[float, ...]
+    seconds: float
+    source: str
+
+
+def spread(values: Sequence[float]) -> float:
+    """The min-max range of ``values`` (0 for one value)."""
+    if not values:
+        raise ValueError("spread of no values: measure at least one seed.")
+    return max(values) - min(values)
+
+
+def signal_path(label: str = DEFAULT_SIGNAL_LABEL, results_dir: str | os.PathLike | None = None) -> Path:
+    """Where the benchmark stores its results: ``results/fast_mode_signal/<label>.json``."""
+    from .reference import default_results_dir
+
+    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    return root / SIGNAL_FOLDER / f"{label}.json"
+
+
+def read_signal(key: str, path: str | os.PathLike | None = None) -> Signal:
+    """The stored effect and noise of live experiment ``key`` (default file: :func:`signal_path`)."""
+    from .provenance import read_json
+
+    path = Path(path) if path is not None else signal_path()
+    record = read_json(path)
+    experiments = record.get("experiments", {})
+    if key not in experiments:
+        raise KeyError(f"{path} has no experiment {key!r}; it has {sorted(experiments)}. "
+                       f"Rerun: {record.get('command', 'python benchmarks/fast_mode_signal.py')}")
+    e = experiments[key]
+    prov = record.get("provenance", {})
+    source = (f"{path.name}: {len(e['values'])} seeds, {prov.get('device', '?')}, {prov.get('data', '?')}, "
+              f"commit {str(prov.get('commit', '?'))[:7]}, `{record.get('command', '?')}`")
+    return Signal(key, e["measure"], float(e["effect"]), float(e["noise"]), tuple(float(v) for v in e["values"]),
+                  float(e["seconds"]), source)
+
+
+def is_clear(margin: float, noise: float) -> bool:
+    """True when ``margin`` (points, positive in the expected direction) exceeds the noise."""
+    if noise < 0:
+        raise ValueError(f"noise is a spread and cannot be negative, got {noise}.")
+    return margin > noise
+
+
+def verdict(margin: float, noise: float, claim: str, otherwise: str = "") -> str:
+    """A sentence about a comparison that its numbers carry.
+
+    margin: the measured difference in points, positive in the direction ``claim`` states;
+    noise: the seed-to-seed spread of that difference (:data:`SPREAD`), in points;
+    claim: what a clear margin shows, e.g. "plain-56 ends with a clearly higher training error than plain-20";
+    otherwise: what to read instead when it is not clear, e.g. "the stored full runs below show ...".
+
+    >>> verdict(12.0, 4.0, "the deeper net trains worse")
+    'the deeper net trains worse: 12.0 points, more than the 4.0-point spread between seeds.'
+    >>> verdict(1.0, 4.0, "the deeper net trains worse", "the stored full runs below show it")[:60]
+    'within run-to-run noise at this size (1.0 points against a 4'
+    """
+    if is_clear(margin, noise):
+        return f"{claim}: {margin:.1f} points, more than the {noise:.1f}-point spread between seeds."
+    tail = f"; {otherwise}" if otherwise else ""
+    return (f"within run-to-run noise at this size ({margin:.1f} points against a {noise:.1f}-point spread "
+            f"between seeds){tail}.")
+
+
+def signal_verdict(key: str, claim: str, otherwise: str = "", path: str | os.PathLike | None = None) -> str:
+    """:func:`verdict` for the stored fast-mode measurement of experiment ``key``."""
+    s = read_signal(key, path)
+    return verdict(s.effect, s.noise, claim, otherwise)

@@ -1,0 +1,221 @@
+"""Tests for resnet_lessons.live: the live experiments' settings, downsample, the stored signal and the verdicts."""
+
+import json
+
+import pytest
+import torch
+
+from resnet_lessons import config, live
+from resnet_lessons.data import CLASSES, CIFAR10Tensors
+from resnet_lessons.live import (
+    EXPERIMENTS,
+    LiveRun,
+    build_live_model,
+    downsample,
+    is_clear,
+    live_data,
+    live_settings,
+    read_signal,
+    signal_verdict,
+    spread,
+    verdict,
+)
+
+
+def tiny_data(train_per_class: int = 4, test_per_class: int = 2, size: int = 32) -> CIFAR10Tensors:
+    g = torch.Generator().manual_seed(0)
+    train_labels = torch.arange(10).repeat(train_per_class)
+    test_labels = torch.arange(10).repeat(test_per_class)
+    return CIFAR10Tensors(
+        torch.randint(0, 256, (len(train_labels), 3, size, size), dtype=torch.uint8, generator=g), train_labels,
+        torch.randint(0, 256, (len(test_labels), 3, size, size), dtype=torch.uint8, generator=g), test_labels,
+        list(CLASSES), "tiny test data", data_label="tiny",
+    )
+
+
+# --- downsample -------------------------------------------------------------------------------
+
+
+def test_downsample_averages_each_block_of_pixels():
+    data = tiny_data()
+    # One image whose 2x2 blocks are [0, 255] side by side: averaging gives 128 (127.5 rounded to even
+    # would be 128), while keeping every other pixel (a plausible wrong way) would give 0.
+    data.train_images[0] = torch.tensor([0, 255], dtype=torch.uint8).repeat(3, 32, 16)
+    small = downsample(data, 16)
+    assert small.train_images.shape == (40, 3, 16, 16) and small.test_images.shape == (20, 3, 16, 16)
+    assert small.train_images.dtype == torch.uint8
+    assert torch.equal(small.train_images[0], torch.full((3, 16, 16), 128, dtype=torch.uint8))
+    expected = data.test_images[3, :, :2, :2].float().mean(dim=(1, 2)).round().to(torch.uint8)
+    assert torch.equal(small.test_images[3, :, 0, 0], expected)
+
+
+def test_downsample_keeps_labels_and_source_and_leaves_the_input_alone():
+    data = tiny_data()
+    before = data.train_images.clone()
+    small = downsample(data, 8)
+    assert small is not data and small.train_images.shape[-1] == 8
+    assert torch.equal(small.train_labels, data.train_labels) and torch.equal(small.test_labels, data.test_labels)
+    assert small.data_label == "tiny" and small.classes == data.classes
+    assert "average-pooled from 32x32 to 8x8" in small.summary()
+    assert torch.equal(data.train_images, before) and data.train_images.shape[-1] == 32
+
+
+@pytest.mark.parametrize("size", [0, 5, 64, 16.0])
+def test_downsample_rejects_a_size_that_does_not_divide_the_images(size):
+    with pytest.raises(ValueError, match="divisor of the image size 32"):
+        downsample(tiny_data(), size)
+
+
+def test_downsample_to_the_same_size_is_a_copy_with_equal_pixels():
+    data = tiny_data()
+    same = downsample(data, 32)
+    assert torch.equal(same.train_images, data.train_images)
+
+
+# --- the settings -----------------------------------------------------------------------------
+
+
+def test_settings_follow_the_mode(monkeypatch):
+    monkeypatch.setenv(config.FAST_ENV, "1")
+    assert live_settings("01") is EXPERIMENTS["01"].fast
+    monkeypatch.setenv(config.FAST_ENV, "0")
+    assert live_settings("01") is EXPERIMENTS["01"].full
+    assert live_settings("01", fast=True) is EXPERIMENTS["01"].fast
+
+
+def test_unknown_experiment_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"'01', '02'"):
+        live_settings("04")
+
+
+def test_full_mode_keeps_the_notebooks_settings():
+    """Full mode is what the notebooks trained before fast mode was resized (20 epochs, batch 512, all data)."""
+    for exp in EXPERIMENTS.values():
+        full = exp.full
+        assert (full.train_images, full.test_images, full.image_size) == (None, None, 32)
+        assert (full.epochs, full.batch_size, full.recipe) == (20, 512, "fast")
+    assert EXPERIMENTS["01"].full.models == ("plain-20", "plain-56")
+    assert EXPERIMENTS["02"].full.models == ("plain-56", "resnet-56")
+    assert EXPERIMENTS["03"].full.models == ("resnet-20",)
+    assert EXPERIMENTS["05"].full.models == ("resnet-110", "resnext-29 (8x4d)")
+
+
+def test_01_and_02_tell_one_story():
+    """02's plain net is 01's deep plain net, trained the same way, in both modes."""
+    for mode in ("fast", "full"):
+        one, two = getattr(EXPERIMENTS["01"], mode), getattr(EXPERIMENTS["02"], mode)
+        assert one.models[1] == two.models[0]
+        assert (one.train_images, one.image_size, one.epochs, one.batch_size, one.recipe) == (
+            two.train_images, two.image_size, two.epochs, two.batch_size, two.recipe)
+
+
+def test_a_stand_in_is_named_as_such():
+    run = LiveRun(("plain-56",), 1000, 100, 16, 1, 128)
+    assert run.display_name("plain-56") == "plain-56 (16x16 stand-in)"
+    assert "average-pooled to 16x16" in run.describe()
+    real = LiveRun(("plain-56",), 1000, 100, 32, 1, 128)
+    assert real.display_name("plain-56") == "plain-56" and "stand-in" not in real.describe()
+
+
+def test_steps_count_the_last_smaller_batch():
+    assert LiveRun(("plain-20",), 1000, 100, 16, 3, 128).steps == 3 * 8  # 7 full batches + 1 of 104
+    assert LiveRun(("plain-20",), None, None, 32, 20, 512).steps == 20 * 98
+
+
+@pytest.mark.parametrize("bad", [{"image_size": 12}, {"models": ("plain-57",)}])
+def test_bad_settings_are_refused(bad):
+    kwargs = {"models": ("plain-20",), "train_images": 1000, "test_images": 100, "image_size": 16, "epochs": 1,
+              "batch_size": 128, **bad}
+    with pytest.raises(ValueError):
+        LiveRun(**kwargs)
+
+
+def test_every_fast_model_builds_and_takes_its_image_size():
+    for key, exp in EXPERIMENTS.items():
+        run = exp.fast
+        for name in run.models:
+            if name.startswith("preact") and not live.preact_available():
+                continue  # notebook 07's networks are not in this checkout yet
+            model = build_live_model(name).eval()
+            with torch.no_grad():
+                out = model(torch.randn(2, 3, run.image_size, run.image_size))
+            assert out.shape == (2, 10), (key, name)
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="unknown live model 'resnet-57'"):
+        build_live_model("resnet-57")
+
+
+def test_live_data_subsets_and_downsamples():
+    run = LiveRun(("plain-20",), 20, 10, 16, 1, 128)
+    data = live_data(run, tiny_data(), verbose=False)
+    assert data.train_images.shape == (20, 3, 16, 16) and data.test_images.shape == (10, 3, 16, 16)
+    assert torch.bincount(data.train_labels).tolist() == [2] * 10  # stratified
+    assert "stratified subset" in data.summary() and "16x16" in data.summary()
+
+
+# --- the verdicts -----------------------------------------------------------------------------
+
+
+def test_spread_is_the_range():
+    assert spread([3.0, 7.5, 5.0]) == 4.5
+    assert spread([2.0]) == 0.0
+    with pytest.raises(ValueError):
+        spread([])
+
+
+def test_a_margin_below_the_noise_is_not_called_an_effect():
+    sentence = verdict(2.4, 3.1, "plain-56 ends with a clearly higher training error than plain-20",
+                       "the stored full runs below show the difference")
+    assert sentence.startswith("within run-to-run noise at this size")
+    assert "clearly" not in sentence and "the stored full runs below show the difference" in sentence
+    assert not is_clear(2.4, 3.1) and not is_clear(3.1, 3.1)
+
+
+def test_a_margin_above_the_noise_is_an_effect():
+    sentence = verdict(12.0, 4.0, "plain-56 ends with a clearly higher training error than plain-20")
+    assert sentence.startswith("plain-56 ends with a clearly higher training error") and "12.0 points" in sentence
+    assert is_clear(12.0, 4.0)
+
+
+def test_a_margin_in_the_wrong_direction_is_not_an_effect():
+    assert verdict(-9.0, 2.0, "B beats A").startswith("within run-to-run noise")
+
+
+def test_negative_noise_is_refused():
+    with pytest.raises(ValueError, match="cannot be negative"):
+        verdict(1.0, -1.0, "x")
+
+
+def _signal_file(tmp_path):
+    record = {
+        "command": "python benchmarks/fast_mode_signal.py --label test",
+        "spread": live.SPREAD,
+        "provenance": {"commit": "abc1234def", "device": "CPU (2 threads)", "data": "CIFAR-10 (JPEG q75 copy)"},
+        "experiments": {
+            "01": {"measure": "training error of plain-56 minus plain-20 (points)", "values": [10.0, 14.0, 12.5],
+                   "effect": 12.1667, "noise": 4.0, "seconds": 61.0},
+            "05": {"measure": "test error of resnet-44 minus resnext-11 (points)", "values": [1.0, -2.0, 0.5],
+                   "effect": -0.1667, "noise": 3.0, "seconds": 90.0},
+        },
+    }
+    path = tmp_path / "test.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_read_signal_returns_the_effect_and_its_noise(tmp_path):
+    path = _signal_file(tmp_path)
+    s = read_signal("01", path)
+    assert (s.effect, s.noise, s.values, s.seconds) == (12.1667, 4.0, (10.0, 14.0, 12.5), 61.0)
+    assert "3 seeds" in s.source and "abc1234" in s.source and "CIFAR-10 (JPEG q75 copy)" in s.source
+    assert signal_verdict("01", "deeper is worse", path=path).startswith("deeper is worse: 12.2 points")
+    assert signal_verdict("05", "ResNeXt wins", "too close to call", path=path).startswith("within run-to-run")
+
+
+def test_read_signal_names_what_the_file_has(tmp_path):
+    with pytest.raises(KeyError, match=r"\['01', '05'\]"):
+        read_signal("02", _signal_file(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        read_signal("01", tmp_path / "missing.json")
