@@ -104,12 +104,14 @@ def random_directions_2d(model: nn.Module, seed: int = 0) -> tuple[Direction, Di
 # ---------------------------------------------------------------------------------------------
 
 
-def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0) -> tuple[Tensor, Tensor]:
+def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
+                      mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> tuple[Tensor, Tensor]:
     """A fixed, stratified set of ``n`` images of ``data``, normalised as the trainer does.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. split: "train" (the loss being minimised, as in
     Li et al.) or "test". Returns (images float32 [n, 3, 32, 32], labels int64 [n]); the images are
-    ``(x / 255 - mean) / std`` with the training set's per-channel mean and std.
+    ``(x / 255 - mean) / std`` with ``mean`` and ``std`` (3 values each, 0..1 units: a shipped network's
+    ``record.mean`` and ``record.std``), by default the training set's per-channel mean and std.
     """
     from .data import stratified_subset
 
@@ -120,7 +122,9 @@ def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0) 
         raise ValueError(f"n must be a positive multiple of the {classes} classes (e.g. 500 or 1000), got {n!r}.")
     images, labels = getattr(data, f"{split}_images"), getattr(data, f"{split}_labels")
     images, labels = stratified_subset(images, labels, n, seed)
-    mean, std = data.mean_std()
+    if mean is None or std is None:
+        mean, std = data.mean_std()
+    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
     normalised = (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     return normalised, labels
 
@@ -467,10 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     data = load_cifar10(args.data)
-    images, labels = evaluation_subset(data, args.images, "train", args.seed)
     out = Path(args.out)
     for name in args.models:
         model, record = trained(name)
+        images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
         points = args.grid**2
         print(f"{name}: {speed:,.0f} images/s, {points} points x {args.images} images: "
@@ -480,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                              seed=args.seed, progress=True)
         surface.meta = {
             "model": name,
-            "trained": record if isinstance(record, dict) else str(record),
+            "trained": {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
+                        "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
+                        "command": record.command},
             "grid": f"{args.grid}x{args.grid}",
             "extent": args.extent,
             "images": args.images,

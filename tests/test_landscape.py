@@ -222,3 +222,35 @@ def test_evaluation_subset_is_fixed_stratified_and_normalised():
         L.evaluation_subset(data, 55)
     with pytest.raises(ValueError, match="'train' or 'test'"):
         L.evaluation_subset(data, 50, split="val")
+
+
+def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import resnet_lessons.data as data_module
+    import resnet_lessons.trained as trained_module
+    from resnet_lessons.data import CIFAR10Tensors
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.arange(100) % 10
+    fake = CIFAR10Tensors(images, labels, images[:20], labels[:20], [str(i) for i in range(10)], "fake data")
+    record = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3, file="x.pt", sha256="0" * 64, epochs=1, val_acc=0.1,
+                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network")
+
+    def fake_trained(name):
+        torch.manual_seed(0)
+        return cifar_resnet(8).eval(), record
+
+    monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
+    monkeypatch.setattr(trained_module, "trained", fake_trained)
+    assert L.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path)]) == 0
+    surface = L.load_surface(tmp_path / "resnet8.json")
+    assert surface.losses.shape == (3, 3)
+    meta = surface.meta
+    assert meta["grid"] == "3x3" and meta["images"] == 20 and meta["model"] == "resnet8"
+    assert meta["trained"]["summary"] == "a tiny test network"
+    assert "device" in meta["environment"] and "commit" in meta["git"] and meta["data"]["label"] == "fake data"
+    assert meta["command"].startswith("python -m resnet_lessons.landscape --models resnet8")
+    with pytest.raises(ValueError, match="odd number"):
+        L.main(["--grid", "4", "--out", str(tmp_path)])
