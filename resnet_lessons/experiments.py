@@ -334,7 +334,7 @@ def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     right.grid(True, alpha=0.3)
     right.legend(fontsize="small")
     right.set_title("final test error against depth")
-    _figure_title(fig, "Deeper ResNets", histories)
+    _figure_title(fig, "ResNet-20 to ResNet-110: final test error against depth", histories)
     return fig
 
 

@@ -93,6 +93,15 @@ class History:
             out.append(total)
         return out
 
+    @property
+    def images_seen(self) -> list[float]:
+        """Cumulative training images at the end of each epoch (images/s times seconds, per epoch)."""
+        total, out = 0.0, []
+        for speed, seconds in zip(self.images_per_s, self.seconds, strict=True):
+            total += speed * seconds
+            out.append(round(total))
+        return out
+
     def to_dict(self) -> dict:
         return asdict(self)
 

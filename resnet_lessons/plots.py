@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from resnet_lessons.history import History
 
 METRICS = ("error", "accuracy", "loss")
-X_AXES = ("epoch", "seconds")
+X_AXES = ("epoch", "seconds", "images")
 
 # One colour per network, in the order the runs are given (matplotlib's "tab10" palette).
 COLORS = plt.get_cmap("tab10").colors
@@ -75,7 +75,12 @@ def _curve_values(h: History, metric: str, x: str) -> tuple[list[float], list[fl
         raise ValueError(f"metric={metric!r} is not one of {METRICS}.")
     if x not in X_AXES:
         raise ValueError(f"x={x!r} is not one of {X_AXES}.")
-    xs = list(h.epoch) if x == "epoch" else h.elapsed
+    if x == "epoch":
+        xs = list(h.epoch)
+    elif x == "seconds":
+        xs = h.elapsed
+    else:  # images seen: runs on different numbers of images compare like with like
+        xs = h.images_seen
     if metric == "error":
         train, test = [100 * e for e in h.train_err], [100 * e for e in h.test_err]
     elif metric == "accuracy":
@@ -85,8 +90,10 @@ def _curve_values(h: History, metric: str, x: str) -> tuple[list[float], list[fl
     return xs, train, test
 
 
-def _axis_labels(metric: str, x: str) -> tuple[str, str]:
-    xlabel = "epoch" if x == "epoch" else "training time (s)"
+def _axis_labels(metric: str, x: str, compiled: bool = False) -> tuple[str, str]:
+    xlabel = {"epoch": "epoch", "seconds": "training time (s)", "images": "training images seen"}[x]
+    if x == "seconds" and compiled:
+        xlabel += "; the first epoch includes compiling"
     ylabel = {"error": "error (%)", "accuracy": "accuracy (%)", "loss": "loss"}[metric]
     return xlabel, ylabel
 
@@ -131,7 +138,8 @@ def _draw_runs(
         # Beside references, say plainly which curves were measured here.
         ax.plot(xs, test, color=c, label=f"{name} (this run)" if reference else name, **TEST_STYLE)
 
-    xlabel, ylabel = _axis_labels(metric, x)
+    compiled = any(h.meta.get("compiled") for h in [*histories.values(), *(reference or {}).values()])
+    xlabel, ylabel = _axis_labels(metric, x, compiled)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if x == "epoch":
@@ -168,7 +176,8 @@ def plot_curves(
     histories: ``{"plain-20": h20, "plain-56": h56}``; each run gets one colour, a thin dashed line
         for its training error and a bold line for its test error.
     metric: "error" (%, the paper's choice), "accuracy" (%) or "loss".
-    x: "epoch", or "seconds" for cumulative training time.
+    x: "epoch", "seconds" for cumulative training time, or "images" for training images seen (to
+        compare runs on different numbers of images: an epoch of 2,000 images is not an epoch of 50,000).
     reference: stored runs (e.g. measured on a GPU) drawn faded behind the live ones, labelled
         ``"<name> (reference, <device>)"`` (or ``"<name> <reference_label>"`` when given) so a reader
         always knows which curves were computed here and which were loaded from disk.
