@@ -45,11 +45,6 @@ class ModeGap:
         return "\n".join(lines)
 
 
-def normalize(images: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """uint8 images [N, 3, H, W] -> float [N, 3, H, W], each channel shifted by ``mean`` and scaled by ``std``."""
-    return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-
-
 def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     """Every BatchNorm layer of ``model``; a model without one is an error (there is nothing to show)."""
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -79,7 +74,7 @@ def mode_gap(model: nn.Module, train_images: Tensor, train_labels: Tensor, test_
              seed: int = 0) -> ModeGap:
     """Train ``model`` in place with SGD for ``steps`` steps and measure both losses every ``every`` steps.
 
-    train_images, test_images: normalised float images [N, 3, H, W] (see :func:`normalize`); the labels
+    train_images, test_images: normalised float images [N, 3, H, W] (as the trainer feeds them); the labels
     are int64 [N]. All ``test_images`` are evaluated as one batch, so keep them to a few hundred.
     Batches are drawn with a generator seeded by ``seed``; SGD with momentum 0.9 and a constant ``lr``
     (the first steps of the course's recipes, without their warm-up).
