@@ -9,6 +9,7 @@ import torchvision
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
+from resnet_lessons.checks import randomise_batchnorm  # the checkers' own: one randomiser for both
 from resnet_lessons.models import (
     PLAIN_BLOCKS,
     RESIDUAL_BLOCKS,
@@ -43,19 +44,6 @@ def one_thread():
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
-    """Different weights and running statistics in every BatchNorm, so that swapped layers would show."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(torch.rand(c, generator=g) - 0.5)
-                m.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
 
 
 TINY = {"widths": (8, 16, 32, 64)}  # ImageNet layouts with few channels: the same blocks, quick to build
@@ -256,6 +244,35 @@ def test_cifar_names_shapes_and_any_depth():
     assert cifar_resnet(8, plain=True)(image_batch(2, 32)).shape == (2, 10)
 
 
+def stage_channels(name: str) -> tuple[int, int, int]:
+    """What the papers give for the three stages: 16/32/64 filters (basic blocks), x4 for bottlenecks."""
+    if name.startswith("resnext29"):
+        return 256, 512, 1024
+    if name == "preact_resnet164":
+        return 64, 128, 256
+    return 16, 32, 64
+
+
+@pytest.mark.parametrize("name", [n for n in list_models("cifar") if n != "resnet50_lab10"])
+def test_every_stage_of_every_cifar_net_has_the_right_shape(name):
+    """layer1/2/3 give C1 x 32 x 32, C2 x 16 x 16, C3 x 8 x 8, and so does every block inside them."""
+    with torch.device("meta"):  # shapes only: even ResNet-1202 and ResNeXt-29 16x64d are instant
+        model = build_model(name)
+        x = torch.empty(2, 3, 32, 32)
+    widths = stage_channels(name)
+    shapes = {}
+    for stage in ("layer1", "layer2", "layer3"):
+        for i, block in enumerate(getattr(model, stage)):
+            block.register_forward_hook(lambda m, inp, out, key=f"{stage}.{i}": shapes.update({key: tuple(out.shape)}))
+    with torch.no_grad():
+        assert model.eval()(x).shape == (2, 10)
+    for stage, channels, size in zip(("layer1", "layer2", "layer3"), widths, (32, 16, 8), strict=True):
+        blocks = [key for key in shapes if key.startswith(stage + ".")]
+        assert blocks, stage
+        for key in blocks:
+            assert shapes[key] == (2, channels, size, size), (name, key, shapes[key])
+
+
 def test_module_order_is_forward_order():
     for model in [cifar_resnet(8, "B"), ResNet(Bottleneck, [2, 2, 2, 2], **TINY), cifar_resnet(8, plain=True)]:
         registered = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
@@ -358,6 +375,56 @@ def test_imagenet_counts_and_shapes():
     # the paper's plain-18: the same layers without the three 1x1 projections of the shortcuts
     assert n_params(plain) == resnet18_10 - projections
     assert plain(image_batch(2, 32)).shape == (2, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# initialisation: torchvision's (He-normal, fan_out; BatchNorm 1 and 0; zero-init of the last BN where asked)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "zero_init_residual"), [("resnet18", False), ("resnet18", True),
+                                                          ("resnet50", True)])
+def test_initialisation_is_torchvisions_to_the_bit(name, zero_init_residual):
+    """Same seed, same modules in the same order, same init calls: the same tensors as torchvision's."""
+    torch.manual_seed(0)
+    ours = build_model(name, zero_init_residual=zero_init_residual)
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, name)(zero_init_residual=zero_init_residual)
+    theirs_state = theirs.state_dict()
+    for key, value in ours.state_dict().items():
+        assert torch.equal(value, theirs_state[key]), key
+
+
+def _he_fan_out_std(conv: nn.Conv2d) -> float:
+    fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()  # out_channels x k x k
+    return (2 / fan_out) ** 0.5
+
+
+@pytest.mark.parametrize("make", [lambda: cifar_resnet(20, "B"), lambda: cifar_resnet(20, plain=True),
+                                  lambda: CifarResNeXt(depth=11, cardinality=2, width_per_group=4)])
+def test_cifar_nets_use_he_normal_fan_out_and_fresh_batchnorm(make):
+    torch.manual_seed(0)
+    model = make()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    # Where in != out channels, fan_in and fan_out differ (the stem: 27 vs 144, a ratio of 2.3 in the std).
+    telling = [c for c in convs if c.weight.shape[1] * c.groups != c.weight.shape[0]]
+    assert telling
+    for conv in telling:
+        assert conv.weight.std().item() == pytest.approx(_he_fan_out_std(conv), rel=0.2), conv
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        assert torch.all(bn.weight == 1) and torch.all(bn.bias == 0)
+
+
+def test_zero_init_residual_zeroes_exactly_the_last_batchnorm_of_each_branch():
+    torch.manual_seed(0)
+    model = cifar_resnet(14, "B", zero_init_residual=True)
+    for name, bn in model.named_modules():
+        if isinstance(bn, nn.BatchNorm2d):
+            assert torch.all(bn.weight == (0 if name.endswith(".bn2") else 1)), name
+    bottlenecks = CifarResNeXt(depth=11, cardinality=2, width_per_group=4, zero_init_residual=True)
+    for name, bn in bottlenecks.named_modules():
+        if isinstance(bn, nn.BatchNorm2d):
+            assert torch.all(bn.weight == (0 if name.endswith(".bn3") else 1)), name
 
 
 # ---------------------------------------------------------------------------------------------
