@@ -40,10 +40,38 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as a record can quote it on any machine, never the absolute path of this one.
+
+    Inside the data root, the cache root or the repository it is written relative to it:
+    ``$RESNET_LESSONS_DATA``, ``$RESNET_LESSONS_CACHE/cifar10.pt``, ``results/depth``; inside the
+    home folder as ``~/...``; anywhere else only its last part (the folder's name).
+    """
+    from .config import CACHE_ENV, DATA_ENV
+
+    path = Path(path).expanduser().resolve()
+    roots = []
+    for variable, default in ((DATA_ENV, None), (CACHE_ENV, Path.home() / ".cache" / "resnet_lessons")):
+        value = os.environ.get(variable)
+        root = Path(value).expanduser() if value else default
+        if root is not None:
+            roots.append((root.resolve(), f"${variable}"))
+    roots += [(REPO_DIR.resolve(), ""), (Path.home().resolve(), "~")]
+    for root, name in roots:
+        if path == root or root in path.parents:
+            relative = path.relative_to(root).as_posix()
+            if not name:
+                return relative
+            return name if relative == "." else f"{name}/{relative}"
+    return path.name
+
+
 def command_line(argv: list[str] | None = None, prefix: str = "python -m resnet_lessons") -> str:
-    """The command as a user would type it again, e.g. ``"python -m resnet_lessons experiment depth"``."""
+    """The command as a user would type it again, e.g. ``"python -m resnet_lessons experiment depth"``;
+    absolute paths in it are written with :func:`portable_path`."""
     argv = sys.argv[1:] if argv is None else argv
-    return " ".join([prefix, *(shlex.quote(a) for a in argv)])
+    words = [portable_path(a) if os.path.isabs(a) else a for a in argv]
+    return " ".join([prefix, *(shlex.quote(w) if not w.startswith(("$", "~")) else w for w in words)])
 
 
 def _git(*args: str, cwd: Path = REPO_DIR) -> str | None:
@@ -135,14 +163,17 @@ def environment() -> dict:
 
 
 def data_facts(data) -> dict:
-    """Which data a run saw: the label to quote, the source, the folder and the split sizes.
+    """Which data a run saw: the label to quote, the source, the folder (see :func:`portable_path`) and the
+    split sizes.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`.
     """
+    root = getattr(data, "root", "") or ""
+    where = portable_path(root) if root else ""
     return {
         "label": getattr(data, "data_label", "") or data.source,
-        "source": data.source,
-        "root": str(getattr(data, "root", "") or ""),
+        "source": data.source.replace(str(root), where) if root else data.source,
+        "root": where,
         "train_images": len(data.train_labels),
         "test_images": len(data.test_labels),
         "subset": getattr(data, "subset_note", "") or "full data",

@@ -14,9 +14,10 @@ from resnet_lessons.reference import load_reference, reference_label, results_ta
 
 
 def _source() -> Path | None:
-    for candidate in (os.environ.get("RESNET_LESSONS_DATA"), "/work/cifar10-jpeg"):
-        if candidate and (Path(candidate) / "train").is_dir() and (Path(candidate) / "test").is_dir():
-            return Path(candidate)
+    """The JPEG copy of CIFAR-10 named by $RESNET_LESSONS_DATA, if it is there."""
+    candidate = os.environ.get("RESNET_LESSONS_DATA")
+    if candidate and (Path(candidate) / "train").is_dir() and (Path(candidate) / "test").is_dir():
+        return Path(candidate)
     return None
 
 
@@ -40,6 +41,7 @@ def tiny_data(tmp_path_factory) -> Path:
 def run_fast(tiny_data, tmp_path, monkeypatch):
     """Run ``python -m resnet_lessons experiment ... --fast`` into tmp_path/results; returns that folder."""
     monkeypatch.setenv("RESNET_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RESNET_LESSONS_DATA", str(tiny_data))  # the data root: records quote paths from it
     out = tmp_path / "results"
 
     def run(*args: str) -> Path:
@@ -76,7 +78,11 @@ def test_shortcuts_fast_end_to_end(run_fast, capsys):
         assert key in env
     assert record["data"]["label"] == "CIFAR-10 (JPEG q75 copy)"
     assert record["data"]["train_images"] == 100 and record["data"]["test_images"] == 100
-    assert record["data"]["root"] == str(out.parent / "cifar10-tiny") or record["data"]["root"]
+    assert record["data"]["root"] == "$RESNET_LESSONS_DATA"  # relative to the data root, not this machine's path
+    assert record["data"]["source"].endswith("from $RESNET_LESSONS_DATA")
+    for stored in folder.glob("*.json"):
+        text = stored.read_text()
+        assert str(tiny_data) not in text and str(out.parent) not in text, stored.name
     assert record["seeds"] == {"resnet-8": 0, "resnet-8 B": 0, "resnet-8 C": 0}
     assert record["reproduce"] == "python -m resnet_lessons experiment shortcuts --fast"
     run = record["runs"]["resnet-8 C"]
@@ -175,3 +181,17 @@ def test_seed001_recipe_halves_the_rate_every_ten_epochs():
     assert factors[0] == factors[99] == 1.0 and factors[100] == factors[199] == 0.5
     assert seed001_recipe(1).schedule == "constant"
 
+
+
+def test_provenance_quotes_paths_from_the_data_and_cache_roots(tmp_path, monkeypatch):
+    from resnet_lessons.provenance import REPO_DIR, command_line, portable_path
+
+    monkeypatch.setenv("RESNET_LESSONS_DATA", str(tmp_path / "cifar"))
+    monkeypatch.setenv("RESNET_LESSONS_CACHE", str(tmp_path / "cache"))
+    assert portable_path(tmp_path / "cifar") == "$RESNET_LESSONS_DATA"
+    assert portable_path(tmp_path / "cifar" / "train") == "$RESNET_LESSONS_DATA/train"
+    assert portable_path(tmp_path / "cache" / "cifar10.pt") == "$RESNET_LESSONS_CACHE/cifar10.pt"
+    assert portable_path(REPO_DIR / "results" / "depth") == "results/depth"
+    assert portable_path(tmp_path / "elsewhere" / "runs") == "runs"  # outside every root: its name only
+    command = command_line(["train", "--data", str(tmp_path / "cifar"), "--out", "runs/a b"])
+    assert command == "python -m resnet_lessons train --data $RESNET_LESSONS_DATA --out 'runs/a b'"
