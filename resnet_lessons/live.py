@@ -194,22 +194,22 @@ EXPERIMENTS: dict[str, LiveExperiment] = {
         key="03",
         notebook="03_basicblock_cifar_resnets",
         effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
-        fast=LiveRun(("resnet-20",), 5_000, 1_000, 32, 5, 128, LIVE_RECIPE),
+        fast=LiveRun(("resnet-20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
         full=LiveRun(("resnet-20",), None, None, 32, 20, 512, "fast"),
     ),
     "05": LiveExperiment(
         key="05",
         notebook="05_resnext_grouped_convs",
         effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
-        fast=LiveRun(("resnet-44", "resnext-11 (2x4d)"), 5_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        fast=LiveRun(("resnet-44", "resnext-11 (2x4d)"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
         full=LiveRun(("resnet-110", "resnext-29 (8x4d)"), None, None, 32, 20, 512, "fast"),
     ),
     "07": LiveExperiment(
         key="07",
-        notebook="07_preactivation",
+        notebook="07_identity_mappings_loss_landscape",
         effect="the pre-activation ResNet against the original at equal depth",
-        fast=LiveRun(("resnet-56", "preact-resnet-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-110", "preact-resnet-110"), None, None, 32, 20, 512, "fast"),
+        fast=LiveRun(("resnet-20", "preact-resnet-20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet-20", "preact-resnet-20"), None, None, 32, 20, 512, "fast"),
     ),
 }
 
