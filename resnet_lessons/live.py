@@ -272,7 +272,7 @@ def live_data(run: LiveRun, data: CIFAR10Tensors | None = None, verbose: bool = 
 # ---------------------------------------------------------------------------------------------
 
 SIGNAL_FOLDER = "fast_mode_signal"
-DEFAULT_SIGNAL_LABEL = "cpu-2threads"
+DEFAULT_SIGNAL_LABEL = "cpu-2cores"
 SPREAD = "min-max range over seeds"
 """The noise statistic: the largest minus the smallest value of the effect over the seeds."""
 
