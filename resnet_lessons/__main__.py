@@ -18,6 +18,11 @@ from .recipes import RECIPES
 
 DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
 
+TRAIN_FLAGS = {  # fit's argument -> the train command's flag, to name settings in error messages
+    "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
+    "label_smoothing": "--label-smoothing", "val_size": "--val-size", "device": "--device", "out_dir": "--out",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -102,8 +107,28 @@ def _data(args):
 
     data = load_cifar10(root=args.data, progress=not args.no_progress)
     if args.subset is not None or args.test_subset is not None:
-        data = data.subset(args.subset, args.test_subset, seed=args.seed)
+        try:
+            data = data.subset(args.subset, args.test_subset, seed=args.seed)
+        except ValueError as e:
+            raise ValueError(f"--subset {args.subset} / --test-subset {args.test_subset} cannot be drawn from "
+                             f"{data.summary()}: {e}") from None
     return data
+
+
+def _check_train_arguments(args, out: Path):
+    """Every check that needs no data, before loading it: the settings, the model, the output folder.
+    Returns the model. Raises SettingsError or ValueError."""
+    from .models import build_model
+    from .preflight import SettingsError, check_out_dir, check_settings, checkpoint_bytes
+
+    check_settings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                   label_smoothing=args.label_smoothing, val_size=args.val_size, device=args.device)
+    for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
+        if value is not None and value < 1:
+            raise SettingsError(f"{flag} {value} holds no images: give 1 or more (e.g. 1000), or leave it out.")
+    model = build_model(args.model)  # a misspelt name should not wait for the data
+    check_out_dir(out, checkpoint_bytes(model))
+    return model
 
 
 def train_main(args, argv: list[str]) -> int:
@@ -111,15 +136,18 @@ def train_main(args, argv: list[str]) -> int:
 
     from .checkpoint import CheckpointError
     from .data import DataNotFoundError
-    from .models import build_model
     from .plots import plot_curves, save_figure
+    from .preflight import SettingsError
     from .train import TrainingDiverged, fit
 
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.recipe}"
     try:
         torch.manual_seed(args.seed)
-        model = build_model(args.model)  # first: a misspelt name should not wait for the data
+        model = _check_train_arguments(args, out)
         data = _data(args)
+    except SettingsError as e:
+        print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
+        return 2
     except (ValueError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -132,6 +160,9 @@ def train_main(args, argv: list[str]) -> int:
             compile=False if args.no_compile else None, augment=not args.no_augment,
             progress=not args.no_progress, name=args.model, val_size=args.val_size,
         )
+    except SettingsError as e:  # found by fit before any training (the data does not fit the model...)
+        print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
+        return 2
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -142,10 +173,12 @@ def train_main(args, argv: list[str]) -> int:
         save_figure(plot_curves({args.model: history}, title=f"{args.model}, {history.meta['recipe']} recipe"),
                     out / "curves.png")
     if history.meta.get("interrupted"):
-        command = "python -m resnet_lessons " + " ".join(shlex.quote(a) for a in argv)
-        if not args.resume:
-            command += " --resume"
-        print(f"To continue: {command}", file=sys.stderr)
+        if len(history) == 0:  # no epoch finished: there is no checkpoint, so --resume would fail
+            again = [a for a in argv if a != "--resume"]
+            print(f"To start again: python -m resnet_lessons {shlex.join(again)}", file=sys.stderr)
+        else:
+            command = "python -m resnet_lessons " + shlex.join(argv)
+            print(f"To continue: {command}{'' if args.resume else ' --resume'}", file=sys.stderr)
         return 130
     # The first epoch includes compiling on a GPU: quote the speed of the later ones when there are any.
     speeds = history.images_per_s[1:] or history.images_per_s

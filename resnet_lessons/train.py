@@ -39,12 +39,22 @@ import torch
 from torch import nn
 
 from . import config
-from .checkpoint import FORMAT, CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    FORMAT,
+    FORMAT_V1,
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .data import channel_mean_std, validation_split
 from .evaluate import loss_and_accuracy
+from .files import remove_orphans, tensor_checksum
 from .history import History
 from .loader import DeviceLoader
 from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
+from .preflight import check_data_and_model, check_out_dir, check_settings, checkpoint_bytes
 from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -195,27 +205,68 @@ def train_epoch(
 
 
 def _run_settings(model: nn.Module, recipe: Recipe, epochs: int, seed: int, augment: bool, data,
-                  val_size: int = 0) -> dict:
-    """What must be the same for a checkpoint to be resumed by this call."""
+                  val_size: int = 0, name: str | None = None) -> dict:
+    """The run's identity, stored in its checkpoint: all of it must be the same to resume the run.
+
+    model: its name, class, parameter count and printed layers (which show the depth, the block
+    types, the shortcut option, the widths and groups, the number of classes); data: what it is, its
+    fingerprint (a SHA-256 of every image and label) and how a subset was drawn; then the validation
+    split, every hyper-parameter of the recipe, the epochs, the seed and the augmentation.
+    """
+    fingerprint = data.fingerprint() if hasattr(data, "fingerprint") else tensor_checksum(
+        [data.train_images, data.train_labels, data.test_images, data.test_labels])
     return {
+        "model": {
+            "name": name or type(model).__name__,
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "layers": repr(model),
+        },
+        "data": {
+            "source": getattr(data, "data_label", "") or getattr(data, "source", ""),
+            "fingerprint": fingerprint,
+            "subset": getattr(data, "subset_note", ""),
+            "train_images": len(data.train_labels),
+            "test_images": len(data.test_labels),
+        },
         "val_size": val_size,
-        "model": type(model).__name__,
-        "parameters": sum(p.numel() for p in model.parameters()),
         "recipe": recipe.to_dict(),
         "epochs": epochs,
         "seed": seed,
         "augment": augment,
-        "train_images": len(data.train_labels),
-        "test_images": len(data.test_labels),
+    }
+
+
+def _legacy_run_settings(run: dict) -> dict:
+    """This call's identity in the layout of the first checkpoint format (FORMAT_V1), which held less."""
+    return {
+        "val_size": run["val_size"],
+        "model": run["model"]["class"].rsplit(".", 1)[-1],
+        "parameters": run["model"]["parameters"],
+        "recipe": run["recipe"],
+        "epochs": run["epochs"],
+        "seed": run["seed"],
+        "augment": run["augment"],
+        "train_images": run["data"]["train_images"],
+        "test_images": run["data"]["test_images"],
     }
 
 
 def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    """One line per setting that differs between a checkpoint's identity and this call's."""
     out = []
     for key in sorted(set(saved) | set(now)):
-        a, b = saved.get(key), now.get(key)
+        a, b = saved.get(key, "(not recorded)"), now.get(key, "(not recorded)")
         if isinstance(a, dict) and isinstance(b, dict):
             out += _differences(a, b, prefix + key + ".")
+        elif isinstance(a, str) and isinstance(b, str) and "\n" in a + b and a != b:
+            # printed layers: show the first line that differs, not two whole networks
+            lines_a, lines_b = a.splitlines(), b.splitlines()
+            line = next((i for i in range(max(len(lines_a), len(lines_b)))
+                         if lines_a[i : i + 1] != lines_b[i : i + 1]), 0)
+            where = lines_a[line].strip() if line < len(lines_a) else "(the end)"
+            here = lines_b[line].strip() if line < len(lines_b) else "(the end)"
+            out.append(f"{prefix}{key}: they differ from line {line + 1}: checkpoint {where!r}, this call {here!r}")
         elif a != b:
             out.append(f"{prefix}{key}: checkpoint {a!r}, this call {b!r}")
     return out
@@ -271,17 +322,13 @@ def fit(
         number, whatever the seed) as a validation split, evaluated after every epoch
         (``history.val_acc``). Choose epochs and settings on it, never on the test set. 0: none.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    # --- every check that can fail, before any work (preflight.SettingsError says what to change) ---
+    check_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                   label_smoothing=label_smoothing, val_size=val_size, device=device)
     if resume not in (True, False, "auto"):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
     if resume is True and out_dir is None:
         raise ValueError("resume=True needs out_dir: the folder that holds the run's checkpoint.")
-    if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
-        raise ValueError(f"val_size must be a whole number of images >= 0, got {val_size!r}.")
-    if val_size and val_size >= len(data.train_labels):
-        raise ValueError(f"val_size={val_size:,} leaves no training images: the data has "
-                         f"{len(data.train_labels):,}. Hold out fewer (e.g. a tenth).")
     recipe = get_recipe(recipe)
     overrides = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
@@ -297,6 +344,13 @@ def fit(
         torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithm for each shape
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    check_data_and_model(model, data, batch_size=recipe.batch_size, val_size=val_size, device=device)
+    if out_dir is not None:
+        check_out_dir(out_dir, checkpoint_bytes(model))
+        removed = remove_orphans(out_dir, [CHECKPOINT_FILE, HISTORY_FILE])
+        if removed:
+            print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
+                  f"{out_dir} ({', '.join(p.name for p in removed)}).")
     amp_dtype = amp_dtype_for(device)
     if compile is None:
         compile = device.type == "cuda"
@@ -330,7 +384,7 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     step = TrainStep(model, optimizer, scheduler, scaler, recipe.label_smoothing, amp_dtype, compile_mode)
 
-    run = _run_settings(model, recipe, epochs, seed, augment, data, val_size)
+    run = _run_settings(model, recipe, epochs, seed, augment, data, val_size, name) if out_dir is not None else {}
     history = History(meta={
         "model": name,
         "recipe": recipe.name,
@@ -343,6 +397,7 @@ def fit(
         "compiled": compile_mode or False,
         "data": getattr(data, "data_label", "") or getattr(data, "source", ""),
         "data_source": getattr(data, "source", ""),
+        "subset": getattr(data, "subset_note", ""),
         "train_images": len(train_labels),
         "val_images": val_size,
         "test_images": len(data.test_labels),
@@ -355,8 +410,14 @@ def fit(
     start_epoch = 0
     has_checkpoint = checkpoint_path is not None and checkpoint_path.exists()
     if resume is True or (resume == "auto" and has_checkpoint):
-        saved = load_checkpoint(checkpoint_path)  # clear errors for a missing or corrupt file
-        different = _differences(saved["run"], run)
+        saved = load_checkpoint(checkpoint_path)  # clear errors for a missing, corrupt or damaged file
+        if saved["format"] == FORMAT_V1:  # an older checkpoint: compare the settings it recorded
+            print(f"{name}: {checkpoint_path} was written by an earlier version of the trainer, which recorded "
+                  "fewer of the run's settings; only those are compared.")
+            legacy = _legacy_run_settings(run)
+            different = _differences(saved["run"], {k: legacy[k] for k in saved["run"] if k in legacy})
+        else:
+            different = _differences(saved["run"], run)
         if different:
             raise CheckpointError(
                 f"The checkpoint {checkpoint_path} is from a different run, so it cannot be resumed here:\n  "
@@ -490,7 +551,9 @@ def _interrupted_message(name: str, epoch: int, epochs: int, saved_epoch: int, c
     if checkpoint is None:
         return text + " Nothing was saved (no out_dir); the model keeps the weights it had when stopped."
     if saved_epoch == 0:
-        return text + " No epoch had finished, so there is no checkpoint yet."
+        return text + (" No epoch had finished, so nothing was saved and there is no checkpoint to resume: "
+                       "to start again, run the same fit(...) call (without resume=True; on the command line, "
+                       "the same command without --resume).")
     return (
         text + f" The checkpoint of epoch {saved_epoch} is in {checkpoint}.\n"
         "To continue, run the same fit(...) call with resume=True "

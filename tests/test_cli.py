@@ -76,3 +76,37 @@ def test_train_end_to_end_then_resume_then_a_corrupt_checkpoint(tiny_image_folde
 def test_unknown_model_fails_before_loading_data(capsys):
     assert main(["train", "--model", "resnet21", "--data", "/nonexistent"]) == 2
     assert "Did you mean" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_epoch_1_gives_a_command_that_works(tmp_path, monkeypatch, capsys):
+    import shlex
+
+    import numpy as np
+    from PIL import Image
+
+    from resnet_lessons.loader import DeviceLoader
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                    tmp_path / "data" / split / name / f"{i}.jpg")
+    monkeypatch.setenv("RESNET_LESSONS_CACHE", str(tmp_path / "cache"))
+    args = ["train", "--model", "resnet8", "--epochs", "1", "--data", str(tmp_path / "data"), "--batch-size", "10",
+            "--out", str(tmp_path / "run"), "--no-progress"]
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(DeviceLoader, "epoch_tensors", ctrl_c)  # Ctrl-C as the first epoch starts
+        assert main(args) == 130
+    said = capsys.readouterr()
+    assert "no checkpoint to resume" in said.out
+    (advice,) = [line for line in said.err.splitlines() if line.startswith("To start again: ")]
+    command = shlex.split(advice.removeprefix("To start again: "))
+    assert command[:3] == ["python", "-m", "resnet_lessons"] and "--resume" not in command
+    assert main(command[3:]) == 0  # the command it gives works
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()

@@ -1,0 +1,184 @@
+"""Checks made before any training: a run that cannot work should fail in a second, not after an epoch.
+
+:func:`resnet_lessons.train.fit` (and the command line, before it even loads the data) calls:
+
+- :func:`check_settings`: the numbers (epochs, batch size, learning rate, label smoothing...) and the device;
+- :func:`check_out_dir`: the output folder can be created and can hold a file the size of the checkpoint
+  (a path that is a file, a read-only folder and a full disk are found here, not after the first epoch);
+- :func:`check_data_and_model`: the data fits the model (number of classes, at least one full batch,
+  parameters in float32, BatchNorm with batches of 2 or more) and the model runs on two of its images.
+
+Each problem raises :class:`SettingsError`, a ValueError whose message says what is wrong and what to
+do. It names settings as ``fit``'s arguments (``batch_size=0``); the command line shows the same message
+with its own flags (``--batch-size 0``), see :meth:`SettingsError.spelled`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .files import check_writable
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work, found before any training.
+
+    ``template`` holds one ``{name}`` field per setting it mentions; ``settings`` their values.
+    ``str(error)`` writes them as Python arguments (``batch_size=0``), ``error.spelled(flags)`` as
+    command-line flags (``--batch-size 0``).
+    """
+
+    def __init__(self, template: str, **settings: object):
+        self.template, self.settings = template, settings
+        super().__init__(self.spelled())
+
+    def spelled(self, flags: dict[str, str] | None = None) -> str:
+        """The message, with each setting as ``name=value`` or, given ``flags``, as ``--flag value``."""
+        if not self.settings:
+            return self.template
+        if flags is None:
+            shown = {name: f"{name}={value!r}" for name, value in self.settings.items()}
+        else:
+            shown = {name: f"{flags.get(name, name)} {value}" for name, value in self.settings.items()}
+        return self.template.format(**shown)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_settings(*, epochs: object, batch_size: object, lr: object, weight_decay: object,
+                   label_smoothing: object, val_size: object, device: str | torch.device | None) -> None:
+    """Raise SettingsError for a setting no run can use; ``None`` means "the recipe's value" and passes."""
+    if not _is_whole(epochs) or epochs < 1:
+        raise SettingsError("{epochs} trains nothing: give a whole number of epochs, 1 or more.", epochs=epochs)
+    if batch_size is not None and (not _is_whole(batch_size) or batch_size < 1):
+        raise SettingsError("{batch_size} is not a batch size: give a whole number of images per step, "
+                            "1 or more (the recipes use 128 or 256).", batch_size=batch_size)
+    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise SettingsError("{lr} cannot train: the learning rate must be a number above 0 "
+                            "(the recipes use 0.1 or 0.2).", lr=lr)
+    if weight_decay is not None and not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay)
+                                         and weight_decay >= 0):
+        raise SettingsError("{weight_decay} is not a weight decay: it must be 0 or more (e.g. 0.0001).",
+                            weight_decay=weight_decay)
+    if label_smoothing is not None and not (isinstance(label_smoothing, (int, float))
+                                            and 0 <= label_smoothing < 1):
+        raise SettingsError("{label_smoothing} is not a label smoothing: it is the probability moved away from "
+                            "the true class, from 0 (off) up to but not including 1 (e.g. 0.1).",
+                            label_smoothing=label_smoothing)
+    if not _is_whole(val_size) or val_size < 0:
+        raise SettingsError("{val_size} is not a number of images: give 0 (no validation split) or more.",
+                            val_size=val_size)
+    check_device(device)
+
+
+def check_device(device: str | torch.device | None) -> None:
+    """Raise SettingsError when ``device`` is not a device name or is not on this machine."""
+    if device is None:
+        return
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise SettingsError("{device} is not a device: use cuda, cpu or mps (or leave it out for the "
+                            "best one here).", device=str(device)) from None
+    mps = getattr(torch.backends, "mps", None)
+    here = {"cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available(), "cpu": True}
+    if not here.get(kind, True):
+        raise SettingsError("{device}: this machine has no " + ("CUDA GPU" if kind == "cuda" else "Apple GPU (MPS)")
+                            + " that PyTorch can use. Use cpu, or leave the device out to take the best one here.",
+                            device=str(device))
+
+
+def checkpoint_bytes(model: nn.Module) -> int:
+    """About the size of the model's checkpoint: its weights and buffers, one momentum buffer per
+    weight, and a megabyte for the history and the random generators' states."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    momentum = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights + momentum + (1 << 20)
+
+
+def check_out_dir(out_dir: str | Path, size: int) -> None:
+    """Create ``out_dir`` and make sure it can hold a file of ``size`` bytes, else raise SettingsError."""
+    try:
+        check_writable(out_dir, size, name="checkpoint.pt.write-test")
+    except OSError as err:
+        why = (err.strerror or str(err)).replace("{", "(").replace("}", ")")  # the message is a template
+        raise SettingsError(
+            "{out_dir} cannot hold this run's files (" + f"{why}; the checkpoint needs about {size / 1e6:.1f} MB"
+            + "). Choose a folder you can write to on a disk with space, or free some space.",
+            out_dir=str(out_dir),
+        ) from None
+
+
+def check_data_and_model(model: nn.Module, data, *, batch_size: int, val_size: int, device: torch.device) -> None:
+    """Raise SettingsError when ``model`` cannot be trained on ``data`` with these settings.
+
+    ``model`` must already be on ``device``. It is run once, in eval mode and without gradients, on two
+    training images (nothing in it changes), to check that it gives one score per class.
+    """
+    images, labels = getattr(data, "train_images", None), getattr(data, "train_labels", None)
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise SettingsError("fit needs data whose train_images are uint8 [N, 3, H, W] (values 0..255), as "
+                            "resnet_lessons.data.load_cifar10 returns; got "
+                            f"{_describe(images)}.")
+    classes = len(data.classes)
+    if len(labels) and (int(labels.max()) >= classes or int(labels.min()) < 0):
+        raise SettingsError(f"The training labels run from {int(labels.min())} to {int(labels.max())}, but the data "
+                            f"names {classes} classes (labels 0 to {classes - 1}).")
+    if val_size >= len(labels):
+        raise SettingsError(f"{{val_size}} leaves no training images: the data has {len(labels):,}. "
+                            "Hold out fewer (e.g. a tenth).", val_size=val_size)
+    left = len(labels) - val_size
+    if left < batch_size:
+        held = f" ({val_size:,} held out for validation)" if val_size else ""
+        raise SettingsError(f"Only {left:,} training images{held} for {{batch_size}}: not one full batch (each "
+                            "step trains on a full batch, an incomplete last batch is dropped). Use a smaller "
+                            "batch size, or train on more images.", batch_size=batch_size)
+    parameters = list(model.parameters())
+    if not parameters:
+        raise SettingsError("The model has no parameters, so there is nothing to train.")
+    dtypes = sorted({str(p.dtype) for p in parameters})
+    if dtypes != ["torch.float32"]:
+        raise SettingsError(f"The model's parameters are {', '.join(dtypes)}; the trainer feeds float32 images "
+                            "and trains in float32 (with mixed precision on a GPU). Call model.float() first.")
+    if batch_size < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise SettingsError("{batch_size}: the model has BatchNorm layers, which normalise each channel over "
+                            "the images of a batch and cannot do that with a single image. Use batches of "
+                            "2 or more images (the recipes use 128 or 256).", batch_size=batch_size)
+    _check_outputs(model, images[:2], classes, device)
+
+
+def _check_outputs(model: nn.Module, images: torch.Tensor, classes: int, device: torch.device) -> None:
+    """Run ``model`` on two images (eval mode, no gradients) and check it gives [2, classes] scores."""
+    x = (images.to(device).float() / 255 - 0.5) / 0.25  # roughly normalised: only the shapes matter here
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as err:
+        first_line = (str(err).strip().splitlines() or [""])[0][:300]
+        raise SettingsError(
+            f"The model fails on a batch of 2 training images (float32 {list(x.shape)}), before any training: "
+            f"{type(err).__name__}: {first_line}"
+        ) from err
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.shape != (len(x), classes):
+        got = f"shape {list(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise SettingsError(
+            f"The data has {classes} classes, so the model must return {classes} scores per image "
+            f"([N, {classes}]); on 2 images it returned {got}. Build the model with num_classes={classes}, "
+            "or use data with the classes it was built for."
+        )
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {list(value.shape)}"
+    return f"a {type(value).__name__}"

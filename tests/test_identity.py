@@ -1,0 +1,156 @@
+"""A checkpoint knows which run it belongs to: resuming with any other model, data or setting is refused,
+listing each difference; damaged checkpoints are refused; interrupted saves leave nothing behind."""
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_lessons.checkpoint import FORMAT_V1, CheckpointError, load_checkpoint
+from resnet_lessons.data import CIFAR10Tensors
+from resnet_lessons.models import build_model
+from resnet_lessons.train import _legacy_run_settings, fit
+
+
+def _data(n_train: int = 64, n_test: int = 20, seed: int = 0) -> CIFAR10Tensors:
+    g = torch.Generator().manual_seed(seed)
+    return CIFAR10Tensors(
+        train_images=torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8, generator=g),
+        train_labels=torch.arange(n_train) % 10,
+        test_images=torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g),
+        test_labels=torch.arange(n_test) % 10,
+        classes=[f"class{i}" for i in range(10)], source="random pixels",
+    )
+
+
+DATA = _data()
+RUN = dict(recipe="fast", batch_size=32, progress=False, device="cpu")  # 2 steps per epoch
+
+
+def _tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+
+def _refusal(tmp_path, model, data=DATA, **settings) -> str:
+    """The message of the CheckpointError that resuming the run in tmp_path with these arguments raises."""
+    with pytest.raises(CheckpointError, match="from a different run") as info:
+        fit(model, data, 1, out_dir=tmp_path, resume=True, **{**RUN, **settings})
+    return str(info.value)
+
+
+def test_resnet8_and_plain8_are_different_runs(tmp_path):
+    torch.manual_seed(0)
+    fit(build_model("resnet8"), DATA, 1, out_dir=tmp_path, name="resnet8", **RUN)
+    torch.manual_seed(0)
+    said = _refusal(tmp_path, build_model("plain8"), name="plain8")  # same class, same parameter count
+    assert "model.name: checkpoint 'resnet8', this call 'plain8'" in said
+    assert ("model.layers: they differ from line 2: checkpoint 'depth=8 (residual, shortcut option A)', "
+            "this call 'depth=8 (plain)'") in said
+    # Without names the layers alone tell them apart.
+    fit(build_model("resnet8"), DATA, 1, out_dir=tmp_path / "unnamed", **RUN)
+    said = _refusal(tmp_path / "unnamed", build_model("plain8"))
+    assert "model.layers" in said and "model.name" not in said
+
+
+def test_shortcut_option_a_and_c_are_different_runs(tmp_path):
+    fit(build_model("resnet8", shortcut="A"), DATA, 1, out_dir=tmp_path, **RUN)
+    said = _refusal(tmp_path, build_model("resnet8", shortcut="C"))  # option C adds no parameters either
+    assert "shortcut option A" in said and "shortcut option C" in said
+    assert "model.parameters" not in said  # the same count: only the layers tell
+
+
+def test_another_subset_seed_is_another_run(tmp_path):
+    fit(_tiny_net(), DATA.subset(40, seed=0), 1, out_dir=tmp_path, **RUN)
+    said = _refusal(tmp_path, _tiny_net(), DATA.subset(40, seed=1))
+    assert "data.fingerprint: checkpoint '" in said
+    assert "data.subset: checkpoint 'stratified subset of 64 / 20 (seed 0)', this call '" in said
+
+
+def test_other_data_of_the_same_size_and_every_setting_are_compared(tmp_path):
+    fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)
+    assert "data.fingerprint" in _refusal(tmp_path, _tiny_net(), _data(seed=1))
+    assert "val_size: checkpoint 0, this call 10" in _refusal(tmp_path, _tiny_net(), val_size=10)
+    assert "augment: checkpoint True, this call False" in _refusal(tmp_path, _tiny_net(), augment=False)
+    said = _refusal(tmp_path, _tiny_net(), weight_decay=0.0, label_smoothing=0.0)
+    assert "recipe.weight_decay" in said and "recipe.label_smoothing" in said  # each difference, one per line
+    assert "seed: checkpoint 0, this call 1" in _refusal(tmp_path, _tiny_net(), seed=1)
+    identity = load_checkpoint(tmp_path / "checkpoint.pt")["run"]
+    assert set(identity) == {"model", "data", "val_size", "recipe", "epochs", "seed", "augment"}
+    assert len(identity["data"]["fingerprint"]) == 64 and identity["data"]["fingerprint"] == DATA.fingerprint()
+
+
+def test_the_same_run_still_resumes(tmp_path, capsys):
+    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+    history = fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    assert len(history) == 2 and "resuming from the checkpoint of epoch 1" in capsys.readouterr().out
+
+
+def _stop_after_epoch_1(history, model):
+    if len(history) == 1:
+        raise KeyboardInterrupt
+
+
+def _flip_bytes_inside(path, tensor: torch.Tensor) -> None:
+    """Overwrite a few bytes in the middle of ``tensor``'s stored data; the file stays a valid zip."""
+    raw = bytearray(path.read_bytes())
+    start = raw.find(bytes(tensor.untyped_storage())[:64])  # as stored (channels-last order)
+    assert start > 0
+    for i in range(start + 16, start + 24):
+        raw[i] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def test_overwritten_checkpoint_tensors_are_refused_like_a_corrupt_file(tmp_path):
+    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+    path = tmp_path / "checkpoint.pt"
+    weights = load_checkpoint(path)["model"]["0.weight"]
+    _flip_bytes_inside(path, weights)
+    assert not torch.equal(torch.load(path, weights_only=True)["model"]["0.weight"], weights)  # torch.load accepts it
+    damaged = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"checkpoint.pt is damaged: .*checksum.*left as it is"):
+        fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    assert path.read_bytes() == damaged
+
+
+def test_a_first_format_checkpoint_still_resumes(tmp_path, capsys):
+    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state.update(format=FORMAT_V1, run=_legacy_run_settings(state["run"]))  # as the first trainer wrote it
+    torch.save(state, path)
+    history = fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    assert len(history) == 2 and "earlier version of the trainer" in capsys.readouterr().out
+    state["run"]["epochs"] = 3
+    torch.save({**state, "epoch": 1}, path)
+    with pytest.raises(CheckpointError, match="epochs: checkpoint 3, this call 2"):
+        fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+
+
+def test_orphan_temporary_files_are_cleaned_at_the_start_of_a_run(tmp_path, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    orphans = [tmp_path / "checkpoint.pt.k3j9x2.tmp", tmp_path / "history.jsonab12cd.tmp"]  # kill -9 while saving
+    for orphan in orphans:
+        orphan.write_bytes(b"\0" * 1000)
+    (tmp_path / "notes.tmp").write_text("not ours")
+    fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)
+    assert not any(orphan.exists() for orphan in orphans)
+    assert (tmp_path / "notes.tmp").exists()
+    assert "removed 2 unfinished temporary file(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json", "notes.tmp"]
+
+
+def test_ctrl_c_in_epoch_1_says_there_is_no_checkpoint_and_not_to_resume(tmp_path, capsys):
+    model = _tiny_net()
+
+    def press_ctrl_c(module, inputs, output):
+        if module.training:
+            raise KeyboardInterrupt
+
+    model[-1].register_forward_hook(press_ctrl_c)
+    history = fit(model, DATA, 2, out_dir=tmp_path, **RUN)
+    said = capsys.readouterr().out
+    assert len(history) == 0 and history.meta["interrupted"]
+    assert "during epoch 1" in said and "no checkpoint to resume" in said and "without resume=True" in said
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert len(fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)) == 1  # what the message says works
