@@ -158,8 +158,10 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def shortcut_name(block: nn.Module) -> str:
-    """How a residual block's shortcut treats x: "identity", "option A", "option B" or "option C"."""
-    downsample = getattr(block, "downsample", None)
+    """How a block's shortcut treats x: "identity", "option A", "option B", "option C", or "none" (plain)."""
+    if not hasattr(block, "downsample"):
+        return "none"
+    downsample = block.downsample
     if downsample is None:
         return "identity"
     names = {IdentityPadding: "option A", ConvProjection: "option B", AvgPoolPadding: "option C"}

@@ -94,6 +94,11 @@ def test_stage_map_changes_with_the_network():
     assert d.shapes[-1] == "100"
 
 
+def test_stage_map_of_a_plain_network_says_it_has_no_shortcuts():
+    d = diagrams.stage_map(cifar_resnet(20, plain=True))
+    assert "layer2: 3 × PlainBasicBlock, 32 channels; first block: stride 2, shortcut none" in d.labels
+
+
 def test_drawing_leaves_the_module_as_it_was():
     model = cifar_resnet(8)
     model.train()
