@@ -32,6 +32,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c 'import sys; sys.exit(sys.version_info >= (3, 12))' \
 	  && $(BIN)/python -m pip install --quiet --no-build-isolation "visdom==0.2.4" || true
 	$(BIN)/python -m pip install --quiet -e ".[lab,visdom,test]"
+	@# visdom's web page files, from the npm registry (pinned; once, ~25 MB): one line if that cannot be done.
+	-$(BIN)/python -m resnet_lessons.visdom_assets
 	touch $(STAMP)
 
 # Jupyter refuses to run as root without --allow-root (containers, some cloud machines).

@@ -77,11 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     visdom = commands.add_parser(
         "visdom",
-        help="start a visdom server on 127.0.0.1 (works offline) and print its URL",
-        description="Start a visdom server on this computer only (127.0.0.1), without downloading "
-        "anything. Runs until Ctrl-C.",
+        help="start a visdom server on 127.0.0.1 and print its URL",
+        description="Start a visdom server on this computer only (127.0.0.1). The first time, it fetches "
+        "the files its web page needs from the npm registry (about 25 MB, kept in <cache>/npm); after that it "
+        "works offline. Runs until Ctrl-C.",
     )
-    visdom.add_argument("--port", type=int, default=8097, help="port (default 8097)")
+    visdom.add_argument("--port", type=int, default=None,
+                        help="port (default $RESNET_LESSONS_VISDOM_PORT, else 8097; train --visdom uses the same)")
     visdom.add_argument("--env-path", default=None, help="folder for saved environments (default <cache>/visdom)")
 
     experiment = commands.add_parser(
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "visdom":
         from .visdom_logger import server_main
 
-        rest = ["--port", str(args.port)] + (["--env-path", args.env_path] if args.env_path else [])
+        rest = (["--port", str(args.port)] if args.port is not None else []) + (
+            ["--env-path", args.env_path] if args.env_path else [])
         return server_main(rest)
     if args.command == "experiment":
         from .experiments import run_from_args

@@ -13,10 +13,11 @@ then log from a notebook or script::
     logger = VisdomLogger(env="resnet_lessons")
     fit(model, data, epochs=5, callbacks=[logger])   # or logger.log_epoch(history, "resnet20")
 
-Offline note: visdom's pip package ships its own page code (main.js) but downloads the libraries the
-page needs (Plotly, jQuery, Bootstrap, MathJax...) the first time ``python -m visdom.server`` runs.
-Our server skips that download, so it starts without internet and stores and serves all data;
-the page itself draws plots only once those libraries are present (see :func:`web_page_ready`).
+Offline: visdom's pip package ships its own page code (main.js) but not the libraries the page needs
+(Plotly, jQuery, Bootstrap, MathJax...); visdom downloads them from CDNs on its first start. Our server
+takes the same files, same versions, from the npm registry instead, once
+(:mod:`resnet_lessons.visdom_assets`); after that the page draws with no network at all. Without them
+the server still stores and serves all data, but the page stays blank (see :func:`web_page_ready`).
 """
 
 from __future__ import annotations
@@ -34,15 +35,23 @@ from urllib.parse import urlparse
 
 from resnet_lessons.history import History
 
-DEFAULT_PORT = 8097
+DEFAULT_PORT = 8097  # visdom's own default
+PORT_VARIABLE = "RESNET_LESSONS_VISDOM_PORT"  # another port for both the server and `train --visdom`
 HOST = "127.0.0.1"
 # Seconds the client waits for the server to answer one call (connect, then reply). A server that is
 # stopped (Ctrl-Z in its terminal) or a port that accepts connections but never answers costs this
 # once: the logger then warns and switches itself off, and training goes on.
 CALL_TIMEOUT = 5.0
 
-# The libraries visdom's page loads from its static folder; visdom downloads them on first start.
-PAGE_LIBRARIES = ("js/plotly-plotly.min.js", "js/jquery.min.js", "js/react-react.min.js", "css/bootstrap.min.css")
+def default_port() -> int:
+    """The port of our visdom server: ``$RESNET_LESSONS_VISDOM_PORT`` when set, else 8097."""
+    value = os.environ.get(PORT_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_PORT
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{PORT_VARIABLE}={value!r} is not a port number (1 to 65535); "
+                         f"set it to one, or unset it for visdom's default {DEFAULT_PORT}.")
+    return int(value)
 
 
 def port_answers(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -69,16 +78,15 @@ def default_env_path() -> Path:
 
 
 def web_page_ready() -> bool:
-    """True when visdom's static folder holds the JavaScript libraries its web page needs.
+    """True when visdom's static folder holds every file its web page loads (jQuery, Plotly, ...).
 
-    visdom's pip package does not include them: ``python -m visdom.server`` downloads them on its first
-    run (needs internet). Without them the server still works (logging, reading data back), but the
-    browser page shows no plots.
+    visdom's pip package does not include them; ``python -m resnet_lessons visdom`` (and ``make lab``)
+    fetch them from the npm registry once (:mod:`resnet_lessons.visdom_assets`). Without them the
+    server still works (logging, reading data back), but the browser page shows no plots.
     """
-    import visdom
+    from resnet_lessons.visdom_assets import missing
 
-    static = Path(visdom.__file__).parent / "static"
-    return all((static / name).is_file() for name in PAGE_LIBRARIES)
+    return not missing()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,7 +104,7 @@ _SERVE_CODE = (
 
 
 def start_server(
-    port: int = DEFAULT_PORT,
+    port: int | None = None,
     env_path: str | os.PathLike | None = None,
     wait: bool = True,
     timeout: float = 30.0,
@@ -108,6 +116,7 @@ def start_server(
     Stop it with ``proc.terminate(); proc.wait()``. The server's output goes to
     ``<env_path>/server.log``.
     """
+    port = default_port() if port is None else port
     if port_answers(HOST, port):
         raise RuntimeError(
             f"Port {port} on {HOST} is already in use (maybe a visdom server is running: "
@@ -144,10 +153,17 @@ def server_main(argv: list[str] | None = None) -> int:
         prog="python -m resnet_lessons visdom",
         description="Start a visdom server on this computer only (127.0.0.1), without downloading anything.",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port (default ${PORT_VARIABLE}, else {DEFAULT_PORT})")
     parser.add_argument("--env-path", default=None, help="folder for saved environments "
                         "(default: <cache>/visdom)")
     args = parser.parse_args(argv)
+    if args.port is None:
+        try:
+            args.port = default_port()
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         from visdom.server.run_server import start_server as visdom_start_server
     except ImportError:
@@ -159,14 +175,12 @@ def server_main(argv: list[str] | None = None) -> int:
         return 1
     env_path = Path(args.env_path) if args.env_path else default_env_path()
     env_path.mkdir(parents=True, exist_ok=True)
+    page_problem = _put_page_files_in_place()
 
     def announce(port: int) -> None:
         print(f"visdom: serving at http://{HOST}:{port} (environments saved in {env_path}); Ctrl-C stops it.")
-        if not web_page_ready():
-            print("visdom: its web page needs JavaScript libraries that visdom downloads on first start and "
-                  "that are not installed here, so the page will show no plots. The curves are still stored "
-                  "and the notebooks draw them with matplotlib. To get the page, run "
-                  "`python -m visdom.server` once with internet access, then stop it.")
+        if page_problem:
+            print(page_problem)
         sys.stdout.flush()
 
     # Without those libraries every page load logs a dozen "Could not open static file" errors and
@@ -180,6 +194,22 @@ def server_main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("visdom: stopped.")
     return 0
+
+
+def _put_page_files_in_place() -> str | None:
+    """Fetch the web page's missing files from the npm registry; None when the page is ready, else one line."""
+    from resnet_lessons import visdom_assets
+
+    if not visdom_assets.missing():
+        return None
+    print("visdom: fetching its web page's files from the npm registry (once)...", flush=True)
+    try:
+        visdom_assets.install()
+    except visdom_assets.AssetsError as e:
+        return (f"visdom: {len(visdom_assets.missing())} of the web page's files are missing and {e}, so the page "
+                f"will show no plots (the curves are still stored; the notebooks draw them). To get the page, "
+                f"{visdom_assets.HOW_TO_GET_THEM}.")
+    return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -202,7 +232,12 @@ def _timed_client(timeout: float, **kwargs):
     class TimedVisdom(visdom.Visdom):
         def _handle_post(self, url, data=None):
             try:
-                return self.session.post(url, data=data or {}, timeout=timeout).text
+                try:
+                    return self.session.post(url, data=data or {}, timeout=timeout).text
+                except requests.ConnectionError:
+                    # A kept-alive connection that the server closed meanwhile (epochs can be minutes
+                    # apart): one retry on a fresh connection. A server that is gone refuses it at once.
+                    return self.session.post(url, data=data or {}, timeout=timeout).text
             except requests.Timeout as e:
                 raise ServerTimeout(f"no answer within {timeout:g} s") from e
 
@@ -225,13 +260,14 @@ class VisdomLogger:
         self,
         env: str = "resnet_lessons",
         server: str = f"http://{HOST}",
-        port: int = DEFAULT_PORT,
+        port: int | None = None,
         title: str | None = None,
         name: str = "run",
         timeout: float = CALL_TIMEOUT,
     ):
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}.")
+        port = default_port() if port is None else port
         self.env = env
         self.server = server
         self.port = port
@@ -297,12 +333,14 @@ class VisdomLogger:
                         X=[epoch], Y=[value], win=self.windows[kind], env=self.env,
                         name=f"{name} {split}", update="append",
                         opts={"title": self.windows[kind], "xlabel": "epoch",
-                              "ylabel": "error (%)" if kind == "error" else "loss", "showlegend": True},
+                              "ylabel": "error (%)" if kind == "error" else "loss", "showlegend": True,
+                              "markers": True, "markersize": 6},  # after epoch 1 a line is one point
                     )
         except ServerTimeout as e:  # server frozen mid-run (Ctrl-Z): say so once, carry on without it
             self._give_up(f"the server at {self.url} stopped answering ({e})")
         except Exception as e:  # server stopped mid-run: say so once, then carry on without it
-            self._give_up(f"lost the server at {self.url} ({type(e).__name__})")
+            cause = e.__cause__ or e.__context__ or e
+            self._give_up(f"lost the server at {self.url} ({type(cause).__name__}: {str(cause)[:120]})")
 
     def __call__(self, history: History, model=None) -> None:
         """Trainer callback: ``fit(..., callbacks=[logger])``."""

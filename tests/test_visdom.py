@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import warnings
 
@@ -220,3 +222,76 @@ def test_a_port_that_never_answers_costs_one_warning(tmp_path):
 def test_timeout_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         VisdomLogger(port=free_port(), timeout=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# the web page's files from the npm registry (resnet_lessons.visdom_assets)
+# ----------------------------------------------------------------------------------------------
+
+def test_page_files_are_pinned_to_visdoms_own_list():
+    """Every file visdom 0.2.4's first-start download writes is among ours, under the same name."""
+    from resnet_lessons import visdom_assets
+
+    build = (visdom_assets.static_dir().parent / "server" / "build.py").read_text()
+    ours = {dest.rsplit("/", 1)[-1] for p in visdom_assets.PACKAGES for dest in p.files.values()}
+    for name in ("jquery.min.js", "bootstrap.min.js", "react-react.min.js", "react-dom.min.js", "plotly-plotly.min.js",
+                 "d3.v3.min.js", "bootstrap.min.css", "layout_bin_packer.js", "MathJax.js"):
+        assert name in build and name in ours, name
+    # The versions visdom's list names.
+    for spec in ("jquery@3.1.1", "bootstrap@3.3.7", "react@16.2.0", "react-dom@16.2.0", "plotly-2.11.1",
+                 "sjcl@1.0.7", "save-svg-as-png@1.4.17", "react-grid-layout@0.16.3", "mathjax/2.7.5"):
+        assert spec in build, spec
+    versions = {p.name: p.version for p in visdom_assets.PACKAGES}
+    assert versions["jquery"] == "3.1.1" and versions["plotly.js-dist-min"] == "2.11.1"
+    assert versions["react"] == versions["react-dom"] == "16.2.0" and versions["mathjax"] == "2.7.5"
+
+
+def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
+    """Bytes that do not match the pinned sha512 are not unpacked, and not kept in the cache."""
+    from resnet_lessons import visdom_assets
+
+    class FakeResponse(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(visdom_assets.shutil, "which", lambda name: None)  # no npm: plain HTTPS download
+    monkeypatch.setattr(visdom_assets.urllib.request, "urlopen", lambda url, timeout: FakeResponse(b"not a tarball"))
+    with pytest.raises(visdom_assets.AssetsError, match="sha512"):
+        visdom_assets.install(static=tmp_path / "static", cache=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("*.tgz"))
+    assert len(visdom_assets.missing(tmp_path / "static")) == sum(len(p.files) for p in visdom_assets.PACKAGES)
+
+
+def test_no_registry_gives_one_line_saying_what_to_do(tmp_path, monkeypatch, capsys):
+    from resnet_lessons import visdom_assets
+
+    def offline(url, timeout):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(visdom_assets.shutil, "which", lambda name: None)
+    monkeypatch.setattr(visdom_assets.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(visdom_assets, "static_dir", lambda: tmp_path / "static")
+    monkeypatch.setattr(visdom_assets, "default_cache", lambda: tmp_path / "cache")
+    assert visdom_assets.main() == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "29 missing" in err and "npm registry" in err and "python -m resnet_lessons.visdom_assets" in err
+
+
+def test_page_files_unpack_from_the_cache(tmp_path):
+    """From the tarballs `make install` fetched (or the registry, once): all files in place, then nothing to do."""
+    from resnet_lessons import visdom_assets
+
+    written = visdom_assets.install(static=tmp_path / "static")
+    assert len(written) == 29 and visdom_assets.missing(tmp_path / "static") == []
+    assert (tmp_path / "static" / "js" / "jquery.min.js").read_bytes().startswith(b"/*! jQuery v3.1.1")
+    assert visdom_assets.install(static=tmp_path / "static") == []
+
+
+def test_the_server_serves_the_page_files(server):
+    port, _ = server
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/plotly-plotly.min.js", timeout=60) as page:
+        assert page.status == 200 and b"plotly.js v2.11.1" in page.read(300)

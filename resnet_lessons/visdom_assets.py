@@ -1,0 +1,258 @@
+"""The JavaScript and CSS files visdom's web page needs, fetched once from the npm registry.
+
+visdom's pip package ships its own page code (``static/js/main.js``) but not the libraries that page
+loads (jQuery, Bootstrap, React, Plotly, d3, MathJax...): ``python -m visdom.server`` downloads them
+from public CDNs on its first start (``visdom/server/build.py``, ``download_scripts``). Without them
+the page stays blank ("$ is not defined"). Every one of those files is also published on the npm
+registry, in the exact versions visdom's list names, so we take them from there:
+
+    python -m resnet_lessons.visdom_assets          # what `make lab` / `make test` run after installing
+    python -m resnet_lessons visdom                 # does the same before serving, if files are missing
+
+Each package is fetched once as its npm tarball (with ``npm pack`` when npm is installed, otherwise
+straight from https://registry.npmjs.org), checked against the registry's sha512 integrity pinned
+below, kept in ``<cache_dir>/npm/`` and unpacked into visdom's ``static/`` folder. After that the page
+works with no network at all. With internet, visdom's own download works as before (it finds the
+files in place and skips them).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REGISTRY = "https://registry.npmjs.org"
+DOWNLOAD_TIMEOUT = 60.0  # seconds per tarball
+
+
+class AssetsError(RuntimeError):
+    """The page's files are missing and could not be fetched; the message says what to do."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: hashable (by identity) despite its dict
+class NpmPackage:
+    """One npm package: which of its files go where in visdom's ``static/`` folder."""
+
+    name: str
+    version: str
+    integrity: str  # the registry's dist.integrity ("sha512-<base64>"), checked after download
+    files: dict[str, str]  # path inside the package -> path under static/
+
+    @property
+    def tarball_name(self) -> str:
+        return f"{self.name}-{self.version}.tgz"
+
+    @property
+    def url(self) -> str:
+        return f"{REGISTRY}/{self.name}/-/{self.tarball_name}"
+
+
+def _glyphicons(kind: str) -> str:
+    return f"fonts/glyphicons-halflings-regular.{kind}"
+
+
+_MATHJAX_FILES = (  # the files visdom's list takes from cdnjs' mathjax/2.7.5/
+    "MathJax.js", "config/Safe.js", "config/TeX-AMS-MML_HTMLorMML.js", "extensions/Safe.js",
+    "jax/output/SVG/config.js", "jax/output/SVG/jax.js", "jax/output/SVG/fonts/TeX/fontdata.js",
+    "jax/output/SVG/fonts/TeX/Size1/Regular/Main.js",
+)
+
+# visdom 0.2.4's download list (visdom/server/build.py), file by file, as npm packages of the same
+# versions. Where visdom's URL is not on unpkg: cdn.plot.ly/plotly-2.11.1.min.js is the package
+# plotly.js-dist-min 2.11.1; d3js.org/d3.v3.min.js is d3 3.5.17 (the last v3); d3js.org's
+# d3-selection-multi.v1.js is d3-selection-multi 1.0.1 (the last v1).
+PACKAGES: tuple[NpmPackage, ...] = (
+    NpmPackage("jquery", "3.1.1",
+               "sha512-zuiWRmx65Kd1oFGdWLvAjbsumdOBFvs3r1vuqCyKFF79R7exBHNbiNEJ8LR+xkzgfxqBznMD/4Cv6PHXS6mvEw==",
+               {"dist/jquery.min.js": "js/jquery.min.js"}),
+    NpmPackage("bootstrap", "3.3.7",
+               "sha512-qcFaisBrcBhTFkz1IUnGDYnX6ZWfFzH8zOixUDtHW9Ip+r+7MfMFav2rzy7cIHc7rgIg7xjhWBoo1mS/U26j4g==",
+               {"dist/js/bootstrap.min.js": "js/bootstrap.min.js",
+                "dist/css/bootstrap.min.css": "css/bootstrap.min.css",
+                **{f"dist/{_glyphicons(k)}": _glyphicons(k) for k in ("eot", "woff2", "woff", "ttf")},
+                # visdom saves the SVG font under its URL's name, fragment included
+                f"dist/{_glyphicons('svg')}": _glyphicons("svg") + "#glyphicons_halflingsregular"}),
+    NpmPackage("react", "16.2.0",
+               "sha512-ZmIomM7EE1DvPEnSFAHZn9Vs9zJl5A9H7el0EGTE6ZbW9FKe/14IYAlPbC8iH25YarEQxZL+E8VW7Mi7kfQrDQ==",
+               {"umd/react.production.min.js": "js/react-react.min.js"}),
+    NpmPackage("react-dom", "16.2.0",
+               "sha512-zpGAdwHVn9K0091d+hr+R0qrjoJ84cIBFL2uU60KvWBPfZ7LPSrfqviTxGHWN0sjPZb2hxWzMexwrvJdKePvjg==",
+               {"umd/react-dom.production.min.js": "js/react-dom.min.js"}),
+    NpmPackage("react-modal", "3.1.10",
+               "sha512-7b77AGWCkdg0YOf/qcYIGCpuwbxRwOA8P3UrUovk4grUNv+idOmHovJAx/Dcd3fuwHtgixxVjpcjVG60985MSA==",
+               {"dist/react-modal.min.js": "js/react-modal.min.js"}),
+    NpmPackage("plotly.js-dist-min", "2.11.1",
+               "sha512-F9WWNht0D3yBLZGHbLoJNfvplXvy+GUPSsA/lCbMuYd/UwzSu6Vmyprxlps9Einw1LDS1hYBrJeioK0lE3ieXA==",
+               {"plotly.min.js": "js/plotly-plotly.min.js"}),
+    NpmPackage("sjcl", "1.0.7",
+               "sha512-xQbiwKfiAj6vyk44ANJ5RRymALRdRZOuRoKNYkWUU404p/RFXmMaay1Z5vRn30GJjkD+psox4Jd38jZojSuNYA==",
+               {"sjcl.js": "js/sjcl.js"}),
+    NpmPackage("layout-bin-packer", "1.4.0",
+               "sha512-dQOZnajbOBGIcS9YlzKrkRtMCGa2oEpyf1zGRn93suphSvPclJe54Sbgtb053GJ21DUk84IBzaeQvjn+Gb10fA==",
+               {"dist/layout-bin-packer.js": "js/layout_bin_packer.js",
+                "dist/layout-bin-packer.js.map": "js/layout-bin-packer.js.map"}),
+    NpmPackage("d3", "3.5.17",
+               "sha512-yFk/2idb8OHPKkbAL8QaOaqENNoMhIaSHZerk3oQsECwkObkCpJyjYwCe+OHiq6UEdhe1m8ZGARRRO3ljFjlKg==",
+               {"d3.min.js": "js/d3.v3.min.js"}),
+    NpmPackage("d3-selection-multi", "1.0.1",
+               "sha512-mEnRkJ6A+Otd1LuRPV3az+s/RLDmIEhuz/MnT21O2nPcWNH7wZotdIlRjMA4Wpr+n7AESQ5fD8v1J3nL2Mnw9g==",
+               {"build/d3-selection-multi.js": "js/d3-selection-multi.v1.js"}),
+    NpmPackage("save-svg-as-png", "1.4.17",
+               "sha512-7QDaqJsVhdFPwviCxkgHiGm9omeaMBe1VKbHySWU6oFB2LtnGCcYS13eVoslUgq6VZC6Tjq/HddBd1K6p2PGpA==",
+               {"lib/saveSvgAsPng.js": "js/saveSvgAsPng.js"}),
+    NpmPackage("react-resizable", "1.4.6",
+               "sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhgePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ==",
+               {"css/styles.css": "css/react-resizable-styles.css"}),
+    NpmPackage("react-grid-layout", "0.16.3",
+               "sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFISO7k8RBqnosV86JtXf/DwIfrL0COLs0gg==",
+               {"css/styles.css": "css/react-grid-layout-styles.css"}),
+    NpmPackage("classnames", "2.2.5",
+               "sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAdJPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA==",
+               {"index.js": "fonts/classnames"}),  # visdom's list puts it there, under that name
+    NpmPackage("mathjax", "2.7.5",
+               "sha512-OzsJNitEHAJB3y4IIlPCAvS0yoXwYjlo2Y4kmm9KQzyIBZt2d8yKRalby3uTRNN4fZQiGL2iMXjpdP1u2Rq2DQ==",
+               {path: f"js/mathjax/2.7.5/{path}" for path in _MATHJAX_FILES}),
+)
+
+
+def static_dir() -> Path:
+    """visdom's ``static/`` folder, where its server looks for the page's files."""
+    import visdom
+
+    return Path(visdom.__file__).parent / "static"
+
+
+def default_cache() -> Path:
+    """Where the npm tarballs are kept: ``<cache_dir>/npm``."""
+    from resnet_lessons.config import cache_dir
+
+    return cache_dir() / "npm"
+
+
+def missing(static: Path | None = None) -> list[str]:
+    """The page's files (paths under ``static/``) that are not in place."""
+    static = static_dir() if static is None else Path(static)
+    return [dest for package in PACKAGES for dest in package.files.values() if not (static / dest).is_file()]
+
+
+def _integrity_of(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def _cached(package: NpmPackage, cache: Path) -> bytes | None:
+    """The package's tarball from the cache when it is there and intact, else None."""
+    path = cache / package.tarball_name
+    if path.is_file():
+        data = path.read_bytes()
+        if _integrity_of(data) == package.integrity:
+            return data
+        path.unlink()  # damaged or partial: fetch it again
+    return None
+
+
+def _download(packages: list[NpmPackage], cache: Path) -> None:
+    """Fetch these tarballs into ``cache`` from the npm registry, each checked against its integrity."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        npm = shutil.which("npm")
+        if npm:  # npm's own client (honours the user's registry, proxy and certificate settings), one call
+            specs = [f"{p.name}@{p.version}" for p in packages]
+            result = subprocess.run([npm, "pack", *specs, "--pack-destination", tmp, "--silent"],
+                                    capture_output=True, text=True, timeout=600)
+            if result.returncode != 0:
+                last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
+                raise AssetsError(f"`npm pack` failed ({last[0]})")
+        else:
+            for package in packages:
+                with urllib.request.urlopen(package.url, timeout=DOWNLOAD_TIMEOUT) as response:
+                    (Path(tmp) / package.tarball_name).write_bytes(response.read())
+        for package in packages:
+            fetched = Path(tmp) / package.tarball_name
+            if not fetched.is_file():
+                raise AssetsError(f"the npm registry gave no {package.tarball_name}")
+            if _integrity_of(fetched.read_bytes()) != package.integrity:
+                raise AssetsError(f"{package.tarball_name} from the npm registry does not match its pinned "
+                                  "sha512 integrity, so it is not used")
+            os.replace(fetched, cache / package.tarball_name)
+
+
+def _unpack(package: NpmPackage, data: bytes, static: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for inside, dest in package.files.items():
+            member = tar.extractfile(f"package/{inside}")
+            if member is None:
+                raise AssetsError(f"{package.tarball_name} has no file {inside}.")
+            target = static / dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp_path = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp_path.write_bytes(member.read())
+            os.replace(tmp_path, target)  # never a half-written file, even with two installs at once
+
+
+def install(static: Path | None = None, cache: Path | None = None) -> list[str]:
+    """Put every missing page file in place; return the files written (empty when all were there).
+
+    Raises :class:`AssetsError` (one line saying what failed and what to do) when a package cannot
+    be fetched, e.g. without access to the npm registry.
+    """
+    static = static_dir() if static is None else Path(static)
+    cache = default_cache() if cache is None else Path(cache)
+    todo = {p: [d for d in p.files.values() if not (static / d).is_file()] for p in PACKAGES}
+    todo = {p: dests for p, dests in todo.items() if dests}
+    tarballs = {p: _cached(p, cache) for p in todo}
+    absent = [p for p, data in tarballs.items() if data is None]
+    if absent:
+        try:
+            _download(absent, cache)
+        except (OSError, subprocess.SubprocessError) as e:
+            names = ", ".join(f"{p.name}@{p.version}" for p in absent)
+            raise AssetsError(f"could not fetch {names} from the npm registry ({type(e).__name__}: {e})") from e
+        tarballs.update({p: (cache / p.tarball_name).read_bytes() for p in absent})
+    written = []
+    for package, dests in todo.items():
+        try:
+            _unpack(package, tarballs[package], static)
+        except OSError as e:
+            raise AssetsError(f"could not write visdom's page files into {static} ({e})") from e
+        written += dests
+    if written:
+        import visdom
+
+        # visdom's own first-start download then sees its files in place and skips them.
+        (static / "version.built").write_text(visdom.__version__)
+    return written
+
+
+HOW_TO_GET_THEM = ("run `python -m resnet_lessons.visdom_assets` once with access to the npm registry "
+                   "(registry.npmjs.org), or `python -m visdom.server` once with internet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m resnet_lessons.visdom_assets``: put visdom's page files in place; 1 line if it cannot."""
+    try:
+        written = install()
+    except ImportError:
+        print("visdom is not installed: pip install 'resnet-lessons[visdom]'", file=sys.stderr)
+        return 1
+    except AssetsError as e:
+        print(f"visdom page files: {len(missing())} missing and {e}; the page will show no plots until you "
+              f"{HOW_TO_GET_THEM}.", file=sys.stderr)
+        return 1
+    where = static_dir()
+    print(f"visdom page files: {len(written)} put in place in {where}" if written
+          else f"visdom page files: all {sum(len(p.files) for p in PACKAGES)} already in {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
