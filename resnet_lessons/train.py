@@ -53,8 +53,9 @@ from .evaluate import loss_and_accuracy
 from .files import remove_orphans, tensor_checksum
 from .history import History
 from .loader import DeviceLoader
-from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
+from .loop import train_one_epoch
 from .preflight import check_data_and_model, check_out_dir, check_settings, checkpoint_bytes
+from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
 from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -85,42 +86,39 @@ def amp_dtype_for(device: torch.device) -> torch.dtype | None:
 
 
 class TrainStep:
-    """One optimisation step on a batch: forward, loss, backward, SGD update, next learning rate.
+    """The fast version of :func:`resnet_lessons.loop.train_step`: the same step, with the same
+    arguments, made faster for GPUs. What it adds, and why:
 
-    ``step(x, y)`` returns the batch's mean loss and its number of correct predictions, as tensors
-    on the device (reading them would make the CPU wait for the GPU, so the caller decides when).
+    - mixed precision: the forward pass runs under autocast (``amp_dtype`` bf16 or fp16), so the GPU's
+      tensor cores do the matrix products; fp16 needs ``scaler`` (a GradScaler) so that small gradients
+      do not round to zero, and the scaler skips a step whose gradients overflowed;
+    - compiling: with ``compile_mode`` (e.g. "reduce-overhead") the forward pass and the loss go through
+      ``torch.compile``, which fuses small operations and, in that mode, replays them as CUDA graphs.
+      If compiling fails on the first step (an unsupported GPU, no C compiler...), it warns once and
+      continues without compiling.
 
-    compile_mode: None runs the model as it is; a ``torch.compile`` mode (e.g. "reduce-overhead")
-    compiles the forward pass and the loss. If compiling fails on the first step (an unsupported
-    GPU, no C compiler...), it warns once and continues without compiling.
+    ``model`` and ``criterion`` are fixed when it is built (the compiled function belongs to them);
+    each call trains one batch and returns its mean loss and its number of correct predictions, as
+    tensors on the device.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        criterion: nn.Module,
         scaler: torch.amp.GradScaler,
-        label_smoothing: float = 0.0,
         amp_dtype: torch.dtype | None = None,
         compile_mode: str | None = None,
     ):
         self.model = model
-        self.optimizer = optimizer
-        self.scheduler = scheduler
+        self.criterion = criterion
         self.scaler = scaler
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.amp_dtype = amp_dtype
         self.device_type = next(model.parameters()).device.type
         self.forward = self.forward_and_loss
         self.compiled = compile_mode is not None
         self.uses_cuda_graphs = compile_mode in ("reduce-overhead", "max-autotune")
         if self.compiled:
-            # Each run compiles this method again for its model; PyTorch keeps 8 compiled versions of a
-            # function by default and then silently stops compiling. Allow a notebook's worth of runs.
-            dynamo_config = torch._dynamo.config
-            limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
-            setattr(dynamo_config, limit, max(getattr(dynamo_config, limit), 64))
             self.forward = torch.compile(self.forward_and_loss, mode=compile_mode)
         self.steps_done = 0
 
@@ -133,75 +131,119 @@ class TrainStep:
         correct = (logits.argmax(dim=1) == y).sum()
         return loss, correct
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, x, y, optimizer, scheduler) -> tuple[torch.Tensor, torch.Tensor]:
         if self.uses_cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be reused
         loss, correct = self.forward(x, y)
+        optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # the scaler multiplies fp16 losses so small gradients survive
-        self.scaler.step(self.optimizer)  # unscales, skips the update if a gradient is inf/NaN
+        self.scaler.step(optimizer)  # unscales, skips the update if a gradient is inf/NaN
         self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()  # the learning rate for the next step
+        scheduler.step()  # the learning rate for the next step
         return loss.detach(), correct
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                 criterion: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        if model is not self.model or criterion is not self.criterion:
+            raise ValueError("This TrainStep was built for another model or loss; build one per run.")
         if self.compiled and self.steps_done == 0:
             try:
-                result = self._step(x, y)
+                result = self._step(images, labels, optimizer, scheduler)
             except Exception as e:  # compiling happens during the first call
                 warnings.warn(
                     f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
                     "training continues without compiling (slower).",
                     stacklevel=2,
                 )
-                self.optimizer.zero_grad(set_to_none=True)
+                optimizer.zero_grad(set_to_none=True)
                 self.compiled = self.uses_cuda_graphs = False
                 self.forward = self.forward_and_loss
-                result = self._step(x, y)
+                result = self._step(images, labels, optimizer, scheduler)
         else:
-            result = self._step(x, y)
+            result = self._step(images, labels, optimizer, scheduler)
         self.steps_done += 1
         return result
 
 
-def train_epoch(
-    step: TrainStep,
-    loader: DeviceLoader,
-    epoch: int,
-    check_every: int = 1,
-    bar: tqdm | None = None,
-) -> tuple[float, float, float]:
-    """Train on every batch of ``loader`` once; returns (mean loss, accuracy, last learning rate).
-
-    Every ``check_every`` steps (and at the end) the CPU waits for the device once, to update ``bar``
-    and to check that the losses are finite; a NaN or infinite loss raises :class:`TrainingDiverged`.
+class StepWatcher:
+    """What fit does after every step (``after_step`` of :func:`resnet_lessons.loop.train_one_epoch`):
+    every ``check_every`` steps (and at the last one) the CPU waits for the device once, checks that
+    the losses are finite (else :class:`TrainingDiverged`, naming the step) and moves the progress bar.
+    Checking rarely matters on a GPU: a GPU that has to stop and report after every step is a slow GPU.
     """
-    n_steps = len(loader)
-    losses = torch.zeros(n_steps, device=loader.device)  # sum of the losses of each batch
-    corrects = torch.zeros(n_steps, dtype=torch.int64, device=loader.device)
-    lrs = []
-    seen = 0  # images so far (known on the CPU without asking the device)
-    checked = 0  # steps whose losses were checked
-    if bar is not None and step.compiled and step.steps_done == 0:
-        bar.set_postfix_str("compiling the model (first epoch only, about a minute)")
-    for i, (x, y) in enumerate(loader):
-        lrs.append(step.optimizer.param_groups[0]["lr"])
-        loss, correct = step(x, y)
-        losses[i] = loss * len(y)
-        corrects[i] = correct
-        seen += len(y)
-        if (i + 1) % check_every == 0 or i + 1 == n_steps:
-            new = losses[checked : i + 1].tolist()  # waits for the device
-            for j, value in enumerate(new):
-                if not math.isfinite(value):
-                    bad = checked + j
-                    raise TrainingDiverged(epoch, bad + 1, n_steps, value, lrs[bad])
-            if bar is not None:
-                bar.update(seen - bar.n)
-                total_loss, total_correct = losses[: i + 1].sum().item(), corrects[: i + 1].sum().item()
-                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.1%}")
-            checked = i + 1
-    return losses.sum().item() / seen, corrects.sum().item() / seen, lrs[-1]
+
+    def __init__(self, optimizer: torch.optim.Optimizer, epoch: int, n_steps: int, batch_size: int,
+                 check_every: int = 1, bar=None):
+        self.optimizer, self.epoch, self.n_steps = optimizer, epoch, n_steps
+        self.batch_size, self.check_every, self.bar = batch_size, check_every, bar
+        self.lrs = [optimizer.param_groups[0]["lr"]]  # lrs[i]: the learning rate of step i
+        self.losses: list[torch.Tensor] = []
+        self.checked = 0  # steps whose losses were read and checked
+        self.loss_sum = 0.0
+
+    def __call__(self, i: int, loss: torch.Tensor) -> None:
+        self.losses.append(loss)
+        self.lrs.append(self.optimizer.param_groups[0]["lr"])
+        if (i + 1) % self.check_every != 0 and i + 1 != self.n_steps:
+            return
+        new = torch.stack(self.losses[self.checked :]).tolist()  # waits for the device
+        for j, value in enumerate(new):
+            if not math.isfinite(value):
+                bad = self.checked + j
+                raise TrainingDiverged(self.epoch, bad + 1, self.n_steps, value, self.lrs[bad])
+        self.loss_sum += sum(new)
+        self.checked = i + 1
+        if self.bar is not None:
+            self.bar.update(self.checked * self.batch_size - self.bar.n)
+            self.bar.set_postfix(loss=f"{self.loss_sum / self.checked:.3f}")
+
+    @property
+    def last_lr(self) -> float:
+        """The learning rate of the last step taken."""
+        return self.lrs[-2]
+
+
+def apply_process_settings(device: torch.device, compiling: bool) -> Callable[[], None]:
+    """Every process-wide switch that fit changes, in one place. Returns a function that puts them back
+    (fit calls it when training ends, however it ends):
+
+    - on the CPU, torch's thread count: all the cores this process may use (shared out when several
+      notebooks run at once under pytest-xdist, see :func:`resnet_lessons.config.set_cpu_threads`);
+    - on a GPU, cuDNN's autotuner (time the convolution algorithms once per shape, keep the fastest) and
+      TF32 matrix products (tensor cores for fp32 work, about 3 significant digits instead of 7);
+    - when compiling, PyTorch's recompile limit: it keeps 8 compiled versions of a function by default
+      and then silently stops compiling; a notebook's worth of runs needs more.
+
+    The random seed is the one global fit does not put back: ``torch.manual_seed(seed)`` when a run
+    starts afresh, as any training script does.
+    """
+    dynamo_config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+    saved = {
+        "threads": torch.get_num_threads(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+        "recompile_limit": getattr(dynamo_config, limit),
+    }
+    if device.type == "cpu":
+        config.set_cpu_threads()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if compiling:
+        setattr(dynamo_config, limit, max(saved["recompile_limit"], 64))
+
+    def restore() -> None:
+        torch.set_num_threads(saved["threads"])
+        torch.backends.cudnn.benchmark = saved["cudnn_benchmark"]
+        torch.backends.cuda.matmul.allow_tf32 = saved["matmul_tf32"]
+        torch.backends.cudnn.allow_tf32 = saved["cudnn_tf32"]
+        setattr(dynamo_config, limit, saved["recompile_limit"])
+
+    return restore
 
 
 def _run_settings(model: nn.Module, recipe: Recipe, epochs: int, seed: int, augment: bool, data,
@@ -337,13 +379,13 @@ def fit(
     out_dir = Path(out_dir) if out_dir is not None else None
     checkpoint_path = out_dir / CHECKPOINT_FILE if out_dir is not None else None
 
-    # --- the device: threads, precision, memory layout, compiling -------------------------------
-    if device.type == "cpu":
-        config.set_cpu_threads()
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithm for each shape
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    # --- the device: precision, memory layout, compiling ----------------------------------------
+    amp_dtype = amp_dtype_for(device)
+    if compile is None:
+        compile = device.type == "cuda"
+    compile_mode = ("reduce-overhead" if compile is True else compile) if compile else None
+    channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     check_data_and_model(model, data, batch_size=recipe.batch_size, val_size=val_size, device=device)
     if out_dir is not None:
         check_out_dir(out_dir, checkpoint_bytes(model))
@@ -351,12 +393,6 @@ def fit(
         if removed:
             print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
                   f"{out_dir} ({', '.join(p.name for p in removed)}).")
-    amp_dtype = amp_dtype_for(device)
-    if compile is None:
-        compile = device.type == "cuda"
-    compile_mode = ("reduce-overhead" if compile is True else compile) if compile else None
-    channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
 
     # --- data, optimiser, schedule ---------------------------------------------------------------
     train_images, train_labels = data.train_images, data.train_labels
@@ -382,7 +418,8 @@ def fit(
     optimizer = make_optimizer(model, recipe, device)
     scheduler = make_scheduler(optimizer, recipe, epochs * steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    step = TrainStep(model, optimizer, scheduler, scaler, recipe.label_smoothing, amp_dtype, compile_mode)
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    step = TrainStep(model, criterion, scaler, amp_dtype, compile_mode)
 
     run = _run_settings(model, recipe, epochs, seed, augment, data, val_size, name) if out_dir is not None else {}
     history = History(meta={
@@ -468,6 +505,7 @@ def fit(
     check_every = 1 if device.type == "cpu" else max(1, steps_per_epoch // 10)
     saved_epoch = start_epoch
     epoch = start_epoch
+    restore_settings = apply_process_settings(device, compiling=compile_mode is not None)
     epochs_bar = tqdm(total=epochs, initial=start_epoch, desc=name, unit="epoch", disable=not progress)
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
@@ -476,7 +514,12 @@ def fit(
                 unit_scale=True, leave=False, disable=not progress,
             ) as bar:
                 started = time.perf_counter()
-                train_loss, train_acc, last_lr = train_epoch(step, train_loader, epoch, check_every, bar)
+                if step.compiled and step.steps_done == 0:
+                    bar.set_postfix_str("compiling the model (first epoch only, about a minute)")
+                watch = StepWatcher(optimizer, epoch, steps_per_epoch, recipe.batch_size, check_every, bar)
+                train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, criterion,
+                                                        step=step, after_step=watch)
+                last_lr = watch.last_lr
                 seconds = time.perf_counter() - started
             validation = {}
             if val_loader is not None:
@@ -511,6 +554,7 @@ def fit(
         raise
     finally:
         epochs_bar.close()
+        restore_settings()
     return history
 
 

@@ -285,7 +285,12 @@ def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
-    step = TrainStep(model, optimizer, scheduler, scaler, amp_dtype=torch.float16)
+    criterion = nn.CrossEntropyLoss()
+    train_step = TrainStep(model, criterion, scaler, amp_dtype=torch.float16)
+
+    def step(x, y):
+        return train_step(model, x, y, optimizer, scheduler, criterion)
+
     x = (DATA.train_images[:64].float() - 128) / 64
     y = DATA.train_labels[:64]
     first, _ = step(x, y)
