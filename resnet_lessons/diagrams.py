@@ -37,7 +37,7 @@ from .models.shortcuts import AvgPoolPadding, ConvProjection, IdentityPadding
 ATOMIC = (IdentityPadding, AvgPoolPadding)
 COLORS = {"conv": "#cfe2f3", "bn": "#fff2cc", "relu": "#d9ead3", "shortcut": "#fce5cd", "stage": "#e4dcf1",
           "other": "#eeeeee"}
-FONT, SMALL, TITLE = 10, 8.5, 11.5
+FONT, SMALL, TITLE = 9.5, 8.5, 11.5
 BOX_H, STEP = 0.42, 0.78  # inches: height of a one-line box, distance between the tops of two boxes
 LINE_H = 0.19  # inches a box grows for each further line of text
 
@@ -138,11 +138,11 @@ def describe(module: nn.Module) -> str:
         return "ReLU"
     if isinstance(module, IdentityPadding):
         s, extra = module.stride, module.out_channels - module.in_channels
-        return f"option A (no parameters):\nkeep x[:, :, ::{s}, ::{s}], add {extra} zero channels"
+        return f"option A (no parameters):\nkeep x[:, :, ::{s}, ::{s}],\nadd {extra} zero channels"
     if isinstance(module, AvgPoolPadding):
         k = module.pool.kernel_size
         extra = module.out_channels - module.in_channels
-        return f"option C (no parameters):\naverage {k}×{k} squares, add {extra} zero channels"
+        return f"option C (no parameters):\naverage {k}×{k} squares,\nadd {extra} zero channels"
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return "global average pool"
     if isinstance(module, nn.MaxPool2d):
@@ -222,7 +222,8 @@ def _column(ax: Axes, calls: list[Call], cx: float, top: float, width: float, di
     y = top
     for i, call in enumerate(calls):
         label = f"{call.name}: {describe(call.module)}"
-        y -= _box(ax, cx, y, width, label, _kind(call.module))
+        shown = label if len(label) <= 36 or "\n" in label else label.replace(": ", ":\n", 1)  # long: 2 lines
+        y -= _box(ax, cx, y, width, shown, _kind(call.module))
         diagram.labels.append(label)
         if i < len(calls) - 1:
             _arrow(ax, (cx, y), (cx, y - (STEP - BOX_H)))
@@ -247,14 +248,14 @@ def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> D
     shortcut = [c for c in calls if c.name.startswith("downsample")]
     branch = [c for c in calls[:-1] if not c.name.startswith("downsample")]
     last = calls[-1]
-    box_w, gap = 3.3, 0.5
-    width = 0.55 + box_w + gap + (box_w if shortcut else 1.3) + 0.3
+    box_w, gap = 2.8, 0.4
+    width = 0.55 + box_w + gap + (box_w if shortcut else 1.45) + 0.25
     rows = len(branch)
     height = 0.75 + 0.55 + rows * STEP + 0.5 + STEP + 0.55
     fig, ax = _canvas(width, height)
     diagram = Diagram(fig)
     cx = 0.55 + box_w / 2
-    sx = cx + box_w / 2 + gap + (box_w / 2 if shortcut else 0.45)
+    sx = cx + box_w / 2 + gap + (box_w / 2 if shortcut else 0.35)
     ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
     top = height - 0.75
     x_shape = shape_text(tuple(input_shape))
@@ -545,15 +546,17 @@ def stage_map(model: nn.Module | None = None, input_shape: tuple[int, int, int] 
 
 
 def _is_stage(module: nn.Module) -> bool:
-    return isinstance(module, nn.Sequential) and len(module) > 0 and hasattr(module[0], "stride")
+    """A stage: an nn.Sequential of blocks (modules with a conv1), as make_layer builds them."""
+    return isinstance(module, nn.Sequential) and len(module) > 0 and hasattr(module[0], "conv1")
 
 
 def _stage_label(call: Call) -> tuple[str, str]:
     module = call.module
     if _is_stage(module):
         first = module[0]
+        stride = call.in_shape[-1] // call.out_shape[-1]  # read off the forward pass: 32 -> 16 is stride 2
         text = (f"{call.name}: {len(module)} × {type(first).__name__}, {call.out_shape[0]} channels; "
-                f"first block: stride {first.stride}, shortcut {shortcut_name(first)}")
+                f"first block: stride {stride}, shortcut {shortcut_name(first)}")
         return text, "stage"
     if isinstance(module, nn.Linear):
         return f"{call.name}: flatten, then {describe(module)}", _kind(module)

@@ -29,7 +29,7 @@ def test_option_b_block_draws_its_projection_and_the_halved_shape():
 
 def test_option_a_is_drawn_as_what_it_does():
     d = diagrams.block(cifar_resnet(20, shortcut="A").layer3[0], (32, 16, 16))
-    assert "downsample: option A (no parameters):\nkeep x[:, :, ::2, ::2], add 32 zero channels" in d.labels
+    assert "downsample: option A (no parameters):\nkeep x[:, :, ::2, ::2],\nadd 32 zero channels" in d.labels
     assert d.shapes[-1] == "64×8×8"
 
 
@@ -61,7 +61,7 @@ def test_basic_vs_bottleneck_reads_the_channel_counts_from_the_modules():
                   "conv3: 1×1 conv, 64→256"]:
         assert label in d.labels
     assert "256×56×56" in d.shapes
-    wide = diagrams.basic_vs_bottleneck(bottleneck=Bottleneck(256, 64, base_width=128))  # Wide ResNet-50-2
+    wide = diagrams.basic_vs_bottleneck(bottleneck=Bottleneck(256, 64, 1, None, 128))  # Wide ResNet-50-2 (width 128)
     assert "conv1: 1×1 conv, 256→128" in wide.labels and "conv1: 1×1 conv, 256→64" not in wide.labels
 
 
