@@ -316,8 +316,8 @@ class Roughness:
     centre_curvature: mean of the second differences along a and b at (0, 0), divided by the step squared
         (how sharply the surface bends at the network; larger = a narrower valley);
     nonconvex_fraction: share of the inner grid points where the grid's 2x2 Hessian (second differences)
-        has a clearly negative eigenvalue, below -0.1 times the size of the largest, which is Li et al.'s
-        |lambda_min / lambda_max| test (0 for a perfect bowl; chaotic surfaces score high).
+        has a clearly negative eigenvalue, below -0.1 times the size of the largest (after Li et al.'s maps of
+        |lambda_min / lambda_max|; 0 for a perfect bowl, high for a chaotic surface).
     """
 
     loss_range: float
