@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CIFAR-10 folder (ImageFolder train/ and test/, or torchvision's files); "
                        "default $RESNET_LESSONS_DATA, else a torchvision download")
     train.add_argument("--subset", type=int, default=None, metavar="N",
-                       help="train on a stratified subset of N training images (equal per class)")
+                       help="train on a stratified subset of N training images (equal per class; "
+                       "near-equal when N is not a multiple of the number of classes)")
     train.add_argument("--test-subset", type=int, default=None, metavar="N",
                        help="evaluate on a stratified subset of N test images (default: all of them)")
     train.add_argument("--val-size", type=int, default=0, metavar="N",

@@ -324,7 +324,8 @@ def load_course_data(
 ) -> CIFAR10Tensors:
     """The data for a notebook: all of CIFAR-10, or a stratified subset in fast mode.
 
-    train_size, test_size: images to keep (multiples of 10). None means everything normally and
+    train_size, test_size: images to keep (stratified: equal class counts for multiples of 10,
+        near-equal otherwise). None means everything normally and
         FAST_TRAIN_SIZE / FAST_TEST_SIZE (2,000 / 1,000) in fast mode.
     root: where the data is (see :func:`load_cifar10`); seed: which subset.
     verbose: print one line saying where the data came from, the sizes, and whether it is a subset
