@@ -28,6 +28,7 @@ from resnet_lessons.models import (
     build_model,
     cifar_resnet,
     list_models,
+    make_layer,
     make_shortcut,
     residual_blocks,
 )
@@ -378,6 +379,154 @@ def test_imagenet_counts_and_shapes():
 
 
 # ---------------------------------------------------------------------------------------------
+# what stored results and checkpoints depend on: parameter counts and state_dict keys and shapes
+# ---------------------------------------------------------------------------------------------
+
+# (name, build_model kwargs, parameters, sha256 of "key:shape" lines, first 16 hex digits), recorded with the
+# code of commit fcd9e83, before the models' forward passes and block attributes were rewritten. A change
+# here means stored histories and saved checkpoints no longer match their networks.
+STATE_DICT_FINGERPRINTS = [
+    ('resnet8', {}, 75290, '955cfbbab96a266a'),
+    ('resnet14', {}, 172506, 'ed5b9e28b3ccd8a3'),
+    ('resnet20', {}, 269722, '2d1ebde4d7a547fe'),
+    ('resnet32', {}, 464154, 'bf4235bbeb11afce'),
+    ('resnet44', {}, 658586, '5566718b179d48db'),
+    ('resnet56', {}, 853018, '11c7068e5f3ca8f8'),
+    ('resnet110', {}, 1727962, '242f47ba46363069'),
+    ('resnet1202', {}, 19421274, 'a58e384429d13a59'),
+    ('plain8', {}, 75290, '955cfbbab96a266a'),
+    ('plain14', {}, 172506, 'ed5b9e28b3ccd8a3'),
+    ('plain20', {}, 269722, '2d1ebde4d7a547fe'),
+    ('plain32', {}, 464154, 'bf4235bbeb11afce'),
+    ('plain44', {}, 658586, '5566718b179d48db'),
+    ('plain56', {}, 853018, '11c7068e5f3ca8f8'),
+    ('plain110', {}, 1727962, '242f47ba46363069'),
+    ('preact_resnet20', {}, 269722, '72c55ccffe0bdabb'),
+    ('preact_resnet56', {}, 853018, '2725868ed8122b23'),
+    ('preact_resnet110', {}, 1727962, '3328be9d67870fbf'),
+    ('preact_resnet164', {}, 1703258, '9b9733a109d72409'),
+    ('resnext29_8x64d', {}, 34426698, 'cbb07f1de8e22154'),
+    ('resnext29_16x64d', {}, 68155210, '557754a178ec4ef3'),
+    ('resnet50_lab10', {}, 1484186, '879b88eba671ff04'),
+    ('resnet18', {}, 11689512, '3e58b0798c806a0c'),
+    ('resnet34', {}, 21797672, '97e365907d64da74'),
+    ('resnet50', {}, 25557032, '781bb16f43b8f96f'),
+    ('resnet101', {}, 44549160, '708e8813e2eb3461'),
+    ('resnet152', {}, 60192808, '9e3321003337a848'),
+    ('resnext50_32x4d', {}, 25028904, '7140c3dbddac5382'),
+    ('resnext101_32x8d', {}, 88791336, 'd8d4f6f347fc1097'),
+    ('wide_resnet50_2', {}, 68883240, '31ec3ad967f7b3b9'),
+    ('plain18', {}, 11515688, '09aae227314acfcd'),
+    ('plain34', {}, 21623848, 'd398e244efc08153'),
+    ('resnet20', {'shortcut': 'B'}, 272474, '301aa5a51c650404'),
+    ('resnet20', {'shortcut': 'C'}, 269722, '2d1ebde4d7a547fe'),
+    ('resnext50_32x4d', {'group_first_conv': True}, 16640552, '7c424c2188911835'),
+]
+
+
+def _fingerprint(model: nn.Module) -> str:
+    import hashlib
+
+    text = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "parameters", "fingerprint"), STATE_DICT_FINGERPRINTS,
+                         ids=[f"{n}{'-' + '-'.join(map(str, k.values())) if k else ''}" for n, k, *_ in
+                              STATE_DICT_FINGERPRINTS])
+def test_parameter_counts_and_state_dict_keys_are_unchanged(name, kwargs, parameters, fingerprint):
+    with torch.device("meta"):
+        model = build_model(name, **kwargs)
+    assert (n_params(model), _fingerprint(model)) == (parameters, fingerprint)
+
+
+def test_every_registered_network_has_a_fingerprint():
+    assert {n for n, k, *_ in STATE_DICT_FINGERPRINTS if not k} == set(list_models())
+
+
+# ---------------------------------------------------------------------------------------------
+# a student's own block class
+# ---------------------------------------------------------------------------------------------
+
+
+class StudentBlock(nn.Module):
+    """A residual block written from scratch, with other layer names: make_layer and ResNet take it."""
+
+    expansion = 1
+    has_shortcut = True
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.first = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.first_bn = nn.BatchNorm2d(planes)
+        self.second = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.second_bn = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.first(x)
+        out = self.first_bn(out)
+        out = torch.relu(out)
+        out = self.second(out)
+        out = self.second_bn(out)
+        identity = x if self.downsample is None else self.downsample(x)
+        return torch.relu(out + identity)
+
+
+class StudentPlainBlock(StudentBlock):
+    has_shortcut = False
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__(inplanes, planes, stride)
+
+    def forward(self, x):
+        out = torch.relu(self.first_bn(self.first(x)))
+        return torch.relu(self.second_bn(self.second(out)))
+
+
+def test_a_students_block_builds_a_stage_and_a_network():
+    stage = make_layer(StudentBlock, 16, 32, 3, stride=2, shortcut="B")
+    assert isinstance(stage[0].downsample, ConvProjection) and stage[1].downsample is None
+    assert stage(image_batch(2, 8, 16)).shape == (2, 32, 4, 4)
+    plain = make_layer(StudentPlainBlock, 16, 32, 2, stride=2)
+    assert plain(image_batch(2, 8, 16)).shape == (2, 32, 4, 4)
+    model = ResNet(StudentBlock, [2, 2, 2, 2], **TINY)
+    reference = ResNet(BasicBlock, [2, 2, 2, 2], **TINY)
+    assert n_params(model) == n_params(reference)
+    assert [name for name, _ in residual_blocks(model)] == [name for name, _ in residual_blocks(reference)]
+    assert model(image_batch(2, 64)).shape == (2, 1000)
+    with pytest.raises(ValueError, match="zero_init_residual needs shortcuts"):
+        ResNet(StudentPlainBlock, [1, 1, 1, 1], zero_init_residual=True, **TINY)
+
+
+def test_a_block_class_without_its_attributes_is_refused_with_what_to_add():
+    class NoAttributes(nn.Module):
+        def __init__(self, inplanes, planes, stride=1, downsample=None):
+            super().__init__()
+
+    with pytest.raises(TypeError, match="needs the class attribute.s. expansion and has_shortcut"):
+        make_layer(NoAttributes, 16, 16, 2)
+    with pytest.raises(TypeError, match="a block class .a subclass of nn.Module, not an instance"):
+        ResNet(BasicBlock(16, 16), [1, 1, 1, 1])
+
+
+def test_plain_nets_take_no_shortcut_option():
+    for name in [n for n in list_models() if n.startswith("plain")]:
+        with pytest.raises(TypeError, match=f"{name} is a plain network: it has no shortcuts"):
+            build_model(name, shortcut="A")
+    with pytest.raises(ValueError, match="takes no shortcut option"):
+        cifar_resnet(20, "A", plain=True)
+    assert build_model("plain20").shortcut is None and cifar_resnet(20).shortcut == "A"
+
+
+def test_one_name_for_the_bottleneck_width():
+    wide = Bottleneck(256, 64, width_per_group=128)  # Wide ResNet-50-2's layer1 blocks: 3x3 of 128 channels
+    assert wide.conv2.in_channels == 128 and PlainBottleneck(256, 64, width_per_group=128).conv2.in_channels == 128
+    for block in (BasicBlock(16, 16), wide, ResNeXtBottleneck(256, 64)):
+        assert not hasattr(block, "stride")  # the convolutions hold the stride
+
+
+# ---------------------------------------------------------------------------------------------
 # initialisation: torchvision's (He-normal, fan_out; BatchNorm 1 and 0; zero-init of the last BN where asked)
 # ---------------------------------------------------------------------------------------------
 
@@ -496,7 +645,7 @@ def test_bad_shortcut_option():
         cifar_resnet(20, shortcut="D")
     with pytest.raises(ValueError, match="valid options"):
         make_shortcut(None, 16, 32, 2)
-    with pytest.raises(ValueError, match="no shortcuts"):
+    with pytest.raises(TypeError, match="no shortcuts"):
         build_model("plain20", shortcut="B")
     with pytest.raises(ValueError, match="plain"):
         cifar_resnet(20, plain=True, zero_init_residual=True)
@@ -533,7 +682,7 @@ def test_bad_images():
 def test_bad_network_arguments():
     with pytest.raises(ValueError, match="four positive"):
         ResNet(BasicBlock, [2, 2, 2])
-    with pytest.raises(TypeError, match="block must be one of"):
+    with pytest.raises(TypeError, match="Conv2d needs the class attribute"):
         ResNet(nn.Conv2d, [2, 2, 2, 2])
     with pytest.raises(ValueError, match="stem"):
         ResNet(BasicBlock, [2, 2, 2, 2], stem="tiny")

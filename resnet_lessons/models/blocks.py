@@ -11,8 +11,9 @@ Every convolution is followed by BatchNorm; convolutions have no bias (BatchNorm
 A block's output has ``planes * expansion`` channels. Shapes in the docstrings use N for the batch,
 s for the stride (1 or 2) and H, W for the input's height and width.
 
-Also here: :func:`make_layer` (one stage of blocks), :func:`init_weights` (torchvision's initialisation,
-``zero_init_residual``), :func:`residual_blocks` and :func:`check_input`.
+Also here: :func:`make_layer` (one stage of blocks; :func:`check_block_class` says what a block class of
+your own needs), :func:`init_weights` (torchvision's initialisation, ``zero_init_residual``),
+:func:`residual_blocks`, :func:`block_stride` and :func:`check_input`.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class BasicBlock(nn.Module):
     """
 
     expansion = 1
+    has_shortcut = True
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -106,7 +108,6 @@ class BasicBlock(nn.Module):
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)
@@ -127,6 +128,7 @@ class PlainBasicBlock(nn.Module):
     """
 
     expansion = 1
+    has_shortcut = False
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1):
         super().__init__()
@@ -135,7 +137,6 @@ class PlainBasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)
@@ -155,20 +156,22 @@ class Bottleneck(nn.Module):
     """Residual bottleneck: 1x1 reduces, 3x3 (with the stride, as torchvision) works, 1x1 expands x4.
 
     x        [N, inplanes, H, W]
-    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]        width = planes * base_width / 64
+    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]        width = planes * width_per_group / 64
     conv2    3x3, stride s  -> bn2 -> ReLU    [N, width, H/s, W/s]
     conv3    1x1            -> bn3            [N, 4*planes, H/s, W/s] this is F(x)
     out      ReLU(F(x) + shortcut)            [N, 4*planes, H/s, W/s]
 
-    ``base_width`` is 64 for ResNet (width = planes) and 128 for Wide ResNet-50-2 (width = 2 * planes).
+    ``width_per_group`` is 64 for ResNet (width = planes) and 128 for Wide ResNet-50-2 (width = 2 * planes);
+    torchvision calls it ``base_width`` in its blocks and ``width_per_group`` in ``ResNet``.
     """
 
     expansion = 4
+    has_shortcut = True
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 base_width: int = 64):
+                 width_per_group: int = 64):
         super().__init__()
-        width = bottleneck_width(planes, base_width)
+        width = bottleneck_width(planes, width_per_group)
         _check_shortcut_fits("Bottleneck", inplanes, planes * self.expansion, stride, downsample)
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
@@ -178,12 +181,16 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -198,10 +205,11 @@ class PlainBottleneck(nn.Module):
     """
 
     expansion = 4
+    has_shortcut = False
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, base_width: int = 64):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, width_per_group: int = 64):
         super().__init__()
-        width = bottleneck_width(planes, base_width)
+        width = bottleneck_width(planes, width_per_group)
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width, stride)
@@ -209,12 +217,17 @@ class PlainBottleneck(nn.Module):
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
+        return self.relu(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +252,7 @@ class ResNeXtBottleneck(nn.Module):
     """
 
     expansion = 4
+    has_shortcut = True
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
@@ -255,13 +269,17 @@ class ResNeXtBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
-        self.stride = stride
         self.cardinality = cardinality
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -276,6 +294,7 @@ class PlainResNeXtBottleneck(nn.Module):
     """
 
     expansion = 4
+    has_shortcut = False
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
                  cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
@@ -290,17 +309,24 @@ class PlainResNeXtBottleneck(nn.Module):
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
-        self.stride = stride
         self.cardinality = cardinality
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
+        return self.relu(out)
 
 
 RESIDUAL_BLOCKS = (BasicBlock, Bottleneck, ResNeXtBottleneck)
 PLAIN_BLOCKS = (PlainBasicBlock, PlainBottleneck, PlainResNeXtBottleneck)
+"""The package's blocks. Code that takes a block class asks the class itself (``has_shortcut``,
+``expansion``), so a student's own block works everywhere these do."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,24 +334,44 @@ PLAIN_BLOCKS = (PlainBasicBlock, PlainBottleneck, PlainResNeXtBottleneck)
 # ---------------------------------------------------------------------------------------------
 
 
+def check_block_class(block: object) -> None:
+    """Raise TypeError unless ``block`` is a block class that says how to build a stage of it.
+
+    A block class (the package's or a student's) is an ``nn.Module`` subclass with two class attributes:
+    ``expansion`` (output channels = planes * expansion) and ``has_shortcut`` (True: its ``__init__`` is
+    ``(inplanes, planes, stride, downsample, ...)`` and it adds ``downsample(x)`` or x; False: a plain
+    block, ``(inplanes, planes, stride, ...)``).
+    """
+    if not (isinstance(block, type) and issubclass(block, nn.Module)):
+        raise TypeError(f"block must be a block class (a subclass of nn.Module, not an instance), got {block!r}.")
+    missing = [a for a in ("expansion", "has_shortcut") if not hasattr(block, a)]
+    if missing:
+        raise TypeError(
+            f"{block.__name__} needs the class attribute(s) {' and '.join(missing)}: expansion = 1 (or 4 for a "
+            "bottleneck: output channels = planes * expansion), and has_shortcut = True if its __init__ takes "
+            "(inplanes, planes, stride, downsample) and adds the shortcut, False for a plain block."
+        )
+
+
 def make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: int, stride: int = 1,
                shortcut: str = "B", **block_kwargs) -> nn.Sequential:
     """One stage (torchvision's ``layer1`` ... ``layer4``): ``num_blocks`` blocks in an ``nn.Sequential``.
 
     [N, inplanes, H, W] -> [N, planes * block.expansion, H/stride, W/stride]. Only the first block changes
-    the shape; if it is a residual block, its shortcut is option ``shortcut`` ("A", "B" or "C", see
-    :mod:`.shortcuts`). Plain blocks get no shortcut at all. ``block_kwargs`` go to every block
-    (e.g. ``cardinality=32, width_per_group=4``).
+    the shape; if the block has a shortcut (``block.has_shortcut``), that block's shortcut is option
+    ``shortcut`` ("A", "B" or "C", see :mod:`.shortcuts`). Plain blocks get no shortcut at all.
+    ``block_kwargs`` go to every block (e.g. ``cardinality=32, width_per_group=4``). ``block`` may be a
+    class of your own, see :func:`check_block_class`.
     """
+    check_block_class(block)
     if not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"a stage needs at least one block, got num_blocks={num_blocks!r}.")
     out_channels = planes * block.expansion
-    residual = issubclass(block, RESIDUAL_BLOCKS)
     blocks = []
     for i in range(num_blocks):
         block_in = inplanes if i == 0 else out_channels
         block_stride = stride if i == 0 else 1
-        if not residual:
+        if not block.has_shortcut:
             blocks.append(block(block_in, planes, block_stride, **block_kwargs))
             continue
         downsample = None
@@ -356,9 +402,16 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
                 nn.init.zeros_(m.bn3.weight)
 
 
+def block_stride(block: nn.Module) -> int:
+    """How much ``block`` shrinks the map: the largest stride of its convolutions (1 or 2). The stride is
+    held by the convolution that applies it (conv1 of a BasicBlock, conv2 of a bottleneck), not copied."""
+    return max((m.stride[0] for m in block.modules() if isinstance(m, nn.Conv2d)), default=1)
+
+
 def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The residual blocks of ``model`` in forward order, as (name, block), e.g. ("layer2.0", BasicBlock)."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, RESIDUAL_BLOCKS)]
+    """The residual blocks of ``model`` (those whose class has ``has_shortcut = True``) in forward order, as
+    (name, block), e.g. ("layer2.0", BasicBlock)."""
+    return [(name, m) for name, m in model.named_modules() if getattr(type(m), "has_shortcut", False)]
 
 
 def check_input(x: object, channels: int = 3) -> None:

@@ -23,7 +23,8 @@ Option C has no parameters, so "same layers" still means "same count". Option B 
 a BatchNorm to each of the two downsampling blocks (16->32: 512 + 64, 32->64: 2,048 + 128, together 2,752
 parameters for every depth); they belong to the shortcuts, so the plain twin does not have them: a B net
 has exactly 2,752 parameters more than its plain twin. Asking for ``plain=True`` with option B or C is
-therefore refused with an explanation, instead of being silently ignored.
+therefore refused with an explanation (any shortcut option given with ``plain=True`` is), instead of being
+silently ignored.
 
 ResNeXt-29 on CIFAR (ResNeXt paper, Section 5.3): a 3x3 convolution with 64 filters, then 3 stages
 of 3 ResNeXt bottlenecks with outputs of 256, 512 and 1024 channels and grouped widths C*d, 2*C*d, 4*C*d,
@@ -79,20 +80,21 @@ class CifarResNet(nn.Module):
     avgpool                            [N, 64, 1, 1] -> flatten [N, 64]
     fc                                 [N, num_classes]
 
-    ``shortcut`` ("A", "B" or "C", see :mod:`.shortcuts`) says what the two downsampling blocks add.
+    ``shortcut`` ("A", the default, "B" or "C", see :mod:`.shortcuts`) says what the two downsampling
+    blocks of a residual net add; a plain net (``plain=True``) has no shortcuts and takes no ``shortcut``.
     """
 
-    def __init__(self, depth: int = 20, shortcut: str = "A", plain: bool = False, num_classes: int = 10,
+    def __init__(self, depth: int = 20, shortcut: str | None = None, plain: bool = False, num_classes: int = 10,
                  zero_init_residual: bool = False):
         super().__init__()
         n = blocks_per_stage(depth)
-        shortcut = check_shortcut_option(shortcut)
-        if plain and shortcut != "A":
+        if plain and shortcut is not None:
             raise ValueError(
-                f"a plain network has no shortcuts, so shortcut={shortcut!r} cannot apply to it. Its residual twin "
-                "with option A has exactly its parameters; option B adds 2,752 (two 1x1 projections with "
-                "BatchNorm). Leave shortcut at 'A' for plain=True."
+                f"a plain network has no shortcuts, so it takes no shortcut option (got shortcut={shortcut!r}). "
+                "Its residual twin with option A has exactly its parameters; option B adds 2,752 (two 1x1 "
+                "projections with BatchNorm). Leave shortcut out for plain=True."
             )
+        shortcut = check_shortcut_option("A" if shortcut is None else shortcut)
         if plain and zero_init_residual:
             raise ValueError("zero_init_residual zeroes the last BatchNorm of each residual branch; a plain network "
                              "has no shortcut to carry x past it, so every block would output 0. Use it with "
@@ -114,7 +116,9 @@ class CifarResNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x)
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
@@ -127,9 +131,10 @@ class CifarResNet(nn.Module):
         return f"depth={self.depth} ({kind})"
 
 
-def cifar_resnet(depth: int, shortcut: str = "A", plain: bool = False, num_classes: int = 10,
+def cifar_resnet(depth: int, shortcut: str | None = None, plain: bool = False, num_classes: int = 10,
                  zero_init_residual: bool = False) -> CifarResNet:
-    """A CIFAR ResNet of any depth 6n+2 (8, 14, 20, ...); ``plain=True`` for its plain twin."""
+    """A CIFAR ResNet of any depth 6n+2 (8, 14, 20, ...), option A unless ``shortcut`` says otherwise;
+    ``plain=True`` for its plain twin (no shortcut option)."""
     return CifarResNet(depth, shortcut, plain, num_classes, zero_init_residual)
 
 
@@ -173,39 +178,39 @@ def resnet1202(shortcut: str = "A", num_classes: int = 10, zero_init_residual: b
     return CifarResNet(1202, shortcut, False, num_classes, zero_init_residual)
 
 
-def plain8(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain8(num_classes: int = 10) -> CifarResNet:
     """Plain-8: ResNet-8's layers without the additions."""
-    return CifarResNet(8, shortcut, True, num_classes)
+    return CifarResNet(8, plain=True, num_classes=num_classes)
 
 
-def plain14(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain14(num_classes: int = 10) -> CifarResNet:
     """Plain-14: ResNet-14's layers without the additions."""
-    return CifarResNet(14, shortcut, True, num_classes)
+    return CifarResNet(14, plain=True, num_classes=num_classes)
 
 
-def plain20(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain20(num_classes: int = 10) -> CifarResNet:
     """Plain-20: ResNet-20's layers without the additions (269,722 parameters)."""
-    return CifarResNet(20, shortcut, True, num_classes)
+    return CifarResNet(20, plain=True, num_classes=num_classes)
 
 
-def plain32(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain32(num_classes: int = 10) -> CifarResNet:
     """Plain-32: ResNet-32's layers without the additions (464,154 parameters)."""
-    return CifarResNet(32, shortcut, True, num_classes)
+    return CifarResNet(32, plain=True, num_classes=num_classes)
 
 
-def plain44(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain44(num_classes: int = 10) -> CifarResNet:
     """Plain-44: ResNet-44's layers without the additions (658,586 parameters)."""
-    return CifarResNet(44, shortcut, True, num_classes)
+    return CifarResNet(44, plain=True, num_classes=num_classes)
 
 
-def plain56(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain56(num_classes: int = 10) -> CifarResNet:
     """Plain-56: ResNet-56's layers without the additions (853,018 parameters)."""
-    return CifarResNet(56, shortcut, True, num_classes)
+    return CifarResNet(56, plain=True, num_classes=num_classes)
 
 
-def plain110(shortcut: str = "A", num_classes: int = 10) -> CifarResNet:
+def plain110(num_classes: int = 10) -> CifarResNet:
     """Plain-110: ResNet-110's layers without the additions (1,727,962 parameters)."""
-    return CifarResNet(110, shortcut, True, num_classes)
+    return CifarResNet(110, plain=True, num_classes=num_classes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +270,9 @@ class CifarResNeXt(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x)
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)

@@ -33,12 +33,11 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import (
-    PLAIN_BLOCKS,
-    RESIDUAL_BLOCKS,
     BasicBlock,
     Bottleneck,
     PlainBasicBlock,
     ResNeXtBottleneck,
+    check_block_class,
     check_input,
     conv3x3,
     init_weights,
@@ -70,9 +69,10 @@ class ResNet(nn.Module):
     avgpool -> flatten                           [N, 512*e]
     fc                                           [N, num_classes]
 
-    ``block`` is any block of :mod:`.blocks`; residual blocks get torchvision's shortcuts (option B:
+    ``block`` is any block class of :mod:`.blocks` or one of your own (see
+    :func:`~.blocks.check_block_class`); blocks with ``has_shortcut`` get torchvision's shortcuts (option B:
     1x1 conv + BN where the shape changes), plain blocks none. ``block_kwargs`` go to every block, e.g.
-    ``{"cardinality": 32, "width_per_group": 4}`` or ``{"base_width": 128}``.
+    ``{"cardinality": 32, "width_per_group": 4}`` or ``{"width_per_group": 128}``.
 
     ``stem="cifar"`` replaces the 7x7 convolution and the max-pool by a 3x3 convolution with stride 1 (no
     max-pool) for 32x32 images; ``widths`` (planes per stage) and ``strides`` change the stages.
@@ -83,13 +83,11 @@ class ResNet(nn.Module):
                  widths: Sequence[int] = (64, 128, 256, 512), strides: Sequence[int] = (1, 2, 2, 2),
                  block_kwargs: dict | None = None):
         super().__init__()
-        if not (isinstance(block, type) and issubclass(block, RESIDUAL_BLOCKS + PLAIN_BLOCKS)):
-            names = ", ".join(b.__name__ for b in RESIDUAL_BLOCKS + PLAIN_BLOCKS)
-            raise TypeError(f"block must be one of the block classes {names}; got {block!r}.")
+        check_block_class(block)
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}: 'imagenet' (7x7 conv stride 2 + max-pool) or 'cifar' "
                              f"(3x3 conv stride 1, no max-pool); got {stem!r}.")
-        if zero_init_residual and issubclass(block, PLAIN_BLOCKS):
+        if zero_init_residual and not block.has_shortcut:
             raise ValueError("zero_init_residual needs shortcuts: a plain network would output 0. "
                              "Use it with a residual block.")
         layers = _check_four("layers", layers)
@@ -116,7 +114,9 @@ class ResNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x)
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
         x = self.maxpool(x)
         x = self.layer1(x)
         x = self.layer2(x)
@@ -168,7 +168,7 @@ def resnext101_32x8d(num_classes: int = 1000, zero_init_residual: bool = False,
 
 def wide_resnet50_2(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
     """Wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide (the 3x3 has 2 * planes), 68,883,240 parameters."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs={"base_width": 128})
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs={"width_per_group": 128})
 
 
 def plain18(num_classes: int = 1000) -> ResNet:

@@ -78,6 +78,10 @@ def build_model(name: str, **kwargs) -> nn.Module:
     builder = MODELS[name]
     allowed = list(inspect.signature(builder).parameters)
     unknown = [k for k in kwargs if k not in allowed]
+    if "shortcut" in unknown and name.startswith("plain"):
+        raise TypeError(f"{name} is a plain network: it has no shortcuts, so it takes no shortcut option. Its "
+                        f"residual twin does: build_model({name.replace('plain', 'resnet')!r}, "
+                        f"shortcut={kwargs['shortcut']!r}).")
     if unknown:
         raise TypeError(f"{name} does not take {', '.join(map(repr, unknown))}; "
                         f"it accepts: {', '.join(allowed) or 'no arguments'}.")

@@ -68,8 +68,10 @@ class TwoConvBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.conv1(x))
-        return self.relu(self.conv2(out))
+        out = self.conv1(x)
+        out = self.relu(out)
+        out = self.conv2(out)
+        return self.relu(out)
 
 
 class BiasBottleneck(nn.Module):
@@ -95,8 +97,10 @@ class BiasBottleneck(nn.Module):
             self.conv_shortcut = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.conv1(x))
-        out = self.relu(self.conv2(out))
+        out = self.conv1(x)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.relu(out)
         out = self.conv3(out)
         identity = x if self.conv_shortcut is None else self.conv_shortcut(x)
         return self.relu(out + identity)
