@@ -459,7 +459,8 @@ def fit(
             raise CheckpointError(
                 f"The checkpoint {checkpoint_path} is from a different run, so it cannot be resumed here:\n  "
                 + "\n  ".join(different)
-                + "\nCall fit with the run's original settings, or use another out_dir to start a new run."
+                + "\nCall fit with the run's original settings (on the command line: the run's original command "
+                "with --resume), or use another out_dir (--out) to start a new run."
             )
         try:
             model.load_state_dict(saved["model"])
