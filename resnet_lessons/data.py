@@ -26,12 +26,14 @@ run records to know what it was trained on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -625,6 +627,12 @@ def _write_cache(path: Path, payload: dict) -> None:
     for old in path.parent.glob(f"{prefix}-*.pt"):
         if old != path:
             old.unlink(missing_ok=True)
+    # Temporary files of saves that were killed (kill -9, a power cut) are as big as the cache: delete
+    # those over an hour old (a younger one may belong to another process saving right now).
+    for orphan in path.parent.glob(f"{prefix}-*.pt.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - orphan.stat().st_mtime > 3600:
+                orphan.unlink()
 
 
 def _from_payload(payload: dict, label: str, root: Path, source: str | None = None) -> CIFAR10Tensors:

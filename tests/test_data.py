@@ -462,6 +462,19 @@ def test_a_cache_that_cannot_be_written_is_only_a_warning(tiny_folder, tmp_path,
     assert not list((tmp_path / "cache").iterdir())  # no temporary file left behind
 
 
+def test_old_temporary_files_of_killed_cache_saves_are_deleted(tiny_folder, tmp_path):
+    load_cifar10(tiny_folder, progress=False)
+    (cache_file,) = (tmp_path / "cache").glob("*.pt")
+    old, young = (cache_file.with_name(cache_file.name + suffix) for suffix in (".a1b2c3.tmp", ".d4e5f6.tmp"))
+    for orphan in (old, young):
+        orphan.write_bytes(b"\0" * 100)
+    os.utime(old, (0, 0))  # left by a save killed long ago
+    cats = tiny_folder / "train" / "cat"
+    (cats / "extra.jpg").write_bytes(next(cats.iterdir()).read_bytes())
+    load_cifar10(tiny_folder, progress=False)  # the folder changed: a new cache is saved
+    assert not old.exists() and young.exists()  # a young one may be another process's save in progress
+
+
 def test_torchvision_source_is_cached_too(fake_torchvision, monkeypatch):
     root, _ = fake_torchvision
     first = load_cifar10(root)
