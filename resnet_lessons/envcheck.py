@@ -94,13 +94,14 @@ def measure_step_seconds(model: nn.Module, batch_size: int = 128, steps: int = 3
 
 
 def estimate_training_seconds(model: nn.Module, train_images: int, epochs: int, batch_size: int = 128,
-                              device: torch.device | None = None) -> float:
+                              device: torch.device | None = None, image_size: int = 32) -> float:
     """Estimate how long ``epochs`` of training on ``train_images`` images take here, and print it.
 
     The estimate is measured, not guessed: a few steps are timed on this machine (evaluation and
-    data loading add a little on top). On a GPU the trainer's compiled loop is faster than this.
+    data loading add a little on top), on images of ``image_size`` x ``image_size`` pixels. On a GPU
+    the trainer's compiled loop is faster than this.
     """
-    per_step = measure_step_seconds(model, batch_size=batch_size, device=device)
+    per_step = measure_step_seconds(model, batch_size=batch_size, device=device, image_size=image_size)
     steps = epochs * max(1, train_images // batch_size)  # the trainer drops the last, incomplete batch
     total = per_step * steps
     print(f"Estimated training time here: about {_readable(total)} "

@@ -83,9 +83,9 @@ class LiveRun:
 
     @property
     def steps(self) -> int:
-        """SGD steps of one model's training (the trainer keeps the last, smaller batch)."""
+        """SGD steps of one model's training (the trainer drops the last, incomplete batch)."""
         n = self.train_images if self.train_images is not None else 50_000
-        return self.epochs * -(-n // self.batch_size)
+        return self.epochs * (n // self.batch_size)
 
     def display_name(self, model: str) -> str:
         """The name to show: ``"plain-56"``, or ``"plain-56 (16x16 stand-in)"`` at a lower resolution."""

@@ -52,7 +52,7 @@ def test_a_quick_warm_up_step_means_the_requested_timed_steps(monkeypatch):
 
 
 def test_estimate_multiplies_the_step_time_by_the_number_of_steps(monkeypatch, capsys):
-    monkeypatch.setattr(envcheck, "measure_step_seconds", lambda model, batch_size, device: 0.5)
+    monkeypatch.setattr(envcheck, "measure_step_seconds", lambda model, batch_size, device, image_size: 0.5)
     total = estimate_training_seconds(BatchRecorder(), train_images=1000, epochs=4, batch_size=128)
     assert total == 0.5 * 4 * 7  # 1000 images in batches of 128: 7 full steps per epoch, as the trainer takes
     printed = capsys.readouterr().out
@@ -60,7 +60,7 @@ def test_estimate_multiplies_the_step_time_by_the_number_of_steps(monkeypatch, c
 
 
 def test_estimate_reads_long_times_in_minutes_and_hours(monkeypatch, capsys):
-    monkeypatch.setattr(envcheck, "measure_step_seconds", lambda model, batch_size, device: 2.0)
+    monkeypatch.setattr(envcheck, "measure_step_seconds", lambda model, batch_size, device, image_size: 2.0)
     estimate_training_seconds(BatchRecorder(), train_images=128 * 100, epochs=1, batch_size=128)  # 200 s
     estimate_training_seconds(BatchRecorder(), train_images=128 * 100, epochs=30, batch_size=128)  # 6000 s
     printed = capsys.readouterr().out

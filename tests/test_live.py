@@ -117,9 +117,15 @@ def test_a_stand_in_is_named_as_such():
     assert real.display_name("plain-56") == "plain-56" and "stand-in" not in real.describe()
 
 
-def test_steps_count_the_last_smaller_batch():
-    assert LiveRun(("plain-20",), 1000, 100, 16, 3, 128).steps == 3 * 8  # 7 full batches + 1 of 104
-    assert LiveRun(("plain-20",), None, None, 32, 20, 512).steps == 20 * 98
+def test_steps_are_the_trainers_steps():
+    """The trainer drops the last, incomplete batch of an epoch; the described step count must agree."""
+    from resnet_lessons.loader import DeviceLoader
+
+    run = LiveRun(("plain-20",), 1000, 100, 16, 3, 128)
+    loader = DeviceLoader(torch.zeros(1000, 3, 16, 16, dtype=torch.uint8), torch.zeros(1000, dtype=torch.int64),
+                          128, [0.5] * 3, [0.25] * 3, train=True, device="cpu")
+    assert run.steps == 3 * len(loader) == 3 * 7
+    assert LiveRun(("plain-20",), None, None, 32, 20, 512).steps == 20 * 97
 
 
 @pytest.mark.parametrize("bad", [{"image_size": 12}, {"models": ("plain-57",)}])
