@@ -283,7 +283,8 @@ def test_jupyterlab_runs_the_notebook_with_widgets_and_figures(browser, lab):
     screenshot(chrome, "jupyterlab-reopened.png")
     page = chrome.execute_script("return document.querySelector('.jp-NotebookPanel').innerText")
     assert "Error displaying widget" not in page and "model not found" not in page
-    assert "resnet-8: 100%" in page
+    # (JupyterLab renders only the cells in view, so the finished bar is checked in the saved file.)
+    assert "resnet-8: 100%" in lab["path"].read_text()
 
 
 # ----------------------------------------------------------------------------------------------
