@@ -117,8 +117,6 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
     The model takes normalised [N, 3, 32, 32] images (``record.mean``, ``record.std``) and returns
     [N, 10] logits.
     """
-    from .models import build_model
-
     record = read_record(name, results_dir)
     path = trained_dir(results_dir) / record.file
     remake = f"Remake it with `{record.command}` (or restore it with `git checkout -- {path.name}` in its folder)."
@@ -130,10 +128,21 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
         raise TrainedNetworkError(f"{path} is damaged or was changed: its SHA-256 is {actual}, its record "
                                   f"says {record.sha256}. It was not loaded. {remake}")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(record.model, **record.model_kwargs)
+    model = _build(record.model, record.model_kwargs)
     full_precision = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     model.load_state_dict(full_precision)
     return model.to(device).eval(), record
+
+
+def _build(model: str, kwargs: dict) -> nn.Module:
+    """The untrained network a record names: a registry name, or "cifar_resnext" / "cifar_resnet" with kwargs."""
+    from .models import CifarResNeXt, build_model, cifar_resnet
+
+    if model == "cifar_resnext":
+        return CifarResNeXt(**kwargs)
+    if model == "cifar_resnet":
+        return cifar_resnet(**kwargs)
+    return build_model(model, **kwargs)
 
 
 def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike | None = None) -> Path:

@@ -414,8 +414,16 @@ def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if getattr(type(m), "has_shortcut", False)]
 
 
-def check_input(x: object, channels: int = 3) -> None:
-    """Raise a clear TypeError/ValueError unless ``x`` is a float batch of images [N, channels, H, W]."""
+def check_num_classes(num_classes: object) -> None:
+    """Raise a clear error unless ``num_classes`` is a whole number of classes, at least 2."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be a whole number of classes, at least 2 (10 for CIFAR-10), "
+                         f"got {num_classes!r}.")
+
+
+def check_input(x: object, channels: int = 3, dtype: object = None) -> None:
+    """Raise a clear TypeError/ValueError unless ``x`` is a float batch of images [N, channels, H, W]
+    (of the network's own ``dtype`` when it is given, e.g. float32)."""
     want = f"a float batch of images of shape [N, {channels}, H, W]"
     if not isinstance(x, Tensor):
         raise TypeError(f"expected {want}, got {type(x).__name__}.")
@@ -428,3 +436,6 @@ def check_input(x: object, channels: int = 3) -> None:
     if not x.is_floating_point():
         raise TypeError(f"expected {want}, got dtype {x.dtype}: convert to float and normalise first "
                         "(e.g. (x.float() / 255 - mean) / std).")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"the network's weights are {dtype} but the images are {x.dtype}: convert the images "
+                        f"with x.to({dtype}) (usually x.float()), or the network with model.to({x.dtype}).")

@@ -44,6 +44,7 @@ from .blocks import (
     PlainResNeXtBottleneck,
     ResNeXtBottleneck,
     check_input,
+    check_num_classes,
     conv3x3,
     init_weights,
     make_layer,
@@ -111,11 +112,12 @@ class CifarResNet(nn.Module):
         self.layer2 = make_layer(block, 16, 32, n, stride=2, shortcut=shortcut)
         self.layer3 = make_layer(block, 32, 64, n, stride=2, shortcut=shortcut)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        check_num_classes(num_classes)
         self.fc = nn.Linear(64, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(x)
+        check_input(x, dtype=self.conv1.weight.dtype)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)
@@ -265,11 +267,12 @@ class CifarResNeXt(nn.Module):
         self.layer2 = make_layer(block, 256, 128, n, stride=2, **block_kwargs)
         self.layer3 = make_layer(block, 512, 256, n, stride=2, **block_kwargs)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        check_num_classes(num_classes)
         self.fc = nn.Linear(1024, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(x)
+        check_input(x, dtype=self.conv1.weight.dtype)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)

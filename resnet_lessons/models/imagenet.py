@@ -39,6 +39,7 @@ from .blocks import (
     ResNeXtBottleneck,
     check_block_class,
     check_input,
+    check_num_classes,
     conv3x3,
     init_weights,
     make_layer,
@@ -109,11 +110,12 @@ class ResNet(nn.Module):
         self.layer3 = make_layer(block, widths[1] * e, widths[2], layers[2], strides[2], **block_kwargs)
         self.layer4 = make_layer(block, widths[2] * e, widths[3], layers[3], strides[3], **block_kwargs)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        check_num_classes(num_classes)
         self.fc = nn.Linear(widths[3] * e, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(x)
+        check_input(x, dtype=self.conv1.weight.dtype)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)
