@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	  && $(BIN)/python -m pip install --quiet --no-build-isolation "visdom==0.2.4" || true
 	$(BIN)/python -m pip install --quiet -e ".[lab,visdom,test]"
 	@# visdom's web page files, from the npm registry (pinned; once, ~25 MB): one line if that cannot be done.
-	-$(BIN)/python -m resnet_lessons.visdom_assets
+	-$(BIN)/python -m resnet_lessons.lab.visdom_assets
 	touch $(STAMP)
 
 # Jupyter refuses to run as root without --allow-root (containers, some cloud machines).
@@ -58,7 +58,7 @@ execute: $(STAMP)
 # (resnet_lessons/edition.py). tests/test_edition.py fails when the committed student/ is out of step.
 .PHONY: student
 student: $(STAMP)
-	$(BIN)/python -m resnet_lessons.edition build notebooks student
+	$(BIN)/python -m resnet_lessons.lab.edition build notebooks student
 
 lint: $(STAMP)
 	$(BIN)/ruff check resnet_lessons tests benchmarks

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from resnet_lessons import provenance
 from resnet_lessons.data import load_cifar10
+from resnet_lessons.lab import provenance
 from resnet_lessons.loader import DeviceLoader
 from resnet_lessons.models import build_model
 from resnet_lessons.recipes import get_recipe, make_optimizer, make_scheduler

@@ -41,8 +41,10 @@ from pathlib import Path
 
 import torch
 
-from resnet_lessons import live, provenance
+from resnet_lessons import live
 from resnet_lessons.data import JPEG_COPY_LABEL, load_cifar10
+from resnet_lessons.files import write_json
+from resnet_lessons.lab import provenance
 from resnet_lessons.recipes import get_recipe
 from resnet_lessons.train import fit
 
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "experiments": experiments,
     }
-    path = provenance.write_json(out / f"{args.label}.json", record)
+    path = write_json(out / f"{args.label}.json", record)
     print(f"\nwrote {path}")
     return 0
 

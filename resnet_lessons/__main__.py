@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .experiments import add_arguments as add_experiment_arguments
+from .lab.cli import add_arguments as add_experiment_arguments
 from .recipes import RECIPES
 
 DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
@@ -203,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return train_main(args, argv)
     if args.command == "visdom":
-        from .visdom_logger import server_main
+        from .lab.visdom_logger import server_main
 
         rest = (["--port", str(args.port)] if args.port is not None else []) + (
             ["--env-path", args.env_path] if args.env_path else [])
         return server_main(rest)
     if args.command == "experiment":
-        from .experiments import run_from_args
+        from .lab.cli import run_from_args
 
         return run_from_args(args, argv[1:])
     if args.command == "models":

@@ -24,6 +24,10 @@ import torch
 FAST_ENV = "RESNET_LESSONS_FAST"
 DATA_ENV = "RESNET_LESSONS_DATA"
 CACHE_ENV = "RESNET_LESSONS_CACHE"
+RESULTS_ENV = "RESNET_LESSONS_RESULTS"
+"""Environment variable naming the results folder (default: the repository's ``results/``)."""
+REPO_DIR = Path(__file__).resolve().parents[1]
+"""The folder that holds the package (a clone of the course: notebooks/, results/, ...)."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -70,6 +74,16 @@ def cache_dir() -> Path:
     path = Path(root).expanduser() if root else Path.home() / ".cache" / "resnet_lessons"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def default_results_dir() -> Path:
+    """``$RESNET_LESSONS_RESULTS``, else the first ``results/`` found: the repository's (next to the
+    package), the current folder's, or its parent's (notebooks run in ``notebooks/``)."""
+    env = os.environ.get(RESULTS_ENV)
+    if env:
+        return Path(env).expanduser()
+    candidates = [REPO_DIR / "results", Path.cwd() / "results", Path.cwd().parent / "results"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 def data_dir() -> Path | None:

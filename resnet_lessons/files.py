@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -120,3 +121,24 @@ def check_writable(folder: str | os.PathLike, size: int, name: str = "write-test
         os.close(fd)
         Path(tmp).unlink(missing_ok=True)
     return folder
+
+
+def write_json(path: str | os.PathLike, value: object) -> Path:
+    """Write ``value`` as indented JSON, atomically (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(value, indent=1, sort_keys=False) + "\n"  # first: a bad value leaves no file at all
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Read a JSON file, with a clear error for a missing or broken one."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No file at {path}.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}).") from None

@@ -419,7 +419,7 @@ def plot_interpolation(lines: dict[str, Line], ax: Axes | None = None, title: st
 
 def save_surface(path: str | Path, surface: Surface) -> Path:
     """Write ``surface`` (grid, losses, accuracies, seconds, meta) as JSON."""
-    from .provenance import write_json
+    from .files import write_json
 
     return write_json(path, {"xs": surface.xs.tolist(), "ys": surface.ys.tolist(),
                              "losses": surface.losses.tolist(), "accuracies": surface.accuracies.tolist(),
@@ -428,7 +428,7 @@ def save_surface(path: str | Path, surface: Surface) -> Path:
 
 def load_surface(path: str | Path) -> Surface:
     """Read a surface written by :func:`save_surface`."""
-    from .provenance import read_json
+    from .files import read_json
 
     d = read_json(path)
     return Surface(np.asarray(d["xs"]), np.asarray(d["ys"]), np.asarray(d["losses"]), np.asarray(d["accuracies"]),
@@ -463,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .data import load_cifar10
-    from .provenance import command_line, data_facts, environment, git_state, utc_now, write_json
+    from .files import write_json
+    from .lab.provenance import command_line, data_facts, environment, git_state, utc_now
     from .trained import trained
 
     args = build_parser().parse_args(argv)

@@ -304,7 +304,7 @@ def spread(values: Sequence[float]) -> float:
 
 def signal_path(label: str = DEFAULT_SIGNAL_LABEL, results_dir: str | os.PathLike | None = None) -> Path:
     """Where the benchmark stores its results: ``results/fast_mode_signal/<label>.json``."""
-    from .reference import default_results_dir
+    from .config import default_results_dir
 
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     return root / SIGNAL_FOLDER / f"{label}.json"
@@ -312,7 +312,7 @@ def signal_path(label: str = DEFAULT_SIGNAL_LABEL, results_dir: str | os.PathLik
 
 def read_signal(key: str, path: str | os.PathLike | None = None) -> Signal:
     """The stored effect and noise of live experiment ``key`` (default file: :func:`signal_path`)."""
-    from .provenance import read_json
+    from .files import read_json
 
     path = Path(path) if path is not None else signal_path()
     record = read_json(path)

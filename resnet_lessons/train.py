@@ -350,7 +350,7 @@ def fit(
         (and replaces an earlier checkpoint in ``out_dir``).
     live_plot: True draws the loss and error curves in the notebook, updated in place after every
         epoch; pass a :class:`~resnet_lessons.plots.LivePlot` instead to draw several runs on one figure.
-    visdom: a :class:`~resnet_lessons.visdom_logger.VisdomLogger`, or an environment name, to send the
+    visdom: a :class:`~resnet_lessons.lab.visdom_logger.VisdomLogger`, or an environment name, to send the
         curves to a visdom server as well.
     callbacks: functions called as ``callback(history, model)`` after every epoch.
     seed: seeds the shuffling and augmentation (seed the model's initialisation yourself, before
@@ -497,7 +497,7 @@ def fit(
 
         epoch_callbacks.insert(0, draw)
     if visdom is not None:
-        from .visdom_logger import VisdomLogger
+        from .lab.visdom_logger import VisdomLogger
 
         logger = VisdomLogger(env=visdom, name=name) if isinstance(visdom, str) else visdom
         epoch_callbacks.insert(0, logger)

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import provenance
+from .files import read_json, write_json
 
 TRAINED_FOLDER = Path("trained") / "networks"
 
@@ -74,7 +74,7 @@ class TrainedRecord:
 
 def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:
     """The folder of the shipped networks: ``results/trained/networks`` (see ``reference.default_results_dir``)."""
-    from .reference import default_results_dir
+    from .config import default_results_dir
 
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     return root / TRAINED_FOLDER
@@ -105,7 +105,7 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
             f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
             f"Make it with `python -m resnet_lessons experiment trained --models {name}`."
         )
-    return TrainedRecord(**provenance.read_json(path))
+    return TrainedRecord(**read_json(path))
 
 
 def trained(name: str, results_dir: str | os.PathLike | None = None,
@@ -159,4 +159,4 @@ def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike 
     os.replace(tmp, weights)
     full = {**record, "file": weights.name, "sha256": sha256_of(weights)}
     TrainedRecord(**full)  # every field present, none unknown
-    return provenance.write_json(folder / f"{name}.json", full)
+    return write_json(folder / f"{name}.json", full)

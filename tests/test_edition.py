@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from resnet_lessons import edition
+from resnet_lessons.lab import edition
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

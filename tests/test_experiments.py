@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from resnet_lessons import experiments as ex
-from resnet_lessons.experiments import EXPERIMENTS, experiment_main, seed001_recipe
 from resnet_lessons.history import History
+from resnet_lessons.lab import cli, experiments
+from resnet_lessons.lab.cli import experiment_main
+from resnet_lessons.lab.experiments import EXPERIMENTS
+from resnet_lessons.lab.plans import seed001_recipe
+from resnet_lessons.lab.reference import load_reference, reference_label, results_table
 from resnet_lessons.recipes import lr_factor
-from resnet_lessons.reference import load_reference, reference_label, results_table
 
 
 def _source() -> Path | None:
@@ -124,7 +126,7 @@ def test_runs_are_reused_across_experiments_and_invocations(run_fast, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
 
-    monkeypatch.setattr(ex, "train_run", no_training)
+    monkeypatch.setattr(experiments, "train_run", no_training)
     run_fast("depth", "--models", "resnet8")
 
 
@@ -150,11 +152,11 @@ def test_dry_run_and_bad_arguments(run_fast, tiny_data, capsys):
 
 
 def test_models_option_keeps_the_named_runs_of_each_experiment():
-    assert ex.select_runs(["depth", "shortcuts"], None, fast=False) == {"depth": None, "shortcuts": None}
-    assert ex.select_runs(["degradation", "depth"], "resnet-110,plain-20", fast=False) == {
+    assert cli.select_runs(["depth", "shortcuts"], None, fast=False) == {"depth": None, "shortcuts": None}
+    assert cli.select_runs(["degradation", "depth"], "resnet-110,plain-20", fast=False) == {
         "degradation": ["plain-20"], "depth": ["resnet-110"]}
     with pytest.raises(ValueError, match="'resnet-7'"):
-        ex.select_runs(["depth"], "resnet-7", fast=False)
+        cli.select_runs(["depth"], "resnet-7", fast=False)
 
 
 def test_full_plans_are_the_documented_experiments():
@@ -184,7 +186,7 @@ def test_seed001_recipe_halves_the_rate_every_ten_epochs():
 
 
 def test_provenance_quotes_paths_from_the_data_and_cache_roots(tmp_path, monkeypatch):
-    from resnet_lessons.provenance import REPO_DIR, command_line, portable_path
+    from resnet_lessons.lab.provenance import REPO_DIR, command_line, portable_path
 
     monkeypatch.setenv("RESNET_LESSONS_DATA", str(tmp_path / "cifar"))
     monkeypatch.setenv("RESNET_LESSONS_CACHE", str(tmp_path / "cache"))

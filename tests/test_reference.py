@@ -6,7 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from resnet_lessons.history import History
-from resnet_lessons.reference import (
+from resnet_lessons.lab.reference import (
     END_MARKER,
     START_MARKER,
     available,

@@ -218,7 +218,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path):
 
 
 def test_without_a_visdom_server_one_warning_and_training_completes():
-    from resnet_lessons.visdom_logger import VisdomLogger, free_port
+    from resnet_lessons.lab.visdom_logger import VisdomLogger, free_port
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -18,7 +18,7 @@ import warnings
 import pytest
 
 from resnet_lessons.history import History
-from resnet_lessons.visdom_logger import VisdomLogger, free_port, port_answers, start_server
+from resnet_lessons.lab.visdom_logger import VisdomLogger, free_port, port_answers, start_server
 
 visdom = pytest.importorskip("visdom")
 
@@ -117,7 +117,7 @@ def test_bad_history_is_refused_clearly(server):
 def test_server_main_prints_the_url(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resnet_lessons.visdom_logger", "--port", str(port), "--env-path", str(tmp_path)],
+        [sys.executable, "-m", "resnet_lessons.lab.visdom_logger", "--port", str(port), "--env-path", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -230,12 +230,12 @@ def test_timeout_must_be_positive():
 
 
 # ----------------------------------------------------------------------------------------------
-# the web page's files from the npm registry (resnet_lessons.visdom_assets)
+# the web page's files from the npm registry (resnet_lessons.lab.visdom_assets)
 # ----------------------------------------------------------------------------------------------
 
 def test_page_files_are_pinned_to_visdoms_own_list():
     """Every file visdom 0.2.4's first-start download writes is among ours, under the same name."""
-    from resnet_lessons import visdom_assets
+    from resnet_lessons.lab import visdom_assets
 
     build = (visdom_assets.static_dir().parent / "server" / "build.py").read_text()
     ours = {dest.rsplit("/", 1)[-1] for p in visdom_assets.PACKAGES for dest in p.files.values()}
@@ -253,7 +253,7 @@ def test_page_files_are_pinned_to_visdoms_own_list():
 
 def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
     """Bytes that do not match the pinned sha512 are not unpacked, and not kept in the cache."""
-    from resnet_lessons import visdom_assets
+    from resnet_lessons.lab import visdom_assets
 
     class FakeResponse(io.BytesIO):
         def __enter__(self):
@@ -271,7 +271,7 @@ def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
 
 
 def test_no_registry_gives_one_line_saying_what_to_do(tmp_path, monkeypatch, capsys):
-    from resnet_lessons import visdom_assets
+    from resnet_lessons.lab import visdom_assets
 
     def offline(url, timeout):
         raise urllib.error.URLError("no route to host")
@@ -283,12 +283,12 @@ def test_no_registry_gives_one_line_saying_what_to_do(tmp_path, monkeypatch, cap
     assert visdom_assets.main() == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert "29 missing" in err and "npm registry" in err and "python -m resnet_lessons.visdom_assets" in err
+    assert "29 missing" in err and "npm registry" in err and "python -m resnet_lessons.lab.visdom_assets" in err
 
 
 def test_page_files_unpack_from_the_cache(tmp_path):
     """From the tarballs `make install` fetched (or the registry, once): all files in place, then nothing to do."""
-    from resnet_lessons import visdom_assets
+    from resnet_lessons.lab import visdom_assets
 
     written = visdom_assets.install(static=tmp_path / "static")
     assert len(written) == 29 and visdom_assets.missing(tmp_path / "static") == []

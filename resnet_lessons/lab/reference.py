@@ -1,18 +1,18 @@
 """Stored reference results: load them, label them, plot them beside a live run, and tabulate them.
 
 The course ships the results of its key experiments, run in full on a GPU by
-``python -m resnet_lessons experiment NAME`` (see :mod:`resnet_lessons.experiments`), in ``results/NAME/``.
+``python -m resnet_lessons experiment NAME`` (see :mod:`resnet_lessons.lab.experiments`), in ``results/NAME/``.
 A notebook shows them next to the student's short live run with one call::
 
-    from resnet_lessons.reference import load_reference, plot_with_reference
+    from resnet_lessons.lab.reference import load_reference, plot_with_reference
     ref = load_reference("degradation")
     print(reference_label(ref))   # reference run: NVIDIA H100 80GB HBM3, CIFAR-10 (JPEG q75 copy), 10 epochs, ...
     plot_with_reference({"plain-8": history}, "degradation", runs=["plain-20", "plain-56"])
 
 The README's results section is generated from the same files, never typed::
 
-    python -m resnet_lessons.reference --update-readme README.md
-    python -m resnet_lessons.reference --compare results/depth /tmp/rerun/depth   # did a rerun reproduce it?
+    python -m resnet_lessons.lab.reference --update-readme README.md
+    python -m resnet_lessons.lab.reference --compare results/depth /tmp/rerun/depth   # did a rerun reproduce it?
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .history import History
-from .provenance import REPO_DIR, read_json
-
-RESULTS_ENV = "RESNET_LESSONS_RESULTS"
-"""Environment variable naming the results folder (default: the repository's ``results/``)."""
+from ..config import RESULTS_ENV, default_results_dir
+from ..files import read_json
+from ..history import History
 
 ORDER = ("degradation", "depth", "shortcuts", "resnext", "recipes", "gradients")
 """The order of the experiments in the README (others follow, alphabetically)."""
@@ -68,16 +66,6 @@ class Reference:
         if missing:
             raise KeyError(f"{missing} not stored in reference {self.name!r}; it has {list(self.histories)}.")
         return {n: self.histories[n] for n in names} if names else dict(self.histories)
-
-
-def default_results_dir() -> Path:
-    """``$RESNET_LESSONS_RESULTS``, else the first ``results/`` found: the repository's (next to the
-    package), the current folder's, or its parent's (notebooks run in ``notebooks/``)."""
-    env = os.environ.get(RESULTS_ENV)
-    if env:
-        return Path(env).expanduser()
-    candidates = [REPO_DIR / "results", Path.cwd() / "results", Path.cwd().parent / "results"]
-    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 def available(results_dir: str | os.PathLike | None = None) -> list[str]:
@@ -166,7 +154,7 @@ def plot_with_reference(
     x: "epoch", "seconds" or "images"; by default "images" (training images seen) when live runs are
         drawn over the reference, since a live run on a subset and a full run have different epochs.
     """
-    from .plots import plot_curves
+    from ..plots import plot_curves
 
     ref = load_reference(name, results_dir)
     reference = ref.runs(*(runs or []))
@@ -190,7 +178,7 @@ def plot_degradation_with_reference(
 ):
     """The paper's Figure 6 (left and middle) from the stored ``degradation`` runs, faded, with the
     student's plain and residual runs (may be None) drawn over them. Returns the Figure."""
-    from .plots import plot_degradation
+    from ..plots import plot_degradation
 
     ref = load_reference("degradation", results_dir)
     stored_plain = {n: h for n, h in ref.histories.items() if n.startswith("plain")}
@@ -294,10 +282,10 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
         "made by the course's own code "
         "(`python -m resnet_lessons experiment NAME`) and stored in `results/` with their per-epoch histories, "
         "figure and provenance (command, commit, versions, device, data, seeds, dates, wall times). "
-        "The notebooks plot them beside your live run with `resnet_lessons.reference.plot_with_reference`. "
+        "The notebooks plot them beside your live run with `resnet_lessons.lab.reference.plot_with_reference`. "
         "Each remake command reads the data from `$RESNET_LESSONS_DATA` (or `--data PATH`). "
         "This section is generated from those files by "
-        "`python -m resnet_lessons.reference --update-readme README.md`; do not edit it by hand."
+        "`python -m resnet_lessons.lab.reference --update-readme README.md`; do not edit it by hand."
     )
     if not names:
         return f"{intro}\n\nNo reference results are stored yet."
@@ -372,7 +360,7 @@ def compare_results(stored: str | os.PathLike, rerun: str | os.PathLike,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons.reference",
+        prog="python -m resnet_lessons.lab.reference",
         description="List, tabulate and compare the stored reference results; regenerate the README's section.",
     )
     parser.add_argument("--results", default=None, metavar="DIR", help="results folder (default: results/)")

@@ -6,7 +6,7 @@ from public CDNs on its first start (``visdom/server/build.py``, ``download_scri
 the page stays blank ("$ is not defined"). Every one of those files is also published on the npm
 registry, in the exact versions visdom's list names, so we take them from there:
 
-    python -m resnet_lessons.visdom_assets          # what `make lab` / `make test` run after installing
+    python -m resnet_lessons.lab.visdom_assets          # what `make lab` / `make test` run after installing
     python -m resnet_lessons visdom                 # does the same before serving, if files are missing
 
 Each package is fetched once as its npm tarball (with ``npm pack`` when npm is installed, otherwise
@@ -233,12 +233,12 @@ def install(static: Path | None = None, cache: Path | None = None) -> list[str]:
     return written
 
 
-HOW_TO_GET_THEM = ("run `python -m resnet_lessons.visdom_assets` once with access to the npm registry "
+HOW_TO_GET_THEM = ("run `python -m resnet_lessons.lab.visdom_assets` once with access to the npm registry "
                    "(registry.npmjs.org), or `python -m visdom.server` once with internet")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m resnet_lessons.visdom_assets``: put visdom's page files in place; 1 line if it cannot."""
+    """``python -m resnet_lessons.lab.visdom_assets``: put visdom's page files in place; 1 line if it cannot."""
     try:
         written = install()
     except ImportError:

@@ -16,7 +16,7 @@ then log from a notebook or script::
 Offline: visdom's pip package ships its own page code (main.js) but not the libraries the page needs
 (Plotly, jQuery, Bootstrap, MathJax...); visdom downloads them from CDNs on its first start. Our server
 takes the same files, same versions, from the npm registry instead, once
-(:mod:`resnet_lessons.visdom_assets`); after that the page draws with no network at all. Without them
+(:mod:`resnet_lessons.lab.visdom_assets`); after that the page draws with no network at all. Without them
 the server still stores and serves all data, but the page stays blank (see :func:`web_page_ready`).
 """
 
@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-from resnet_lessons.history import History
+from ..history import History
 
 DEFAULT_PORT = 8097  # visdom's own default
 PORT_VARIABLE = "RESNET_LESSONS_VISDOM_PORT"  # another port for both the server and `train --visdom`
@@ -81,10 +81,10 @@ def web_page_ready() -> bool:
     """True when visdom's static folder holds every file its web page loads (jQuery, Plotly, ...).
 
     visdom's pip package does not include them; ``python -m resnet_lessons visdom`` (and ``make lab``)
-    fetch them from the npm registry once (:mod:`resnet_lessons.visdom_assets`). Without them the
+    fetch them from the npm registry once (:mod:`resnet_lessons.lab.visdom_assets`). Without them the
     server still works (logging, reading data back), but the browser page shows no plots.
     """
-    from resnet_lessons.visdom_assets import missing
+    from resnet_lessons.lab.visdom_assets import missing
 
     return not missing()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import os
 import platform
 import shlex
@@ -26,9 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_write
-
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 """The ``resnet_lessons`` folder."""
 
 REPO_DIR = PACKAGE_DIR.parent
@@ -47,7 +44,7 @@ def portable_path(path: str | os.PathLike) -> str:
     ``$RESNET_LESSONS_DATA``, ``$RESNET_LESSONS_CACHE/cifar10.pt``, ``results/depth``; inside the
     home folder as ``~/...``; anywhere else only its last part (the folder's name).
     """
-    from .config import CACHE_ENV, DATA_ENV
+    from ..config import CACHE_ENV, DATA_ENV
 
     path = Path(path).expanduser().resolve()
     roots = []
@@ -149,7 +146,7 @@ def environment() -> dict:
     """Versions and hardware: python, resnet_lessons, torch, torchvision, platform, the device."""
     import torchvision
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "python": platform.python_version(),
@@ -178,24 +175,3 @@ def data_facts(data) -> dict:
         "test_images": len(data.test_labels),
         "subset": getattr(data, "subset_note", "") or "full data",
     }
-
-
-def write_json(path: str | os.PathLike, value: object) -> Path:
-    """Write ``value`` as indented JSON, atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(value, indent=1, sort_keys=False) + "\n"  # first: a bad value leaves no file at all
-    with atomic_write(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def read_json(path: str | os.PathLike) -> dict:
-    """Read a JSON file, with a clear error for a missing or broken one."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No file at {path}.") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}).") from None

@@ -14,8 +14,8 @@ check must not raise), but has no stored output to compare them with.
 
 Needs nbconvert (the ``test`` extras). Commands::
 
-    python -m resnet_lessons.edition build notebooks student   # what `make student` runs
-    python -m resnet_lessons.edition tag notebooks/*.ipynb     # (re)write the tags from the conventions above
+    python -m resnet_lessons.lab.edition build notebooks student   # what `make student` runs
+    python -m resnet_lessons.lab.edition tag notebooks/*.ipynb     # (re)write the tags from the conventions above
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def tag_files(paths: list[Path]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m resnet_lessons.edition", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons.lab.edition", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="write the student edition")
     b.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))

@@ -1,0 +1,148 @@
+"""``python -m resnet_lessons experiment``: the command line of the reference experiments."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import provenance
+from .experiments import EXPERIMENTS, RunsDiverged, load_data, replot_experiment, run_experiment
+from .plans import FAST_TRAIN_IMAGES, FULL_EPOCHS
+from .store import FIGURE_FILE, HISTORIES_FILE, PROVENANCE_FILE, SUMMARY_FILE
+
+
+def default_out(fast: bool) -> Path:
+    """Where results go by default: the repository's results/ (full size) or runs/experiments-fast."""
+    if fast:
+        return Path("runs") / "experiments-fast"
+    from .reference import default_results_dir
+
+    return default_results_dir()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m resnet_lessons experiment``."""
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help=f"experiments to run, in order: {', '.join(EXPERIMENTS)}, or 'all'")
+    parser.add_argument("--fast", action="store_true",
+                        help=f"tiny version (≤{FAST_TRAIN_IMAGES} training images, 1 epoch, depths 8 and 14) "
+                        "that runs on a CPU in about a minute; default output runs/experiments-fast")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"epochs of every training run (default {FULL_EPOCHS}; the seed-001 baseline keeps its "
+                        "20 and the gradients experiment its 2)")
+    parser.add_argument("--models", default=None, metavar="A,B",
+                        help="only these runs of the experiment (run names such as 'resnet-110', or model names)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="results folder; each experiment writes DIR/NAME (default: the repository's results/)")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="CIFAR-10 folder or .tar.gz (default $RESNET_LESSONS_DATA, else a torchvision download)")
+    parser.add_argument("--seed", type=int, default=0, help="added to every run's seed (default 0)")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="train every run again even if the same run is stored (to check reproduction)")
+    parser.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                        help="torch.compile the models: auto = on a GPU only (default)")
+    parser.add_argument("--device", default=None, help="cuda, cpu... (default: the best available)")
+    parser.add_argument("--dry-run", action="store_true", help="print the runs and what would be reused; train nothing")
+    parser.add_argument("--replot", action="store_true",
+                        help="only write figure, summary and provenance again from the stored histories "
+                        "(no data, no training)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def experiment_main(argv: list[str]) -> int:
+    """``python -m resnet_lessons experiment NAME [NAME ...] [options]``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_lessons experiment",
+        description="Run the course's reference experiments and store histories, figure, summary and provenance.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_from_args(args, argv)
+
+
+def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run the experiments that parsed ``args`` name (``argv`` is recorded as the command)."""
+    from ..data import DataNotFoundError
+
+    names = list(EXPERIMENTS) if args.names == ["all"] else args.names
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        print(f"error: unknown experiment {', '.join(map(repr, unknown))}; choose from "
+              f"{', '.join(EXPERIMENTS)} or 'all'.", file=sys.stderr)
+        return 2
+    if args.epochs is not None and args.epochs < 1:
+        print(f"error: --epochs must be at least 1, got {args.epochs}.", file=sys.stderr)
+        return 2
+    argv = list(argv)
+    if argv[:1] != ["experiment"]:
+        argv = ["experiment", *argv]
+    command = provenance.command_line(argv)
+    out_dir = Path(args.out) if args.out else default_out(args.fast)
+    compile = {"auto": None, "on": True, "off": False}[args.compile]
+    if args.replot:
+        try:
+            for name in names:
+                if args.names == ["all"] and not (out_dir / name / HISTORIES_FILE).exists():
+                    continue
+                folder = replot_experiment(name, out_dir)
+                print(f"{name}: wrote {folder / FIGURE_FILE}, {SUMMARY_FILE}, {PROVENANCE_FILE}")
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
+    try:
+        selection = select_runs(names, args.models, args.fast)
+        data = load_data(args.data, args.fast, progress=not args.no_progress)
+    except (ValueError, DataNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"data: {data.summary()}; results into {out_dir}", flush=True)
+    status = 0
+    for name, models in selection.items():
+        try:
+            folder = run_experiment(
+                name, data, out_dir, fast=args.fast, epochs=args.epochs, models=models, seed=args.seed,
+                reuse=not args.no_reuse, device=args.device, compile=compile, progress=not args.no_progress,
+                command=command, dry_run=args.dry_run,
+            )
+        except RunsDiverged as e:
+            print(f"error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        except KeyboardInterrupt:
+            print(f"{name}: stopped by the keyboard; finished runs are stored in {out_dir / name} "
+                  "and the same command continues from them.", file=sys.stderr)
+            return 130
+        if not args.dry_run:
+            print(f"{name}: wrote {folder / HISTORIES_FILE}, {FIGURE_FILE}, {SUMMARY_FILE}, {PROVENANCE_FILE}")
+    return status
+
+
+def select_runs(names: list[str], models: str | None, fast: bool) -> dict[str, list[str] | None]:
+    """{experiment: the --models names that are its runs (None: all of its runs)}.
+
+    With several experiments, each keeps the runs it has among ``models`` and an experiment with none of
+    them is skipped; a name that is a run of none of the experiments is an error.
+    """
+    if not models:
+        return {name: None for name in names}
+    wanted = [m.strip() for m in models.split(",") if m.strip()]
+    selection, known = {}, set()
+    for name in names:
+        runs = EXPERIMENTS[name].plan(fast)
+        names_here = {r.name for r in runs} | {r.model for r in runs}
+        known |= names_here
+        kept = [m for m in wanted if m in names_here]
+        if kept:
+            selection[name] = kept
+    missing = [m for m in wanted if m not in known]
+    if missing:
+        raise ValueError(f"--models {', '.join(map(repr, missing))}: no such run in {', '.join(names)}. "
+                         "Use run names such as 'resnet-110' or model names such as 'resnet110' "
+                         "(--dry-run lists the runs).")
+    return selection
+
+
+if __name__ == "__main__":
+    sys.exit(experiment_main(sys.argv[1:]))

@@ -1,0 +1,404 @@
+"""The course's reference experiments: full GPU runs whose results ship with the course.
+
+Students on a CPU cannot train plain-56 against ResNet-56 for many epochs, so the course stores the
+results of such runs, made by this module with the package's own trainer, in ``results/NAME/``:
+
+    histories.json    {run name: History as a dict}: the numbers of every epoch of every run
+    figure.png        the experiment's figure
+    summary.json      the final numbers per run, as a table (the README and the notebooks read it)
+    provenance.json   how it was made: command, commit, versions, GPU, data, seeds, dates, wall times
+
+One command makes one or several experiments::
+
+    python -m resnet_lessons experiment degradation              # full size, on a GPU
+    python -m resnet_lessons experiment depth shortcuts --out results
+    python -m resnet_lessons experiment degradation --fast       # tiny and quick, on any CPU
+
+The experiments (``EXPERIMENTS``):
+
+degradation   plain-20/32/44/56 and ResNet-20/32/44/56: the paper's Figure 6, left and middle.
+depth         ResNet-20/32/44/56/110, final test error next to the paper's Table 6.
+shortcuts     ResNet-20 with shortcut options A, B and C.
+resnext       ResNeXt-29 (8x4d) against ResNet-110: the same parameter count and about the same FLOPs.
+recipes       the paper's step schedule against the fast one-cycle recipe, per epoch and per second,
+              with seed lesson 001's 20-epoch run as the baseline.
+gradients     per-layer gradient norms at initialisation and after training, plain against residual.
+trained       plain-20/56 against ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 trained long,
+              with a validation split; the seed-0 networks ship as ``results/trained/networks`` (see
+              :mod:`resnet_lessons.trained`).
+
+A run that is already stored under the output folder (by any experiment) with exactly the same
+settings (model, recipe, epochs, seed, data, device) is reused instead of trained again: ResNet-20 to
+-56 are trained once, for ``degradation``, and ``depth`` and ``shortcuts`` reuse them; ``resnext`` reuses
+``depth``'s ResNet-110. ``--dry-run`` lists what would be trained and what reused. Each run is saved
+as soon as it ends, so an experiment cut short (a time limit) continues where it stopped when the same
+command runs again. ``--no-reuse`` trains everything again (to check that a result reproduces).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from .. import config
+from ..files import read_json, write_json
+from ..history import History
+from ..train import TrainingDiverged, fit
+from . import provenance
+from .figures import (
+    degradation_figure,
+    depth_figure,
+    gradients_figure,
+    recipes_figure,
+    resnext_figure,
+    shortcuts_figure,
+)
+from .plans import (
+    FAST_TEST_IMAGES,
+    FAST_TRAIN_IMAGES,
+    GRAD_BATCH,
+    GRADIENTS_TRAIN_IMAGES,
+    PAPER_CITATION,
+    TRAINED_VAL_SIZE,
+    Run,
+    degradation_plan,
+    depth_plan,
+    gradients_plan,
+    recipes_plan,
+    resnext_plan,
+    shortcuts_plan,
+    trained_plan,
+)
+from .store import HISTORIES_FILE, PROVENANCE_FILE, find_stored_run, load_histories, run_key, write_results
+from .tables import (
+    BASE_COLUMNS,
+    depth_columns,
+    depth_extra,
+    gradients_columns,
+    gradients_extra,
+    recipes_columns,
+    recipes_extra,
+    trained_columns,
+)
+
+
+@dataclass
+class Experiment:
+    """A named experiment: which runs it trains (full size or fast) and how it shows them."""
+
+    name: str
+    title: str
+    about: str
+    plan: Callable[[bool], list[Run]]
+    figure: Callable[[dict[str, History], list[Run]], Figure]
+    columns: Callable[[], list[list[str]]] = lambda: list(BASE_COLUMNS)
+    extra: Callable[[dict[str, History], list[Run], dict], None] = lambda histories, runs, rows: None
+    notes: list[str] = field(default_factory=list)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in [
+        Experiment(
+            "degradation", "Degradation: plain networks against ResNets",
+            "Plain-20/32/44/56 and ResNet-20/32/44/56 trained alike; deeper plain nets reach a higher training "
+            "error (the degradation problem), deeper ResNets a lower one (the paper's Figure 6, left and middle).",
+            degradation_plan, degradation_figure,
+        ),
+        Experiment(
+            "depth", "Depth: ResNet-20 to ResNet-110",
+            "Final test error of ResNet-20/32/44/56/110 beside the paper's Table 6 (quoted; original CIFAR-10, "
+            "64k iterations of the paper's recipe). A second seed of ResNet-20 measures run-to-run noise.",
+            depth_plan, depth_figure, depth_columns, depth_extra,
+            notes=[f"The paper's column is quoted from {PAPER_CITATION}; it was measured on the original CIFAR-10 "
+                   "with the paper's recipe (64k iterations, about 164 epochs), so expect it to be lower."],
+        ),
+        Experiment(
+            "shortcuts", "Shortcut options A, B and C on ResNet-20",
+            "Where a block changes the shape, A keeps every second pixel and appends zero channels (no "
+            "parameters), B projects with a strided 1x1 convolution and BatchNorm (the paper's B), C averages "
+            "2x2 pixels and appends zero channels (no parameters; seed lesson 000's C, after KellerJordan's "
+            "code, not the paper's C). All other shortcuts are identities.",
+            shortcuts_plan, shortcuts_figure,
+        ),
+        Experiment(
+            "resnext", "ResNeXt against ResNet of similar size",
+            "ResNeXt-29 (8x4d), the ResNeXt paper's CIFAR network at 1/16 of its width (cardinality 8, 4 "
+            "channels per group; 1.72M parameters, 0.26 GFLOPs per image), against ResNet-110 (1.73M "
+            "parameters, 0.25 GFLOPs), trained alike.",
+            resnext_plan, resnext_figure,
+        ),
+        Experiment(
+            "recipes", "Training recipes: the paper's steps against one-cycle",
+            "ResNet-20 trained for the same number of epochs with the paper's recipe (SGD, lr 0.1 divided by 10 "
+            "at 50% and 75%, batch 128) and with the fast one-cycle recipe; accuracy against epochs and against "
+            "seconds. Baseline: seed lesson 001's run (its CIFAR ResNet, SGD lr 0.1 halved every 10 epochs, "
+            "batch 256, 20 epochs).",
+            recipes_plan, recipes_figure, recipes_columns, recipes_extra,
+            notes=["The seed-001 baseline runs through the course's trainer with the seed's hyper-parameters; "
+                   "unlike the seed, the trainer also flips images at random and trains in bf16 on a GPU."],
+        ),
+        Experiment(
+            "trained", "Trained networks to inspect: plain against ResNet, with a validation split",
+            "Plain-20/56 and ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 (8x4d), trained with the "
+            f"fast recipe and {TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 networks "
+            "ship in results/trained/networks and load with resnet_lessons.trained.trained(name).",
+            trained_plan, degradation_figure, trained_columns,
+            notes=["Validation error is measured on training images held out of training; the test error is "
+                   "reported, never used to choose anything."],
+        ),
+        Experiment(
+            "gradients", "Gradient norms per layer: plain against residual",
+            "The L2 norm of the loss gradient of every conv and fc weight, on one fixed batch, at initialisation "
+            "and after a short training, for plain nets and ResNets of several depths.",
+            gradients_plan, gradients_figure, gradients_columns, gradients_extra,
+            notes=[f"The gradients are measured on a fixed batch of {GRAD_BATCH} training images in training mode; "
+                   f"the nets train on a stratified subset of {GRADIENTS_TRAIN_IMAGES:,} images (test error after "
+                   "so short a training is not the point)."],
+        ),
+    ]
+}
+
+
+def build_run_model(run: Run) -> torch.nn.Module:
+    """The run's freshly initialised model (seed the RNG first)."""
+    from .. import models
+
+    if run.model == "cifar_resnet":
+        return models.cifar_resnet(**run.model_kwargs)
+    if run.model == "cifar_resnext":
+        from ..models.cifar import CifarResNeXt
+
+        return CifarResNeXt(**run.model_kwargs)
+    return models.build_model(run.model, **run.model_kwargs)
+
+
+def device_label(device: str | None = None) -> str:
+    """The device a run trains on, as stored in its key: the GPU's name, "Apple MPS" or "CPU"."""
+    target = config.get_device(device)
+    if target.type == "cuda":
+        return torch.cuda.get_device_name(target)
+    return "Apple MPS" if target.type == "mps" else target.type.upper()
+
+
+def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed batch of training images, normalised, without augmentation, on ``device``."""
+    from ..data import stratified_subset
+
+    n = min(GRAD_BATCH, len(data.train_labels) - len(data.train_labels) % len(data.classes))
+    images, labels = stratified_subset(data.train_images, data.train_labels, n, seed=0)
+    mean, std = data.mean_std()
+    x = (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
+    return x.to(device), labels.to(device)
+
+
+def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
+              progress: bool, ship_to: Path | None = None) -> History:
+    """Train one run and return its History, with the run's key and provenance in ``meta``.
+
+    ship_to: a results folder; a run with ``ship`` set stores its trained network there
+    (:func:`resnet_lessons.trained.save_trained`)."""
+    from ..gradients import GradNormRecorder
+
+    run_data = data
+    if run.train_images and run.train_images < len(data.train_labels):
+        run_data = data.subset(run.train_images, None, seed=run.seed)
+    git, environment = provenance.git_state(), provenance.environment()
+    started, start = provenance.utc_now(), time.perf_counter()
+    torch.manual_seed(run.seed)
+    model = build_run_model(run)
+    callbacks = []
+    recorder = None
+    if run.grad_norms:
+        target = config.get_device(device)
+        model.to(target)
+        recorder = GradNormRecorder(*_grad_batch(run_data, target))
+        recorder.measure(model, epoch=0)
+        callbacks.append(recorder)
+    history = fit(
+        model, run_data, run.epochs, run.full_recipe(), seed=run.seed, device=device,
+        compile=run.compile if compile is None else compile,
+        callbacks=callbacks, progress=progress, name=run.name, val_size=run.val_size,
+    )
+    wall = time.perf_counter() - start
+    if history.meta.get("interrupted"):
+        raise KeyboardInterrupt
+    history.meta.update({
+        "run_key": key,
+        "model_spec": run.model_description(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "group": run.group,
+        "depth": run.depth,
+        "provenance": {
+            "command": command,
+            "started": started,
+            "wall_seconds": round(wall, 1),
+            "commit": git["commit"],
+            "dirty": git["dirty"],
+            "code_fingerprint": provenance.code_fingerprint(),
+            "device": provenance.device_facts()["device"],
+            "versions": {k: environment[k] for k in ("python", "torch", "torchvision", "resnet_lessons")},
+        },
+    })
+    if recorder is not None:
+        history.meta["grad_norms"] = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
+    if run.ship and ship_to is not None:
+        from ..trained import save_trained
+
+        save_trained(model, _trained_record(run, history, run_data), ship_to)
+    return history
+
+
+def _trained_record(run: Run, history: History, data) -> dict:
+    """The record of a shipped network (see :class:`resnet_lessons.trained.TrainedRecord`)."""
+    meta = history.meta
+    model, kwargs = (run.model, dict(run.model_kwargs)) if run.model != "cifar_resnet" else (
+        f"{'plain' if run.model_kwargs.get('plain') else 'resnet'}{run.depth}", {})
+    return {
+        "name": run.ship, "model": model, "model_kwargs": kwargs, "parameters": meta["parameters"],
+        "epochs": len(history), "seed": run.seed, "data": meta["data"],
+        "train_images": meta["train_images"], "val_images": meta["val_images"], "test_images": meta["test_images"],
+        "val_acc": history.val_acc[-1], "test_acc": history.test_acc[-1], "mean": meta["mean"], "std": meta["std"],
+        "recipe": meta["recipe_settings"], "command": meta["provenance"]["command"],
+        "provenance": {**meta["provenance"], "precision": meta["precision"], "torch": meta["torch"]},
+        "history": {k: v for k, v in history.to_dict().items() if k != "meta"},
+    }
+
+
+def _plan(experiment: Experiment, fast: bool, epochs: int | None, models: list[str] | None,
+          seed: int) -> list[Run]:
+    runs = experiment.plan(fast)
+    runs = [
+        replace(r, epochs=epochs if epochs and not r.fixed_epochs else r.epochs, seed=r.seed + seed)
+        for r in runs
+    ]
+    if models:
+        wanted = set(models)
+        unknown = wanted - {r.name for r in runs} - {r.model for r in runs}
+        if unknown:
+            names = ", ".join(repr(r.name) for r in runs)
+            raise ValueError(f"{sorted(unknown)} not in experiment {experiment.name!r}; its runs are {names} "
+                             "(or give their model names).")
+        runs = [r for r in runs if r.name in wanted or r.model in wanted]
+    return runs
+
+
+def load_data(root: str | None, fast: bool, progress: bool):
+    """CIFAR-10 from ``root`` (or $RESNET_LESSONS_DATA, or a download); a small subset in fast mode."""
+    from ..data import load_cifar10
+
+    data = load_cifar10(root, progress=progress)
+    if fast:
+        train = min(FAST_TRAIN_IMAGES, len(data.train_labels) - len(data.train_labels) % len(data.classes))
+        test = min(FAST_TEST_IMAGES, len(data.test_labels) - len(data.test_labels) % len(data.classes))
+        if train < len(data.train_labels) or test < len(data.test_labels):
+            data = data.subset(train, test, seed=0)
+    return data
+
+
+class RunsDiverged(RuntimeError):
+    """Some runs of an experiment diverged (their loss became NaN); the others were stored."""
+
+
+def run_experiment(
+    name: str,
+    data,
+    out_dir: str | Path,
+    *,
+    fast: bool = False,
+    epochs: int | None = None,
+    models: list[str] | None = None,
+    seed: int = 0,
+    reuse: bool = True,
+    device: str | None = None,
+    compile: bool | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    dry_run: bool = False,
+) -> Path:
+    """Run (or complete) experiment ``name`` into ``out_dir/name`` and return that folder.
+
+    data: a CIFAR10Tensors (see :func:`load_data`). epochs: overrides every run's epochs (except the
+    seed-001 baseline's). models: only these runs (names or model names). seed: added to every run's seed.
+    reuse: take finished runs with the same settings from any experiment under ``out_dir``.
+    compile: torch.compile the model (None: on a GPU only, as ``fit`` does).
+    dry_run: print the plan (and which runs would be reused) without training.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"Unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")
+    experiment = EXPERIMENTS[name]
+    runs = _plan(experiment, fast, epochs, models, seed)
+    out_dir = Path(out_dir)
+    out = out_dir / name
+    device_name = device_label(device)
+    command = command or provenance.command_line(["experiment", name])
+    histories = load_histories(out / HISTORIES_FILE)
+    invocation = {"command": command, "started": provenance.utc_now(), "git": provenance.git_state(),
+                  "code_fingerprint": provenance.code_fingerprint(), "environment": provenance.environment()}
+    start = time.perf_counter()
+    failed: list[str] = []
+    for run in runs:
+        key = run_key(run, data, device_name)
+        stored = find_stored_run(out_dir, key, prefer=name) if reuse else None
+        if dry_run:
+            where = f"reuse from {stored[1]}" if stored else "train"
+            print(f"{name}: {run.name:<28} {run.model_description():<40} {run.epochs:>3} epochs, "
+                  f"{run.full_recipe().name} recipe, batch {run.full_recipe().batch_size}: {where}")
+            continue
+        if stored is not None:
+            history, origin = stored
+            if origin != name:
+                history.meta["reused_from"] = origin
+        else:
+            try:
+                history = train_run(run, data, key, command, device, compile, progress, ship_to=out_dir)
+            except TrainingDiverged as e:
+                failed.append(run.name)
+                print(f"{name}: {run.name}: {e} Not stored; the experiment goes on.", file=sys.stderr, flush=True)
+                continue
+            history.meta.pop("reused_from", None)
+        histories[run.name] = history
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / HISTORIES_FILE, {n: h.to_dict() for n, h in histories.items()})
+        seconds = history.meta.get("provenance", {}).get("wall_seconds", 0.0)
+        reused = f", reused from {stored[1]}" if stored else ""
+        print(f"{name}: {run.name}: {len(history)} epochs, final test accuracy {history.test_acc[-1]:.2%}, "
+              f"{sum(history.seconds):.1f} s training ({seconds:.0f} s wall){reused}", flush=True)
+    if dry_run:
+        return out
+    invocation["wall_seconds"] = round(time.perf_counter() - start, 1)
+    if histories:
+        write_results(experiment, runs, histories, out, provenance.data_facts(data), invocation, fast, seed)
+    if failed:
+        raise RunsDiverged(f"{name}: {', '.join(failed)} diverged (see above); the other runs are stored.")
+    return out
+
+
+def replot_experiment(name: str, out_dir: str | Path) -> Path:
+    """Write figure.png, summary.json and provenance.json again from the stored histories (no training,
+    no data, any machine): after a change to a figure or a table, or to finish a folder whose writing
+    was interrupted."""
+    experiment = EXPERIMENTS[name]
+    out = Path(out_dir) / name
+    histories = load_histories(out / HISTORIES_FILE)
+    if not histories:
+        raise ValueError(f"No stored runs in {out / HISTORIES_FILE}: nothing to replot.")
+    old = read_json(out / PROVENANCE_FILE) if (out / PROVENANCE_FILE).exists() else {}
+    fast = bool(old.get("fast", False))
+    first = next(iter(histories.values())).meta
+    data_facts = old.get("data") or {"label": first.get("data", "?"), "source": first.get("data_source", "?"),
+                                     "train_images": first.get("train_images"), "test_images": first.get("test_images")}
+    invocation = old.get("last_invocation", {})
+    invocation["replotted"] = provenance.utc_now()
+    runs = [r for r in experiment.plan(fast) if r.name in histories]
+    seed = min((h.meta.get("seed", 0) for h in histories.values()), default=0)
+    write_results(experiment, runs, histories, out, data_facts, invocation, fast, seed)
+    return out
+
+

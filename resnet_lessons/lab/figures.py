@@ -1,0 +1,123 @@
+"""The figure of each reference experiment, drawn from its stored histories (figure.png)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from ..history import History
+from .plans import PAPER_TABLE6_TEST_ERROR, Run
+
+
+def _figure_title(fig: Figure, title: str, histories: dict[str, History]) -> None:
+    any_history = next(iter(histories.values()))
+    meta = any_history.meta
+    fig.suptitle(f"{title}\n{meta.get('device', '?')}, {meta.get('data', '?')}", fontsize="medium")
+
+
+def _zoom(histories: dict[str, History]) -> tuple[float, float]:
+    """A y range (error, %) that shows where the runs end up: 0 to three times the largest final error."""
+    finals = [100 * max(h.train_err[-1], h.test_err[-1]) for h in histories.values()]
+    return 0.0, min(100.0, max(10.0, 3 * max(finals)))
+
+
+def degradation_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    from ..plots import plot_degradation
+
+    groups = {run.name: run.group for run in runs}
+    plain = {n: h for n, h in histories.items() if groups.get(n) == "plain"}
+    residual = {n: h for n, h in histories.items() if groups.get(n) == "residual"}
+    if not plain or not residual:
+        return _curves_figure(histories, runs, "Plain and residual networks")
+    fig = plot_degradation(plain, residual, titles=("plain networks", "ResNets"), ylim=_zoom(histories))
+    _figure_title(fig, "Training (dashed) and test (bold) error: plain nets against ResNets", histories)
+    return fig
+
+
+def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    from ..plots import plot_curves
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), layout="constrained")
+    plt.close(fig)
+    plot_curves(histories, ax=left, title="error per epoch", ylim=_zoom(histories))
+    depths = {run.name: run.depth for run in runs if run.group == "residual"}
+    ours = sorted((depths[n], 100 * h.test_err[-1]) for n, h in histories.items() if n in depths)
+    if ours:
+        right.plot([d for d, _ in ours], [e for _, e in ours], "o-", label="this course's run (final test error)")
+    paper = sorted(PAPER_TABLE6_TEST_ERROR.items())
+    right.plot([d for d, _ in paper], [e for _, e in paper], "s--", color="0.4",
+               label="paper, Table 6 (original CIFAR-10, 64k iterations)")
+    right.set_xlabel("depth (layers)")
+    right.set_ylabel("test error (%)")
+    right.grid(True, alpha=0.3)
+    right.legend(fontsize="small")
+    right.set_title("final test error against depth")
+    _figure_title(fig, "ResNet-20 to ResNet-110: final test error against depth", histories)
+    return fig
+
+
+def _curves_figure(histories: dict[str, History], runs: list[Run], title: str) -> Figure:
+    from ..plots import plot_curves
+
+    fig = plot_curves(histories, ylim=_zoom(histories))
+    _figure_title(fig, title, histories)
+    return fig
+
+
+def shortcuts_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    return _curves_figure(histories, runs, "Shortcut options: A (subsample + zero channels), "
+                          "B (1x1 projection), C (average pool + zero channels)")
+
+
+def resnext_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    sizes = ", ".join(f"{n}: {h.meta.get('parameters', 0) / 1e6:.2f}M parameters" for n, h in histories.items())
+    return _curves_figure(histories, runs, f"ResNeXt against ResNet ({sizes})")
+
+
+def recipes_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    from ..plots import plot_curves
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), layout="constrained")
+    plt.close(fig)
+    plot_curves(histories, ax=left, metric="accuracy", title="accuracy per epoch")
+    plot_curves(histories, ax=right, metric="accuracy", x="seconds", title="accuracy per second of training")
+    for ax in (left, right):
+        ax.legend(fontsize="small", loc="lower right")
+    _figure_title(fig, "The paper's step schedule, the fast one-cycle recipe and seed lesson 001's run", histories)
+    return fig
+
+
+def _pair_lines(ax, runs: list[Run]) -> None:
+    """One colour per depth; plain nets dashed, ResNets solid (then redraw the legend)."""
+    from ..plots import COLORS
+
+    by_name = {r.name: r for r in runs}
+    depths = sorted({r.depth for r in runs if r.depth is not None})
+    for line in ax.get_lines():
+        run = by_name.get(line.get_label())
+        if run is not None and run.depth in depths:
+            line.set_color(COLORS[depths.index(run.depth) % len(COLORS)])
+            line.set_linestyle("--" if run.group == "plain" else "-")
+    ax.legend(fontsize="small")
+
+
+def gradients_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
+    from ..plots import plot_grad_norms
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), sharey=True, layout="constrained")
+    plt.close(fig)
+    measured = {n: h.meta["grad_norms"] for n, h in histories.items() if h.meta.get("grad_norms")}
+    if not measured:
+        raise ValueError("No run of this experiment recorded gradient norms.")
+    first = {n: g["norms"][0] for n, g in measured.items()}
+    last = {n: g["norms"][-1] for n, g in measured.items()}
+    epochs = max(g["epochs"][-1] for g in measured.values())
+    plot_grad_norms(first, ax=left, title="at initialisation")
+    plot_grad_norms(last, ax=right, title=f"after {epochs} epoch{'s' if epochs != 1 else ''} of training")
+    right.set_ylabel("")
+    for ax in (left, right):
+        _pair_lines(ax, runs)
+    _figure_title(fig, "Gradient norm of each layer's weight (dashed: plain nets, solid: ResNets)", histories)
+    return fig
+
+

@@ -1,0 +1,222 @@
+"""What each reference experiment trains: its runs as plain data (:class:`Run`), full size or fast.
+
+A plan function ``NAME_plan(fast) -> list[Run]`` lists the runs of experiment NAME; nothing here trains.
+:mod:`resnet_lessons.lab.experiments` runs them, :mod:`.store` keeps their results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..recipes import Recipe, get_recipe
+
+FULL_EPOCHS = 10
+"""Epochs of every full-size training run (the seed-001 baseline keeps its 20, the gradients experiment its 2)."""
+FULL_BATCH_SIZE = 512
+"""Batch size of the architecture experiments (the fast recipe's other settings are unchanged)."""
+FAST_TRAIN_IMAGES = 500
+"""Training images in fast mode (a stratified subset; all of them if there are fewer)."""
+FAST_TEST_IMAGES = 200
+FAST_BATCH_SIZE = 100
+GRAD_BATCH = 250  # a multiple of the 10 classes, so the batch is stratified
+"""Images in the fixed batch on which gradient norms are measured."""
+GRADIENTS_TRAIN_IMAGES = 20_000
+"""The gradients experiment trains on a subset: the norms are the point, not the accuracy."""
+GRADIENTS_RECIPE = replace(get_recipe("fast"), name="fast, gentle start", lr=0.1, batch_size=128, warmup=0.3)
+"""The fast recipe made gentler for the gradients experiment's two short epochs (312 steps).
+
+With the architecture experiments' settings (batch 512, peak lr 0.2, 15 % warm-up) two epochs are only 78
+steps with a 12-step warm-up: in the first stored run (commit 8e75991) ResNet-56 and ResNet-110 never left
+the 90 % error of guessing, so their "after training" gradients described failed starts. Batch 128, peak
+lr 0.1 and a 30 % warm-up let the residual networks start learning (ResNet-110 reached 77 % training error
+after one such epoch in a CPU trial); the deep plain networks may still not, which is the point.
+"""
+
+# He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016, Table 6:
+# CIFAR-10 test error (%) of the CIFAR ResNets, original CIFAR-10, 64k iterations. Quoted from the paper.
+PAPER_CITATION = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016, Table 6"
+PAPER_TABLE6_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
+"""Quoted from the paper (Table 6); for ResNet-110 the paper gives the best of 5 runs, 6.43 (mean 6.61±0.16)."""
+
+# Seed lesson 001 ("모두를 위한 딥러닝 2, Lab10-6") trains its CIFAR ResNet with SGD, lr 0.1, momentum 0.9,
+# weight decay 5e-4, batch 256, and StepLR(step_size=10, gamma=0.5) for 20 epochs, reaching about 80%.
+SEED001_EPOCHS = 20
+
+
+def seed001_recipe(epochs: int = SEED001_EPOCHS) -> Recipe:
+    """Seed lesson 001's optimiser as a Recipe: lr halved every 10 epochs (StepLR(10, 0.5))."""
+    milestones = tuple(e / epochs for e in range(10, epochs, 10))
+    return Recipe(
+        name="seed001", lr=0.1, batch_size=256, momentum=0.9, nesterov=False, weight_decay=5e-4,
+        decay_norm_and_bias=True, schedule="steps" if milestones else "constant",
+        milestones=milestones or (0.5,), gamma=0.5,
+    )
+
+
+@dataclass
+class Run:
+    """One training run of an experiment.
+
+    name: the run's key in ``histories.json`` and its label in figures, e.g. "plain-20".
+    model: a :func:`resnet_lessons.models.build_model` name (``"plain20"``), or ``"cifar_resnet"``
+        to call :func:`resnet_lessons.models.cifar_resnet` (any 6n+2 depth, used in fast mode).
+    model_kwargs: keyword arguments for the model, e.g. ``{"shortcut": "B"}``.
+    recipe: a recipe name or a Recipe; ``batch_size`` overrides its batch size.
+    fixed_epochs: ``--epochs`` leaves this run's epochs alone (the seed-001 baseline keeps its 20, the
+        gradients experiment its 2).
+    train_images: train on a stratified subset of this many images (None: all of them).
+    grad_norms: also measure per-layer gradient norms at initialisation and after every epoch.
+    val_size: hold out this many training images as a validation split (``fit(..., val_size=...)``).
+    ship: store the trained network under this name for :func:`resnet_lessons.trained.trained`.
+    compile: torch.compile the model (None: as ``fit`` decides, on a GPU only); ``--compile`` overrides it.
+    group, depth: how the figure and the tables sort the run ("plain"/"residual"/..., its depth).
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict = field(default_factory=dict)
+    recipe: str | Recipe = "fast"
+    batch_size: int | None = None
+    epochs: int = FULL_EPOCHS
+    seed: int = 0
+    fixed_epochs: bool = False
+    train_images: int | None = None
+    grad_norms: bool = False
+    val_size: int = 0
+    ship: str = ""
+    group: str = ""
+    depth: int | None = None
+    compile: bool | None = None
+
+    def full_recipe(self) -> Recipe:
+        recipe = get_recipe(self.recipe)
+        return replace(recipe, batch_size=self.batch_size) if self.batch_size else recipe
+
+    def model_description(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.model_kwargs.items())
+        return f"{self.model}({args})" if args else self.model
+
+
+def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", **fields) -> Run:
+    """A CIFAR ResNet (or plain net) by its registry name when it has one, else through cifar_resnet."""
+    from ..models import list_models
+
+    registered = f"{'plain' if plain else 'resnet'}{depth}"
+    kwargs = {} if shortcut == "A" else {"shortcut": shortcut}
+    group = "plain" if plain else "residual"
+    if registered in list_models():
+        return Run(name, registered, kwargs, group=group, depth=depth, **fields)
+    kwargs = {"depth": depth, "plain": plain, **kwargs}
+    return Run(name, "cifar_resnet", kwargs, group=group, depth=depth, **fields)
+
+
+def _arch_fields(fast: bool) -> dict:
+    """Settings shared by the architecture experiments: fast recipe, one batch size, one length."""
+    if fast:
+        return {"recipe": "fast", "batch_size": FAST_BATCH_SIZE, "epochs": 1}
+    return {"recipe": "fast", "batch_size": FULL_BATCH_SIZE, "epochs": FULL_EPOCHS}
+
+
+def _depths(fast: bool, full: tuple[int, ...]) -> tuple[int, ...]:
+    return (8, 14) if fast else full
+
+
+def degradation_plan(fast: bool) -> list[Run]:
+    common = _arch_fields(fast)
+    depths = _depths(fast, (20, 32, 44, 56))
+    plain = [_cifar_run(f"plain-{d}", d, plain=True, **common) for d in depths]
+    residual = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
+    return plain + residual
+
+
+def depth_plan(fast: bool) -> list[Run]:
+    common = _arch_fields(fast)
+    depths = _depths(fast, (20, 32, 44, 56, 110))
+    runs = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
+    # A second seed of the shallowest net measures the run-to-run noise that reruns are judged against.
+    repeat = _cifar_run(f"resnet-{depths[0]} (second seed)", depths[0], **{**common, "seed": 1})
+    runs.append(replace(repeat, group="repeat"))
+    return runs
+
+
+def shortcuts_plan(fast: bool) -> list[Run]:
+    common = _arch_fields(fast)
+    depth = 8 if fast else 20
+    return [
+        replace(_cifar_run(f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", depth,
+                           shortcut=option, **common), group=f"option {option}")
+        for option in ("A", "B", "C")
+    ]
+
+
+def resnext_plan(fast: bool) -> list[Run]:
+    """ResNeXt-29 (8x4d): the ResNeXt paper's CIFAR net at 1/16 of its 8x64d width, 1.72M parameters and
+    0.26 GFLOPs, against ResNet-110: 1.73M parameters and 0.25 GFLOPs (the depth experiment's run)."""
+    common = _arch_fields(fast)
+    if fast:
+        resnext = Run("resnext-11 (2x4d)", "cifar_resnext", {"depth": 11, "cardinality": 2, "width_per_group": 4},
+                      group="resnext", depth=11, **common)
+        return [resnext, _cifar_run("resnet-8", 8, **common)]
+    resnext = Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
+                  group="resnext", depth=29, **common)
+    return [resnext, _cifar_run("resnet-110", 110, **common)]
+
+
+def recipes_plan(fast: bool) -> list[Run]:
+    if fast:
+        depth, epochs, batch = 8, 1, FAST_BATCH_SIZE
+    else:
+        depth, epochs, batch = 20, FULL_EPOCHS, None
+    paper = _cifar_run(f"resnet-{depth} (paper recipe)", depth, recipe="paper", batch_size=batch, epochs=epochs)
+    fast_run = _cifar_run(f"resnet-{depth} (fast recipe)", depth, recipe="fast", batch_size=batch, epochs=epochs)
+    baseline_epochs = 1 if fast else SEED001_EPOCHS
+    baseline = Run(
+        "seed-001 baseline", "resnet50_lab10", {"zero_init_residual": True}, recipe=seed001_recipe(baseline_epochs),
+        batch_size=batch, epochs=baseline_epochs, fixed_epochs=True, group="seed 001",
+    )
+    return [replace(paper, group="paper"), replace(fast_run, group="fast"), baseline]
+
+
+TRAINED_EPOCHS = 60
+TRAINED_VAL_SIZE = 5_000
+
+
+def trained_plan(fast: bool) -> list[Run]:
+    """Networks trained long enough to inspect, with a validation split; seed 0 of each ships."""
+    common = _arch_fields(fast)
+    common["epochs"] = 1 if fast else TRAINED_EPOCHS
+    common["val_size"] = 100 if fast else TRAINED_VAL_SIZE
+    runs = []
+    for depth in _depths(fast, (20, 56)):
+        for plain in (True, False):
+            kind = "plain" if plain else "resnet"
+            for seed in (0, 1):
+                name = f"{kind}-{depth}" + (f" (seed {seed})" if seed else "")
+                ship = f"{kind}{depth}" if seed == 0 else ""
+                run = _cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common)
+                runs.append(run)
+    if not fast:
+        runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
+        runs.append(Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
+                        group="resnext", depth=29, ship="resnext29_8x4d", **common))
+    return runs
+
+
+def gradients_plan(fast: bool) -> list[Run]:
+    common = _arch_fields(fast)
+    common["epochs"] = 1 if fast else 2
+    common["recipe"] = GRADIENTS_RECIPE
+    if not fast:
+        common["batch_size"] = GRADIENTS_RECIPE.batch_size
+    depths = _depths(fast, (20, 56, 110))
+    subset = None if fast else GRADIENTS_TRAIN_IMAGES
+    runs = []
+    for d in depths:
+        for plain in (True, False):
+            name = f"{'plain' if plain else 'resnet'}-{d}"
+            # Two short epochs: compiling would take longer than training.
+            runs.append(_cifar_run(name, d, plain=plain, grad_norms=True, train_images=subset, compile=False,
+                                   fixed_epochs=True, **common))
+    return runs
+
+

@@ -1,0 +1,175 @@
+"""The run store: where an experiment's results live and how they are written and found again.
+
+``results/NAME/`` holds ``histories.json`` (every epoch of every run), ``figure.png``, ``summary.json`` and
+``provenance.json``. A stored run is found again by its key (:func:`run_key`: everything that decides its
+result), so an experiment reuses runs that another has trained with the same settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..files import read_json, write_json
+from ..history import History
+from . import provenance
+from .plans import Run
+from .tables import summary_row
+
+if TYPE_CHECKING:  # only for the type hints: experiments imports this module
+    from .experiments import Experiment
+
+HISTORIES_FILE = "histories.json"
+FIGURE_FILE = "figure.png"
+SUMMARY_FILE = "summary.json"
+PROVENANCE_FILE = "provenance.json"
+
+
+def run_key(run: Run, data, device: str) -> dict:
+    """Everything that decides a run's result: a stored run with the same key can be reused."""
+    return {
+        "model": run.model,
+        "model_kwargs": dict(run.model_kwargs),
+        "recipe": run.full_recipe().to_dict(),
+        "epochs": run.epochs,
+        "seed": run.seed,
+        "train_images": run.train_images or len(data.train_labels),
+        "data": provenance.data_facts(data)["label"],
+        "data_train_images": len(data.train_labels),
+        "data_test_images": len(data.test_labels),
+        "grad_norms": run.grad_norms,
+        "val_size": run.val_size,
+        "device": device,
+    }
+
+
+def load_histories(path: Path) -> dict[str, History]:
+    """``histories.json`` as {run name: History}; empty when the file does not exist."""
+    if not path.exists():
+        return {}
+    return {name: History.from_dict(d) for name, d in read_json(path).items()}
+
+
+def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History, str] | None:
+    """A finished run with this key stored under ``results_dir`` (experiment ``prefer`` first)."""
+    folders = sorted(p for p in results_dir.glob("*") if (p / HISTORIES_FILE).exists())
+    folders.sort(key=lambda p: p.name != prefer)
+    for folder in folders:
+        for h in load_histories(folder / HISTORIES_FILE).values():
+            if h.meta.get("run_key") == key and len(h) == key["epochs"] and not h.meta.get("interrupted"):
+                return h, folder.name
+    return None
+
+
+def _canonical_command(experiment: Experiment, runs: list[Run], histories: dict[str, History], fast: bool,
+                       seed: int) -> str:
+    """The command that remakes the stored result (the data comes from $RESNET_LESSONS_DATA or --data).
+
+    Read from the stored runs: their length (``--epochs``), seeds (``--seed``) and whether they were compiled
+    where ``--compile auto`` would have decided otherwise (``--compile on/off``).
+    """
+    parts = ["python -m resnet_lessons experiment", experiment.name]
+    if fast:
+        parts.append("--fast")
+    free = [r for r in runs if r.name in histories and not r.fixed_epochs]
+    epochs = {len(histories[r.name]) for r in free}
+    default = {r.epochs for r in experiment.plan(fast) if not r.fixed_epochs}
+    if len(epochs) == 1 and epochs != default:
+        parts.append(f"--epochs {epochs.pop()}")
+    if seed:
+        parts.append(f"--seed {seed}")
+    auto = [histories[r.name].meta for r in runs if r.name in histories and r.compile is None]
+    on_gpu = [not str(m.get("device", "cpu")).lower().startswith(("cpu", "mps")) for m in auto]
+    compiled = [bool(m.get("compiled")) for m in auto]
+    if auto and all(on_gpu) and not any(compiled):
+        parts.append("--compile off")
+    elif auto and not any(on_gpu) and all(compiled):
+        parts.append("--compile on")
+    return " ".join(parts)
+
+
+def _noise(name: str, histories: dict[str, History], runs: list[Run], results_dir: Path) -> dict | None:
+    """Run-to-run noise: the same run with two seeds (the depth experiment has such a pair)."""
+    for repeat in (r for r in runs if r.group == "repeat" and r.name in histories):
+        base = next((r.name for r in runs if r.group != "repeat" and r.name in histories
+                     and r.model == repeat.model and r.model_kwargs == repeat.model_kwargs), None)
+        if base is None:
+            continue
+        a, b = histories[base].test_acc[-1], histories[repeat.name].test_acc[-1]
+        return {
+            "runs": [base, repeat.name],
+            "test_acc_difference_pct": round(100 * abs(a - b), 3),
+            "measured_in": name,
+            "note": "Final test accuracy of the same run with two seeds. GPU training is not bit-exact "
+                    "(cuDNN picks algorithms at run time, bf16 sums), so a rerun with the same seed "
+                    "differs by about as much.",
+        }
+    depth = results_dir / "depth" / PROVENANCE_FILE
+    if name != "depth" and depth.exists():
+        return read_json(depth).get("run_to_run_noise")
+    return None
+
+
+def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, History], out: Path,
+                  data_facts: dict, invocation: dict, fast: bool, seed: int) -> None:
+    """Write figure.png, summary.json and provenance.json for the runs stored in ``out``.
+
+    data_facts: :func:`resnet_lessons.lab.provenance.data_facts` of the data; invocation: the command that
+    wrote the files, with its git state, environment and wall time.
+    """
+    plan_names = [r.name for r in runs]
+    all_runs = runs + [r for r in experiment.plan(fast) if r.name not in plan_names]
+    ordered = {r.name: histories[r.name] for r in all_runs if r.name in histories}
+    ordered.update({n: h for n, h in histories.items() if n not in ordered})
+
+    rows = {name: summary_row(name, h) for name, h in ordered.items()}
+    experiment.extra(ordered, all_runs, rows)
+    first = next(iter(ordered.values())).meta
+    run_records = {}
+    for name, h in ordered.items():
+        record = dict(h.meta.get("provenance", {}))
+        record.update({
+            "model": h.meta.get("model_spec"), "recipe": h.meta.get("recipe_settings"),
+            "epochs": len(h), "seed": h.meta.get("seed"), "precision": h.meta.get("precision"),
+            "compiled": h.meta.get("compiled"), "train_seconds": round(sum(h.seconds), 1),
+            "train_images": h.meta.get("train_images"),  # a run may train on a subset of the data below
+            "reused_from": h.meta.get("reused_from"),
+        })
+        run_records[name] = record
+    commits = sorted({r.get("commit", "unknown") for r in run_records.values()})
+    epochs = sorted({len(h) for h in ordered.values()})
+    command = _canonical_command(experiment, all_runs, ordered, fast, seed)
+    summary = {
+        "experiment": experiment.name,
+        "title": experiment.title,
+        "about": experiment.about,
+        "command": command,
+        "device": first.get("device", "?"),
+        "data": first.get("data", "?"),
+        "train_images": first.get("train_images"),
+        "test_images": first.get("test_images"),
+        "epochs": epochs,
+        "commits": commits,
+        "fast": fast,
+        "columns": experiment.columns(),
+        "rows": list(rows.values()),
+        "notes": list(experiment.notes),
+    }
+    record = {
+        "experiment": experiment.name,
+        "reproduce": command,
+        "written": provenance.utc_now(),
+        "fast": fast,
+        "last_invocation": invocation,
+        "data": data_facts,
+        "seeds": {n: h.meta.get("seed") for n, h in ordered.items()},
+        "runs": run_records,
+        "total_wall_seconds": round(sum(r.get("wall_seconds", 0) for r in run_records.values()), 1),
+        "run_to_run_noise": _noise(experiment.name, ordered, all_runs, out.parent),
+    }
+    write_json(out / SUMMARY_FILE, summary)
+    write_json(out / PROVENANCE_FILE, record)
+    fig = experiment.figure(ordered, all_runs)  # last: a figure that fails leaves the tables written
+    fig.savefig(out / FIGURE_FILE, dpi=110, bbox_inches="tight")
+
+
