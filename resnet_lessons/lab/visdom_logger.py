@@ -198,7 +198,7 @@ def server_main(argv: list[str] | None = None) -> int:
 
 def _put_page_files_in_place() -> str | None:
     """Fetch the web page's missing files from the npm registry; None when the page is ready, else one line."""
-    from resnet_lessons import visdom_assets
+    from . import visdom_assets
 
     if not visdom_assets.missing():
         return None
