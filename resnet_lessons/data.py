@@ -44,7 +44,8 @@ import torch
 import torchvision
 from PIL import Image
 from torch import Tensor
-from tqdm.auto import tqdm
+
+from .progress import tqdm  # tqdm.auto, with notebook bars that leave no stale widget once saved
 
 try:  # torchvision's fast JPEG decoder: deprecated in 0.29, so it may be gone one day
     from torchvision.io import ImageReadMode, decode_jpeg

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -188,6 +189,9 @@ def server_main(argv: list[str] | None = None) -> int:
     logging.getLogger("tornado.general").addFilter(
         lambda record: not record.getMessage().startswith("Could not open static file"))
     logging.getLogger("tornado.access").setLevel(logging.ERROR)
+    # A process started in the background by a shell script inherits SIGINT ignored; then Ctrl-C (or
+    # `kill -INT`) would never stop the server. Python's own handler turns SIGINT into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         visdom_start_server(port=args.port, env_path=str(env_path), bind_local=True, base_url="",
                             print_func=announce)
