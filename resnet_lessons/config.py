@@ -24,6 +24,8 @@ import torch
 FAST_ENV = "RESNET_LESSONS_FAST"
 DATA_ENV = "RESNET_LESSONS_DATA"
 CACHE_ENV = "RESNET_LESSONS_CACHE"
+CPU_BF16_ENV = "RESNET_LESSONS_CPU_BF16"
+"""Set to 1 to train in bf16 autocast on a CPU that computes bf16 natively (see :func:`cpu_bf16`)."""
 RESULTS_ENV = "RESNET_LESSONS_RESULTS"
 """Environment variable naming the results folder (default: the repository's ``results/``)."""
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -45,6 +47,23 @@ def is_fast() -> bool:
     raise ValueError(
         f"{FAST_ENV}={value!r} is not understood: use 1 (fast mode on) or 0 (off)."
     )
+
+
+def cpu_bf16() -> bool:
+    """True when ``RESNET_LESSONS_CPU_BF16`` asks for bf16 autocast on the CPU (off by default).
+
+    Only CPUs with native bf16 (AVX-512 BF16 or AMX: recent server CPUs, rarely laptops) gain from it;
+    elsewhere bf16 is emulated and slower, so asking for it there is refused with an error.
+    """
+    value = os.environ.get(CPU_BF16_ENV, "0").strip().lower()
+    if value in _FALSE:
+        return False
+    if value not in _TRUE:
+        raise ValueError(f"{CPU_BF16_ENV}={value!r} is not understood: use 1 (bf16 on the CPU) or 0 (fp32).")
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise ValueError(f"{CPU_BF16_ENV}=1, but this CPU has no native bf16 (AVX-512 BF16 or AMX): bf16 would "
+                         f"be emulated and slower than fp32 here. Unset {CPU_BF16_ENV} to train in fp32.")
+    return True
 
 
 def set_fast(on: bool = True) -> None:

@@ -78,12 +78,16 @@ class TrainingDiverged(RuntimeError):
 
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     """Autocast precision: bf16 on GPUs that compute in it natively (Ampere, 2020, and newer),
-    fp16 on older GPUs such as Colab's T4 (with a gradient scaler), None (fp32) on the CPU.
+    fp16 on older GPUs such as Colab's T4 (with a gradient scaler), None (fp32) on the CPU unless
+    ``RESNET_LESSONS_CPU_BF16=1`` asks for bf16 (:func:`resnet_lessons.config.cpu_bf16`).
 
-    The CPU stays in fp32 on purpose. bf16 autocast trained ResNet-20 1.69x as fast on a server CPU with
-    AMX and AVX-512 BF16, at the same accuracy (results/benchmarks/throughput-cpu-2cores.log), but most
-    laptop CPUs have neither and emulate bf16 slowly; and a fast-mode run whose precision depended on the
-    CPU would no longer be the run whose seed-to-seed noise the course measured (results/fast_mode_signal)."""
+    The CPU default is fp32 on purpose. bf16 autocast trained ResNet-20 1.41x (AMD EPYC, AVX-512 BF16) and
+    1.69x (Intel Xeon, AMX) as fast at the same accuracy (results/benchmarks/throughput-cpu-2cores.log), but
+    most laptop CPUs have neither and emulate bf16 slowly; and a fast-mode run whose precision depended on
+    the CPU would no longer be the run whose seed-to-seed noise the course measured (results/fast_mode_signal).
+    """
+    if device.type == "cpu":
+        return torch.bfloat16 if config.cpu_bf16() else None
     if device.type != "cuda":
         return None
     major, _minor = torch.cuda.get_device_capability(device)

@@ -303,3 +303,33 @@ def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
     step(x * 1e30, y)  # overflows in fp16: inf gradients
     assert scaler.get_scale() == scale / 2
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# bf16 on the CPU: off unless asked for, refused where the CPU cannot compute it natively
+
+
+def test_the_cpu_trains_in_fp32_unless_bf16_is_asked_for(monkeypatch):
+    monkeypatch.delenv("RESNET_LESSONS_CPU_BF16", raising=False)
+    assert fit(_net(), DATA, 1, **RUN).meta["precision"] == "fp32"
+
+
+def test_bf16_on_the_cpu_when_asked_for_learns(monkeypatch):
+    monkeypatch.setenv("RESNET_LESSONS_CPU_BF16", "1")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    h = fit(_net(), DATA, 3, **RUN)
+    assert h.meta["precision"] == "bf16 autocast"
+    assert h.train_loss[-1] < h.train_loss[0] and h.test_acc[-1] > 0.2  # chance is 0.1
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_before_training(monkeypatch):
+    monkeypatch.setenv("RESNET_LESSONS_CPU_BF16", "1")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    with pytest.raises(ValueError, match="no native bf16.*Unset RESNET_LESSONS_CPU_BF16"):
+        fit(_net(), DATA, 1, **RUN)
+
+
+def test_a_misspelt_bf16_setting_is_refused(monkeypatch):
+    monkeypatch.setenv("RESNET_LESSONS_CPU_BF16", "maybe")
+    with pytest.raises(ValueError, match="not understood"):
+        fit(_net(), DATA, 1, **RUN)
