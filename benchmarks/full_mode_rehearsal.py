@@ -8,8 +8,9 @@ Full mode (``RESNET_LESSONS_FAST=0``) is meant for a GPU: ResNet-56 and ResNet-1
 your runs drawn over the stored reference runs. This script runs every full-mode cell of every notebook,
 in a fresh kernel each, with one change: a first, unsaved cell wraps ``resnet_lessons.train.fit`` so
 that every training run keeps at most ``--epochs`` epochs on a stratified subset of ``--train`` /
-``--test`` images. Everything else (model construction, time estimates, gradient measurements,
-evaluation on the whole test set, figures, reference overlays, checks) runs as in a real full-mode run.
+``--test`` images (validation split scaled alike), and every loss surface is a 5 x 5 grid on ``--test``
+images. Everything else (model construction, time estimates, gradient measurements, evaluation on the
+whole test set, figures, reference overlays, checks) runs as in a real full-mode run.
 
 What a rehearsal shows: the full-mode path executes without an error and every check passes. What it
 cannot show: the accuracies of a real full run, or anything specific to a GPU (compilation, mixed
@@ -44,10 +45,29 @@ _rehearsal_real_fit = _rehearsal_train.fit
 
 def _rehearsal_fit(model, data, epochs, *args, **kwargs):
     if len(data.train_labels) > {train} or len(data.test_labels) > {test}:
-        data = data.subset(min({train}, len(data.train_labels)), min({test}, len(data.test_labels)))
+        full = len(data.train_labels)
+        data = data.subset(min({train}, full), min({test}, len(data.test_labels)))
+        if kwargs.get("val_size"):  # hold out the same share of the smaller training set
+            kwargs["val_size"] = max(1, kwargs["val_size"] * len(data.train_labels) // full)
     return _rehearsal_real_fit(model, data, min(epochs, {epochs}), *args, **kwargs)
 
 _rehearsal_train.fit = _rehearsal_fit
+
+# Loss surfaces (notebook 07): full mode's 51 x 51 grid on 1,000 images is an hour on a CPU; rehearse it
+# on a 5 x 5 grid of {test} images. The code path is the same, only the grid and the image set shrink.
+import resnet_lessons.landscape as _rehearsal_landscape
+
+_rehearsal_real_grid = _rehearsal_landscape.grid
+_rehearsal_real_subset = _rehearsal_landscape.evaluation_subset
+
+def _rehearsal_grid(n, *args, **kwargs):
+    return _rehearsal_real_grid(min(n, 5), *args, **kwargs)
+
+def _rehearsal_subset(data, n=1000, *args, **kwargs):
+    return _rehearsal_real_subset(data, min(n, {test}), *args, **kwargs)
+
+_rehearsal_landscape.grid = _rehearsal_grid
+_rehearsal_landscape.evaluation_subset = _rehearsal_subset
 """
 
 

@@ -25,6 +25,10 @@ class FakeData:
 
 
 def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
+    from resnet_lessons import landscape
+
+    for name in ("grid", "evaluation_subset"):  # the preamble wraps them too: restored after the test
+        monkeypatch.setattr(landscape, name, getattr(landscape, name))
     calls = []
     monkeypatch.setattr(train, "fit", lambda model, data, epochs, *args, **kwargs: calls.append(
         (len(data.train_labels), len(data.test_labels), epochs, kwargs)))
@@ -32,7 +36,9 @@ def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
 
     train.fit("model", FakeData(50_000, 10_000), 30, recipe="fast")  # a full-mode run
     train.fit("model", FakeData(500, 200), 2, batch_size=100)        # already small: data kept
-    assert calls == [(1000, 500, 1, {"recipe": "fast"}), (500, 200, 1, {"batch_size": 100})]
+    train.fit("model", FakeData(50_000, 10_000), 30, val_size=5_000)  # a tenth held out: still a tenth
+    assert calls == [(1000, 500, 1, {"recipe": "fast"}), (500, 200, 1, {"batch_size": 100}),
+                     (1000, 500, 1, {"val_size": 100})]
 
 
 def test_only_solution_cells_count_as_failed_checks():
@@ -60,3 +66,21 @@ def test_the_rehearsal_reads_what_the_checkers_print(capsys):
         cell.outputs = [nbformat.v4.new_output("stream", text=capsys.readouterr().out)]
         notebook.cells.append(cell)
     assert rehearsal._verdicts(notebook) == {"passed": 1, "failed": 2}
+
+
+def test_preamble_shrinks_loss_surfaces(monkeypatch):
+    from resnet_lessons import landscape
+
+    asked = []
+    monkeypatch.setattr(landscape, "grid", lambda n, *args, **kwargs: asked.append(("grid", n)))
+    monkeypatch.setattr(landscape, "evaluation_subset",
+                        lambda data, n=1000, *args, **kwargs: asked.append(("images", n)))
+    monkeypatch.setattr(train, "fit", lambda *args, **kwargs: None)
+    exec(rehearsal.PREAMBLE.format(epochs=1, train=1000, test=500), {})
+
+    landscape.grid(51)                                   # full mode's grid
+    landscape.grid(3)                                    # already small: kept
+    landscape.evaluation_subset("data", 1000, "train", seed=0)
+    landscape.evaluation_subset("data", n=300)
+    assert asked == [("grid", 5), ("grid", 3), ("images", 500), ("images", 300)]
+
