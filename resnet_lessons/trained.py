@@ -73,7 +73,7 @@ class TrainedRecord:
 
 
 def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:
-    """The folder of the shipped networks: ``results/trained/networks`` (see ``reference.default_results_dir``)."""
+    """The folder of the shipped networks: ``results/trained/networks`` (see ``config.default_results_dir``)."""
     from .config import default_results_dir
 
     root = Path(results_dir) if results_dir is not None else default_results_dir()
