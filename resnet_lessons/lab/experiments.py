@@ -39,12 +39,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 
 from .. import config
 from ..files import read_json, write_json
@@ -66,6 +64,7 @@ from .plans import (
     GRADIENTS_TRAIN_IMAGES,
     PAPER_CITATION,
     TRAINED_VAL_SIZE,
+    Experiment,
     Run,
     degradation_plan,
     depth_plan,
@@ -77,7 +76,6 @@ from .plans import (
 )
 from .store import HISTORIES_FILE, PROVENANCE_FILE, find_stored_run, load_histories, run_key, write_results
 from .tables import (
-    BASE_COLUMNS,
     depth_columns,
     depth_extra,
     gradients_columns,
@@ -86,21 +84,6 @@ from .tables import (
     recipes_extra,
     trained_columns,
 )
-
-
-@dataclass
-class Experiment:
-    """A named experiment: which runs it trains (full size or fast) and how it shows them."""
-
-    name: str
-    title: str
-    about: str
-    plan: Callable[[bool], list[Run]]
-    figure: Callable[[dict[str, History], list[Run]], Figure]
-    columns: Callable[[], list[list[str]]] = lambda: list(BASE_COLUMNS)
-    extra: Callable[[dict[str, History], list[Run], dict], None] = lambda histories, runs, rows: None
-    notes: list[str] = field(default_factory=list)
-
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e

@@ -6,8 +6,12 @@ A plan function ``NAME_plan(fast) -> list[Run]`` lists the runs of experiment NA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from matplotlib.figure import Figure
+
+from ..history import History
 from ..recipes import Recipe, get_recipe
 
 FULL_EPOCHS = 10
@@ -220,3 +224,19 @@ def gradients_plan(fast: bool) -> list[Run]:
     return runs
 
 
+@dataclass
+class Experiment:
+    """A named experiment: which runs it trains (full size or fast) and how it shows them.
+
+    figure, columns and extra come from :mod:`.figures` and :mod:`.tables`; columns None means the
+    summary table's base columns (``tables.BASE_COLUMNS``), extra None adds nothing to the rows.
+    """
+
+    name: str
+    title: str
+    about: str
+    plan: Callable[[bool], list[Run]]
+    figure: Callable[[dict[str, History], list[Run]], Figure]
+    columns: Callable[[], list[list[str]]] | None = None
+    extra: Callable[[dict[str, History], list[Run], dict], None] | None = None
+    notes: list[str] = field(default_factory=list)

@@ -8,16 +8,12 @@ result), so an experiment reuses runs that another has trained with the same set
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..files import read_json, write_json
 from ..history import History
 from . import provenance
-from .plans import Run
-from .tables import summary_row
-
-if TYPE_CHECKING:  # only for the type hints: experiments imports this module
-    from .experiments import Experiment
+from .plans import Experiment, Run
+from .tables import BASE_COLUMNS, summary_row
 
 HISTORIES_FILE = "histories.json"
 FIGURE_FILE = "figure.png"
@@ -123,7 +119,8 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
     ordered.update({n: h for n, h in histories.items() if n not in ordered})
 
     rows = {name: summary_row(name, h) for name, h in ordered.items()}
-    experiment.extra(ordered, all_runs, rows)
+    if experiment.extra is not None:
+        experiment.extra(ordered, all_runs, rows)
     first = next(iter(ordered.values())).meta
     run_records = {}
     for name, h in ordered.items():
@@ -151,7 +148,7 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
         "epochs": epochs,
         "commits": commits,
         "fast": fast,
-        "columns": experiment.columns(),
+        "columns": experiment.columns() if experiment.columns else list(BASE_COLUMNS),
         "rows": list(rows.values()),
         "notes": list(experiment.notes),
     }
