@@ -25,11 +25,10 @@ from pathlib import Path
 
 import torch
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-"""The ``resnet_lessons`` folder."""
+from ..config import REPO_DIR
 
-REPO_DIR = PACKAGE_DIR.parent
-"""The folder above the package: the repository root in a checkout."""
+PACKAGE_DIR = REPO_DIR / "resnet_lessons"
+"""The ``resnet_lessons`` folder (``REPO_DIR``, from config: the folder above it, the repository root)."""
 
 
 def utc_now() -> str:
