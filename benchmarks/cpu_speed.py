@@ -65,7 +65,7 @@ def cpu_name() -> str:
 
 def run_variant(v: Variant, data, model_name: str, steps: int, batch_size: int, skip: int) -> dict:
     device = torch.device("cpu")
-    recipe = replace(get_recipe("fast"), lr=0.1, batch_size=batch_size, warmup=0.3)
+    recipe = replace(get_recipe("onecycle"), lr=0.1, batch_size=batch_size, warmup=0.3)
     torch.manual_seed(0)
     model = build_model(model_name)
     model.to(memory_format=torch.channels_last if v.channels_last else torch.contiguous_format)

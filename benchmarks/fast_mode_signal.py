@@ -96,7 +96,7 @@ def train_one(key: str, model_name: str, seed: int, threads: int) -> dict:
         "train_seconds": sum(history.seconds),
         "wall_seconds": time.perf_counter() - wall_started,
         "cpu_seconds": time.process_time() - cpu_started,
-        "threads": history.meta["device"],
+        "threads": history.record.device,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 

@@ -5,10 +5,10 @@ Part 1, throughput (images per second of training), for each model, in this one 
 - the seed-style loop of lesson 001: a Dataset of PIL images with torchvision transforms
   (RandomCrop(32, padding=4), ToTensor, Normalize), DataLoader(batch_size=256, num_workers=0),
   fp32, the model not compiled, ``loss.item()`` after every step;
-- the package's trainer, :func:`resnet_lessons.train.fit` with the fast recipe: data and augmentation
+- the package's trainer, :func:`resnet_lessons.train.fit` with the onecycle recipe: data and augmentation
   on the device, bf16 autocast (fp16 on older GPUs), channels-last, torch.compile with CUDA graphs.
 
-Part 2 (``--time-to-accuracy``): ResNet-20 trained with the fast recipe and with the paper's recipe on
+Part 2 (``--time-to-accuracy``): ResNet-20 trained with the onecycle recipe and with the paper's recipe on
 the same data; prints test accuracy against epochs and against training seconds for both.
 
     python benchmarks/throughput.py --data /path/to/cifar10-jpeg
@@ -183,18 +183,18 @@ def throughput(args, data, device: torch.device, recipe: Recipe) -> None:
         print(f"{name}: seed-style {seed:,.0f} img/s, trainer {fast:,.0f} img/s "
               f"(per epoch: {', '.join(f'{v:,.0f}' for v in history.images_per_s)}), eval {evaluation:,.0f} img/s",
               flush=True)
-        if device.type == "cuda" and history.meta["compiled"]:
+        if device.type == "cuda" and history.record.compiled:
             print(f"{name}: CUDA graph skips during training: {skips}"
                   + (" (see why with TORCH_LOGS=cudagraphs)" if skips else " (forward and backward ran as graphs)"))
         if profile:
             profile.report(Path(args.out) / f"trace-{name}.json")
-    meta = history.meta
+    record = history.record
     print()
-    print(f"device: {meta['device']}; torch {torch.__version__}")
+    print(f"device: {record.device}; torch {torch.__version__}")
     print(f"seed-style loop: fp32, batch {SEED_BATCH_SIZE}, PIL + torchvision transforms, DataLoader(num_workers=0), "
           f"{args.steps} timed steps after {args.warmup} warm-up steps")
-    print(f"trainer: {recipe.summary()}; {meta['precision']}, compiled: {meta['compiled']}, "
-          f"{meta['train_images']} images per epoch, mean of epochs 2..{args.trainer_epochs}")
+    print(f"trainer: {recipe.summary()}; {record.precision}, compiled: {record.compiled}, "
+          f"{record.train_images} images per epoch, mean of epochs 2..{args.trainer_epochs}")
     print()
     print(f"{'model':<10} {'seed-style img/s':>17} {'trainer img/s':>14} {'ratio':>7} {'eval img/s':>11}")
     for name, seed, fast, ratio, evaluation in rows:
@@ -235,11 +235,11 @@ def first_reaching(history: History, target: float) -> tuple[int, float] | None:
     return None
 
 
-def time_to_accuracy(args, data, device: torch.device, fast: Recipe, paper: Recipe) -> None:
+def time_to_accuracy(args, data, device: torch.device, onecycle: Recipe, paper: Recipe) -> None:
     out = Path(args.out)
     histories = {}
-    for recipe, epochs in ((fast, args.epochs_fast), (paper, args.epochs_paper)):
-        if epochs == 0:  # e.g. tuning the fast recipe against a known --target
+    for recipe, epochs in ((onecycle, args.epochs_onecycle), (paper, args.epochs_paper)):
+        if epochs == 0:  # e.g. tuning the onecycle recipe against a known --target
             continue
         torch.manual_seed(args.seed)
         model = build_model("resnet20")
@@ -271,20 +271,20 @@ def time_to_accuracy(args, data, device: torch.device, fast: Recipe, paper: Reci
     first = next(iter(histories.values()))
     if target is not None:
         print(f"(target: {what}, {target:.2%})")
-    print(f"('epoch-1 s' includes compiling; data: {first.meta['data']}, {first.meta['train_images']} training images;"
-          f" device: {first.meta['device']})")
+    print(f"('epoch-1 s' includes compiling; data: {first.record.data}, {first.record.train_images} training images;"
+          f" device: {first.record.device})")
     named = {f"resnet20 {k}": h for k, h in histories.items()}
     try:
         from resnet_lessons.plots import plot_curves, save_figure
 
         for x in ("epoch", "seconds"):
-            save_figure(plot_curves(named, x=x, title="ResNet-20: fast vs paper recipe"),
+            save_figure(plot_curves(named, x=x, title="ResNet-20: onecycle vs paper recipe"),
                         out / f"time-to-accuracy-{x}.png")
         print(f"histories and curves saved in {out}")
     except Exception as e:  # the numbers above matter more than the figure
         print(f"could not draw the curves: {e}")
     summary = {k: {"final_test_acc": h.test_acc[-1], "best_test_acc": max(h.test_acc),
-                   "train_seconds": sum(h.seconds), "epochs": len(h), "recipe": h.meta["recipe_settings"]}
+                   "train_seconds": sum(h.seconds), "epochs": len(h), "recipe": h.record.recipe_settings}
                for k, h in named.items()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "time-to-accuracy.json").write_text(json.dumps(summary, indent=1))
@@ -309,13 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="profile the trainer's second epoch: print the top operations, save a trace in --out")
     parser.add_argument("--time-to-accuracy", action="store_true",
-                        help="instead of throughput: ResNet-20 with the fast and the paper recipe")
-    parser.add_argument("--epochs-fast", type=int, default=30,
-                        help="epochs of the fast recipe (default 30; 0 skips it)")
+                        help="instead of throughput: ResNet-20 with the onecycle and the paper recipe")
+    parser.add_argument("--epochs-onecycle", type=int, default=30,
+                        help="epochs of the onecycle recipe (default 30; 0 skips it)")
     parser.add_argument("--epochs-paper", type=int, default=84,
                         help="epochs of the paper recipe (default 84; 0 skips it)")
-    parser.add_argument("--fast-set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="change a field of the fast recipe, e.g. --fast-set lr=0.3 --fast-set batch_size=512")
+    parser.add_argument("--onecycle-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change a field of the onecycle recipe, e.g. --onecycle-set lr=0.3 "
+                        "--onecycle-set batch_size=512")
     parser.add_argument("--target", type=float, default=None,
                         help="accuracy (0..1) to time against (default: the paper recipe's final accuracy)")
     parser.add_argument("--paper-set", action="append", default=[], metavar="FIELD=VALUE",
@@ -331,12 +332,12 @@ def main(argv: list[str] | None = None) -> None:
         config.set_cpu_threads()
     data = load_cifar10(root=args.data)
     print(f"data: {data.source}; {len(data.train_labels)} train / {len(data.test_labels)} test images")
-    fast = replace(get_recipe("fast"), **parse_settings(args.fast_set))
+    onecycle = replace(get_recipe("onecycle"), **parse_settings(args.onecycle_set))
     paper = replace(get_recipe("paper"), **parse_settings(args.paper_set))
     if args.time_to_accuracy:
-        time_to_accuracy(args, subset(data, args.subset, args.test_images, args.seed), device, fast, paper)
+        time_to_accuracy(args, subset(data, args.subset, args.test_images, args.seed), device, onecycle, paper)
     else:
-        throughput(args, data, device, fast)
+        throughput(args, data, device, onecycle)
 
 
 if __name__ == "__main__":

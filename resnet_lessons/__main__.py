@@ -1,7 +1,7 @@
 """The command line: ``python -m resnet_lessons train|visdom|models``.
 
-    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe fast --out runs/resnet20
-    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe fast --out runs/resnet20 --resume
+    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe onecycle --out runs/resnet20
+    python -m resnet_lessons train --model resnet20 --epochs 30 --recipe onecycle --out runs/resnet20 --resume
     python -m resnet_lessons visdom --port 8097
     python -m resnet_lessons models
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .lab.cli import add_arguments as add_experiment_arguments
-from .recipes import RECIPES
+from .recipes import RECIPES, RENAMED
 
 DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
 
@@ -22,6 +22,13 @@ TRAIN_FLAGS = {  # fit's argument -> the train command's flag, to name settings 
     "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
     "label_smoothing": "--label-smoothing", "val_size": "--val-size", "device": "--device", "out_dir": "--out",
 }
+
+
+def recipe_name(name: str) -> str:
+    """``--recipe``'s value; an old name (``fast``) is a usage error that gives the new one."""
+    if name in RENAMED:
+        raise argparse.ArgumentTypeError(f"the recipe {name!r} is now called {RENAMED[name]!r}")
+    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "default resnet20")
     train.add_argument("--epochs", type=int, default=30, help="epochs to train (default 30)")
     recipes = "; ".join(r.summary() for r in RECIPES.values()).replace("%", "%%")
-    train.add_argument("--recipe", default="fast", choices=sorted(RECIPES),
-                       help=f"optimiser and learning-rate schedule (default fast). {recipes}")
+    train.add_argument("--recipe", default="onecycle", type=recipe_name, choices=sorted(RECIPES),
+                       help=f"optimiser and learning-rate schedule (default onecycle). {recipes}")
     train.add_argument("--data", default=None, metavar="PATH",
                        help="CIFAR-10 folder (ImageFolder train/ and test/, or torchvision's files); "
                        "default $RESNET_LESSONS_DATA, else a torchvision download")
@@ -173,9 +180,9 @@ def train_main(args, argv: list[str]) -> int:
         print(f"error: {e}", *getattr(e, "__notes__", []), file=sys.stderr)
         return 1
     if len(history):
-        save_figure(plot_curves({args.model: history}, title=f"{args.model}, {history.meta['recipe']} recipe"),
+        save_figure(plot_curves({args.model: history}, title=f"{args.model}, {history.record.recipe} recipe"),
                     out / "curves.png")
-    if history.meta.get("interrupted"):
+    if history.record.interrupted:
         if len(history) == 0:  # no epoch finished: there is no checkpoint, so --resume would fail
             again = [a for a in argv if a != "--resume"]
             print(f"To start again: python -m resnet_lessons {shlex.join(again)}", file=sys.stderr)
@@ -186,11 +193,11 @@ def train_main(args, argv: list[str]) -> int:
     # The first epoch includes compiling on a GPU: quote the speed of the later ones when there are any.
     speeds = history.images_per_s[1:] or history.images_per_s
     if history.has_validation:
-        print(f"final validation accuracy: {history.val_acc[-1]:.2%} ({history.meta['val_images']} held-out "
+        print(f"final validation accuracy: {history.val_acc[-1]:.2%} ({history.record.val_images} held-out "
               f"training images; best epoch by validation: {history.best_epoch()})")
-    print(f"final test accuracy: {history.test_acc[-1]:.2%} ({args.model}, {history.meta['recipe']} recipe, "
-          f"{len(history)} epochs, {history.meta['train_images']} training images)")
-    print(f"training speed: {sum(speeds) / len(speeds):,.0f} images/s on {history.meta['device']} "
+    print(f"final test accuracy: {history.test_acc[-1]:.2%} ({args.model}, {history.record.recipe} recipe, "
+          f"{len(history)} epochs, {history.record.train_images} training images)")
+    print(f"training speed: {sum(speeds) / len(speeds):,.0f} images/s on {history.record.device} "
           f"({sum(history.seconds):.1f} s of training)")
     print(f"saved: {out / 'history.json'}, {out / 'checkpoint.pt'}, {out / 'curves.png'}")
     return 0

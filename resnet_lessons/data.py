@@ -62,9 +62,10 @@ JPEG_COPY_LABEL = "CIFAR-10 (JPEG q75 copy)"
 TORCHVISION_LABEL = "CIFAR-10 (original, torchvision)"
 
 FAST_TRAIN_SIZE = 2_000
-"""Training images in fast mode (200 per class)."""
+"""Training images of ``load_course_data()`` in fast mode (200 per class). A notebook's live experiment
+sets its own sizes, fast and full, in :data:`resnet_lessons.live.EXPERIMENTS`."""
 FAST_TEST_SIZE = 1_000
-"""Test images in fast mode (100 per class)."""
+"""Test images of ``load_course_data()`` in fast mode (100 per class)."""
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 """File types read from an ImageFolder (other files, e.g. ``.DS_Store``, are ignored)."""

@@ -4,7 +4,7 @@ Every diagram runs one forward pass through the module it draws, with a hook on 
 the layers in the order they ran, with their real names, channel counts, strides and output shapes:
 
 - :func:`residual_block`: the ResNet paper's Figure 2, ``ReLU(F(x) + x)``, from a :class:`BasicBlock`;
-- :func:`block`: any residual block, with its shortcut (identity, option A, B or C) drawn as what it does;
+- :func:`block`: any residual block, with its shortcut (identity, option A, B or pool) drawn as what it does;
 - :func:`shortcut_options`: BasicBlock without a downsample path, and with options A and B;
 - :func:`basic_vs_bottleneck`: the paper's Figure 5, a basic block against a bottleneck;
 - :func:`resnext_forms`: the ResNeXt paper's Figure 3 (a), (b), (c), from a :class:`ResNeXtBottleneck`;
@@ -33,7 +33,7 @@ from torch import nn
 from .models import BasicBlock, Bottleneck, ResNeXtBottleneck, cifar_resnet
 from .models.shortcuts import AvgPoolPadding, ConvProjection, IdentityPadding
 
-# Modules drawn as one box although they have children (option C's pooling is only half of what it does).
+# Modules drawn as one box although they have children (the pool shortcut's pooling is only half of what it does).
 ATOMIC = (IdentityPadding, AvgPoolPadding)
 COLORS = {"conv": "#cfe2f3", "bn": "#fff2cc", "relu": "#d9ead3", "shortcut": "#fce5cd", "stage": "#e4dcf1",
           "other": "#eeeeee"}
@@ -142,7 +142,7 @@ def describe(module: nn.Module) -> str:
     if isinstance(module, AvgPoolPadding):
         k = module.pool.kernel_size
         extra = module.out_channels - module.in_channels
-        return f"option C (no parameters):\naverage {k}×{k} squares,\nadd {extra} zero channels"
+        return f"pool shortcut (no parameters):\naverage {k}×{k} squares,\nadd {extra} zero channels"
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return "global average pool"
     if isinstance(module, nn.MaxPool2d):
@@ -158,13 +158,13 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def shortcut_name(block: nn.Module) -> str:
-    """How a block's shortcut treats x: "identity", "option A", "option B", "option C", or "none" (plain)."""
+    """How a block's shortcut treats x: "identity", "option A", "option B", "option pool", or "none" (plain)."""
     if not hasattr(block, "downsample"):
         return "none"
     downsample = block.downsample
     if downsample is None:
         return "identity"
-    names = {IdentityPadding: "option A", ConvProjection: "option B", AvgPoolPadding: "option C"}
+    names = {IdentityPadding: "option A", ConvProjection: "option B", AvgPoolPadding: "option pool"}
     return names.get(type(downsample), type(downsample).__name__)
 
 

@@ -159,7 +159,7 @@ def evaluate(
     """Predict every image of ``data``'s ``split`` ("test" or "train") and measure the results.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. Images are normalised with ``mean`` and
-    ``std`` if given (e.g. ``history.meta["mean"]``, what training used), else ``data.mean_std()``,
+    ``std`` if given (e.g. ``history.record.mean``, what training used), else ``data.mean_std()``,
     which is what :func:`resnet_lessons.train.fit` uses for the same data.
     """
     if split not in ("test", "train"):

@@ -1,10 +1,18 @@
-"""`History`: what a training run measured, one entry per epoch, saved to and loaded from JSON."""
+"""`History`: what a training run measured, one entry per epoch, and `RunRecord`: what the run was.
+
+Both are saved to and loaded from one JSON file::
+
+    history = fit(model, data, epochs=3)
+    history.test_acc[-1]       # the last epoch's test accuracy
+    history.record.device      # where it ran, e.g. "cpu (2 threads)"
+    history.save("runs/resnet20/history.json")
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .files import atomic_write
@@ -16,13 +24,83 @@ VALIDATION_FIELDS = ("val_loss", "val_acc")  # only in runs that hold out a vali
 
 
 @dataclass
+class RunRecord:
+    """What one run was: ``fit`` fills the first group before the first epoch, the lab's experiment
+    runner (:mod:`resnet_lessons.lab.experiments`) the second after the last.
+
+    Every fact has a name and a type here, so a misspelt name is an AttributeError (or a ValueError when a
+    file is read, see :meth:`from_dict`), never a silent blank.
+    """
+
+    # --- written by fit ---
+    model: str = ""
+    """The run's name, e.g. "resnet-20" (``fit(..., name=...)``, default the model's class name)."""
+    recipe: str = ""
+    """The recipe's name, e.g. "onecycle"; ``recipe_settings`` holds all of its values."""
+    recipe_settings: dict = field(default_factory=dict)
+    epochs: int = 0
+    """The epochs the run was asked for (``len(history)`` is how many it finished)."""
+    batch_size: int = 0
+    seed: int = 0
+    device: str = ""
+    """E.g. "NVIDIA H100 80GB HBM3" or "cpu (2 threads)"."""
+    precision: str = "fp32"
+    """One of "fp32", "bf16 autocast" and "fp16 autocast"."""
+    compiled: bool | str = False
+    """False, or the torch.compile mode."""
+    data: str = ""
+    """Which copy of CIFAR-10, e.g. "CIFAR-10 (JPEG q75 copy)"."""
+    data_source: str = ""
+    subset: str = ""
+    """How the training images were chosen when they are a subset ("" for all of them)."""
+    train_images: int = 0
+    val_images: int = 0
+    test_images: int = 0
+    mean: list[float] = field(default_factory=list)
+    """Per-channel mean of the training images, used to normalise (also at evaluation)."""
+    std: list[float] = field(default_factory=list)
+    torch: str = ""
+    interrupted: bool = False
+    """True when the run was stopped (Ctrl-C) before its last epoch."""
+
+    # --- added by the lab's experiment runner ---
+    run_key: dict | None = None
+    """Everything that decides the run's result; a stored run with the same key is reused."""
+    model_spec: str = ""
+    """How the model was built, e.g. "resnet20(shortcut='B')"."""
+    parameters: int | None = None
+    group: str = ""
+    depth: int | None = None
+    provenance: dict = field(default_factory=dict)
+    """Command, commit, wall time, device and versions of the run."""
+    reused_from: str | None = None
+    """The experiment whose stored run was reused instead of training again."""
+    grad_norms: dict | None = None
+    """Per-layer gradient norms: {"layers": [...], "epochs": [...], "norms": [[...], ...]}."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunRecord:
+        """A record from its JSON dict; a name that is not a field raises ValueError (a typo, or a file
+        written by another program)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"Unknown fact(s) in a run record: {', '.join(unknown)}. "
+                             f"A run record holds only: {', '.join(sorted(names))}.")
+        return cls(**data)
+
+
+@dataclass
 class History:
     """Per-epoch numbers of one run. Accuracies are fractions in [0, 1]; errors are 1 - accuracy.
 
     ``seconds`` is the wall time of the epoch's training (evaluation excluded);
     ``val_loss`` and ``val_acc`` are filled only when the run held out a validation split
     (``fit(..., val_size=N)``), and stay empty otherwise;
-    ``meta`` holds free-form facts about the run (model name, recipe, device, data source...).
+    ``record`` says what the run was (model, recipe, device, data...), see :class:`RunRecord`.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -35,7 +113,7 @@ class History:
     images_per_s: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)
 
     def append(self, **values: float) -> None:
         """Add one epoch: ``h.append(epoch=1, train_loss=..., ...)`` with every name in FIELDS
@@ -103,12 +181,15 @@ class History:
         return out
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self)  # the record becomes a nested dict under "record"
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        known = {k: data[k] for k in (*FIELDS, *VALIDATION_FIELDS, "meta") if k in data}
-        return cls(**known)
+        """A History from :meth:`to_dict`'s dict. Files written before the record had its name keep it
+        under "meta"; both are read."""
+        known = {k: data[k] for k in (*FIELDS, *VALIDATION_FIELDS) if k in data}
+        record = data.get("record", data.get("meta", {}))
+        return cls(**known, record=RunRecord.from_dict(record))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""

@@ -67,7 +67,7 @@ class LiveRun:
     image_size: int
     epochs: int
     batch_size: int
-    recipe: Recipe | str = "fast"
+    recipe: Recipe | str = "onecycle"
 
     def __post_init__(self) -> None:
         if self.image_size < 1 or FULL_SIZE % self.image_size:
@@ -75,6 +75,7 @@ class LiveRun:
         unknown = [m for m in self.models if m not in LIVE_MODELS]
         if unknown:
             raise ValueError(f"unknown live model(s) {unknown}; known: {sorted(LIVE_MODELS)}.")
+        get_recipe(self.recipe)  # an unknown or renamed recipe name fails here, not when training starts
 
     @property
     def is_stand_in(self) -> bool:
@@ -171,9 +172,9 @@ def build_live_model(name: str) -> nn.Module:
     return LIVE_MODELS[name]()
 
 
-# The fast runs use the fast recipe with a gentler start (peak lr 0.1 and a 30 % warm-up, as the stored
-# gradients experiment): a few hundred steps of batch 128 leave too little room for its peak of 0.2.
-LIVE_RECIPE = replace(get_recipe("fast"), name="fast, gentle start", lr=0.1, batch_size=128, warmup=0.3)
+# The fast-mode runs use the onecycle recipe with a gentler start (peak lr 0.1 and a 30 % warm-up, as the
+# stored gradients experiment): a few hundred steps of batch 128 leave too little room for its peak of 0.2.
+LIVE_RECIPE = replace(get_recipe("onecycle"), name="onecycle, gentle start", lr=0.1, batch_size=128, warmup=0.3)
 
 EXPERIMENTS: dict[str, LiveExperiment] = {
     "01": LiveExperiment(
@@ -181,35 +182,35 @@ EXPERIMENTS: dict[str, LiveExperiment] = {
         notebook="01_plain_nets_degradation",
         effect="the deeper plain net ends with a higher training error than the shallower one",
         fast=LiveRun(("plain-20", "plain-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("plain-20", "plain-56"), None, None, 32, 20, 512, "fast"),
+        full=LiveRun(("plain-20", "plain-56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "02": LiveExperiment(
         key="02",
         notebook="02_residual_learning",
         effect="the residual net ends with a lower training error than its plain twin",
         fast=LiveRun(("plain-56", "resnet-56"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("plain-56", "resnet-56"), None, None, 32, 20, 512, "fast"),
+        full=LiveRun(("plain-56", "resnet-56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "03": LiveExperiment(
         key="03",
         notebook="03_basicblock_cifar_resnets",
         effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
         fast=LiveRun(("resnet-20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-20",), None, None, 32, 20, 512, "fast"),
+        full=LiveRun(("resnet-20",), None, None, 32, 20, 512, "onecycle"),
     ),
     "05": LiveExperiment(
         key="05",
         notebook="05_resnext_grouped_convs",
         effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
         fast=LiveRun(("resnet-44", "resnext-11 (2x4d)"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-110", "resnext-29 (8x4d)"), None, None, 32, 20, 512, "fast"),
+        full=LiveRun(("resnet-110", "resnext-29 (8x4d)"), None, None, 32, 20, 512, "onecycle"),
     ),
     "07": LiveExperiment(
         key="07",
         notebook="07_identity_mappings_loss_landscape",
         effect="the pre-activation ResNet against the original at equal depth",
         fast=LiveRun(("resnet-20", "preact-resnet-20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-20", "preact-resnet-20"), None, None, 32, 20, 512, "fast"),
+        full=LiveRun(("resnet-20", "preact-resnet-20"), None, None, 32, 20, 512, "onecycle"),
     ),
 }
 

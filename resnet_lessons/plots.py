@@ -101,9 +101,9 @@ def _axis_labels(metric: str, x: str, compiled: bool = False) -> tuple[str, str]
 def reference_suffix(h: History) -> str:
     """The label suffix of a stored reference run, e.g. ``"(reference, H100)"``.
 
-    Uses ``h.meta["device_name"]`` or ``h.meta["device"]`` when the run recorded one.
+    Uses ``h.record.device`` when the run recorded one.
     """
-    device = h.meta.get("device_name") or h.meta.get("device")
+    device = h.record.device
     return f"(reference, {device})" if device else "(reference)"
 
 
@@ -138,7 +138,7 @@ def _draw_runs(
         # Beside references, say plainly which curves were measured here.
         ax.plot(xs, test, color=c, label=f"{name} (this run)" if reference else name, **TEST_STYLE)
 
-    compiled = any(h.meta.get("compiled") for h in [*histories.values(), *(reference or {}).values()])
+    compiled = any(h.record.compiled for h in [*histories.values(), *(reference or {}).values()])
     xlabel, ylabel = _axis_labels(metric, x, compiled)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -254,7 +254,7 @@ class LivePlot:
     def update(self, name_or_history: str | History, history: History | None = None) -> None:
         """Redraw with the latest epochs: ``update(history)`` or ``update("run name", history)``."""
         if isinstance(name_or_history, History) and history is None:
-            name, history = name_or_history.meta.get("model", "run"), name_or_history
+            name, history = name_or_history.record.model or "run", name_or_history
         elif isinstance(name_or_history, str) and isinstance(history, History):
             name = name_or_history
         else:

@@ -1,4 +1,4 @@
-"""Training recipes: the paper's, a fast one-cycle one, and a cosine one, as plain dataclasses.
+"""Training recipes: the paper's, a one-cycle one ("onecycle"), and a cosine one, as plain dataclasses.
 
 A recipe is every hyperparameter of the optimiser and of the learning-rate schedule. The trainer
 builds the SGD optimiser and the schedule from it; change any field with ``dataclasses.replace``::
@@ -98,8 +98,8 @@ PAPER = Recipe(name="paper", lr=0.1, batch_size=128, momentum=0.9, weight_decay=
 # warm-up for the first 15% of steps, then a linear fall to zero), Nesterov momentum, label smoothing
 # 0.1, and stronger weight decay that spares BatchNorm and biases (decaying those only shrinks a scale
 # that the next BatchNorm removes anyway). Batch 256 keeps enough steps in a short run for ResNet-20.
-FAST = Recipe(
-    name="fast",
+ONECYCLE = Recipe(
+    name="onecycle",  # named after its schedule
     lr=0.2,
     batch_size=256,
     momentum=0.9,
@@ -126,13 +126,20 @@ COSINE = Recipe(
     warmup=0.02,
 )
 
-RECIPES = {r.name: r for r in (PAPER, FAST, COSINE)}
+RECIPES = {r.name: r for r in (PAPER, ONECYCLE, COSINE)}
+
+RENAMED = {"fast": "onecycle"}
+"""Old recipe names and what they are called now (the one-cycle recipe was called "fast" until it was
+renamed, so that "fast" only means fast mode)."""
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
-    """A recipe by name ("paper", "fast", "cosine"), or the given Recipe unchanged."""
+    """A recipe by name ("paper", "onecycle", "cosine"), or the given Recipe unchanged."""
     if isinstance(recipe, Recipe):
         return recipe
+    if recipe in RENAMED:
+        raise ValueError(f"The recipe {recipe!r} is now called {RENAMED[recipe]!r} (same settings; "
+                         f"\"fast\" now only means fast mode); choose one of {sorted(RECIPES)} or pass a Recipe.")
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}; choose one of {sorted(RECIPES)} or pass a Recipe.")
     return RECIPES[recipe]

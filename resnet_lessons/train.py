@@ -1,6 +1,6 @@
 """`fit`: the one training loop that every notebook and the command line use.
 
-    history = fit(model, data, epochs=30, recipe="fast", out_dir="runs/resnet20")
+    history = fit(model, data, epochs=30, recipe="onecycle", out_dir="runs/resnet20")
 
 What happens in one epoch:
 
@@ -51,7 +51,7 @@ from .checkpoint import (
 from .data import channel_mean_std, validation_split
 from .evaluate import loss_and_accuracy
 from .files import remove_orphans, tensor_checksum
-from .history import History
+from .history import History, RunRecord
 from .loader import DeviceLoader
 from .loop import train_one_epoch
 from .preflight import check_data_and_model, check_out_dir, check_settings, checkpoint_bytes
@@ -327,7 +327,7 @@ def fit(
     model: nn.Module,
     data,
     epochs: int,
-    recipe: str | Recipe = "fast",
+    recipe: str | Recipe = "onecycle",
     *,
     batch_size: int | None = None,
     lr: float | None = None,
@@ -351,7 +351,7 @@ def fit(
     model: any classifier of [N, 3, 32, 32] images (trained in place and moved to ``device``).
     data: a :class:`resnet_lessons.data.CIFAR10Tensors` (uint8 images, int64 labels); images are
         normalised with ``data.mean_std()``.
-    recipe: "fast", "paper", "cosine" or a :class:`~resnet_lessons.recipes.Recipe`; ``batch_size``,
+    recipe: "onecycle", "paper", "cosine" or a :class:`~resnet_lessons.recipes.Recipe`; ``batch_size``,
         ``lr``, ``weight_decay`` and ``label_smoothing`` override the recipe's values.
     out_dir: folder for ``checkpoint.pt`` (after every epoch) and ``history.json``; None saves nothing.
     resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs);
@@ -431,26 +431,26 @@ def fit(
     step = TrainStep(model, criterion, scaler, amp_dtype, compile_mode)
 
     run = _run_settings(model, recipe, epochs, seed, augment, data, val_size, name) if out_dir is not None else {}
-    history = History(meta={
-        "model": name,
-        "recipe": recipe.name,
-        "recipe_settings": recipe.to_dict(),
-        "epochs": epochs,
-        "batch_size": recipe.batch_size,
-        "seed": seed,
-        "device": _device_name(device),
-        "precision": {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
-        "compiled": compile_mode or False,
-        "data": getattr(data, "data_label", "") or getattr(data, "source", ""),
-        "data_source": getattr(data, "source", ""),
-        "subset": getattr(data, "subset_note", ""),
-        "train_images": len(train_labels),
-        "val_images": val_size,
-        "test_images": len(data.test_labels),
-        "mean": [round(float(v), 6) for v in mean],
-        "std": [round(float(v), 6) for v in std],
-        "torch": str(torch.__version__),
-    })
+    history = History(record=RunRecord(
+        model=name,
+        recipe=recipe.name,
+        recipe_settings=recipe.to_dict(),
+        epochs=epochs,
+        batch_size=recipe.batch_size,
+        seed=seed,
+        device=_device_name(device),
+        precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
+        compiled=compile_mode or False,
+        data=getattr(data, "data_label", "") or getattr(data, "source", ""),
+        data_source=getattr(data, "source", ""),
+        subset=getattr(data, "subset_note", ""),
+        train_images=len(train_labels),
+        val_images=val_size,
+        test_images=len(data.test_labels),
+        mean=[round(float(v), 6) for v in mean],
+        std=[round(float(v), 6) for v in std],
+        torch=str(torch.__version__),
+    ))
 
     # --- start afresh or resume ------------------------------------------------------------------
     start_epoch = 0
@@ -556,7 +556,7 @@ def fit(
             saved_epoch = len(history)
         epochs_bar.close()
         print(_interrupted_message(name, epoch, epochs, saved_epoch, checkpoint_path))
-        history.meta["interrupted"] = True
+        history.record.interrupted = True
         return history
     except TrainingDiverged as e:
         if checkpoint_path is not None and saved_epoch > 0:

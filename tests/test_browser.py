@@ -141,7 +141,7 @@ TRAINING_CELL = """\
 # Added by tests/test_browser.py: a short training run with its progress bars and live figure.
 from resnet_lessons.train import fit
 
-history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), epochs=2, recipe="fast",
+history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), epochs=2, recipe="onecycle",
               batch_size=20, live_plot=True, name="resnet-8")
 """
 

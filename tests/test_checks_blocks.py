@@ -86,7 +86,7 @@ def _both_sides(x, c, s):
 @pytest.mark.parametrize("student, words", [
     (_both_sides, "split before and after"),
     (lambda x, c, s: F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, c - x.shape[1], 0)), "come before"),
-    (lambda x, c, s: F.pad(F.avg_pool2d(x, s, ceil_mode=True), (0, 0, 0, 0, 0, c - x.shape[1])), "option C"),
+    (lambda x, c, s: F.pad(F.avg_pool2d(x, s, ceil_mode=True), (0, 0, 0, 0, 0, c - x.shape[1])), "option \"pool\""),
     (lambda x, c, s: F.pad(F.max_pool2d(x, s, ceil_mode=True), (0, 0, 0, 0, 0, c - x.shape[1])), "maximum"),
     (lambda x, c, s: F.pad(x[:, :, 1::s, 1::s], (0, 0, 0, 0, 0, c - x.shape[1])), "odd positions"),
     (lambda x, c, s: torch.cat([x[:, :, ::s, ::s]] * (c // x.shape[1]), 1), "repeated x's channels"),

@@ -50,7 +50,7 @@ def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
 
 def test_train_end_to_end_then_resume_then_a_corrupt_checkpoint(tiny_image_folder, tmp_path, monkeypatch, capsys):
     out, cache = tmp_path / "run", tmp_path / "cache"
-    args = ["train", "--model", "resnet20", "--epochs", "1", "--recipe", "fast", "--data", str(tiny_image_folder),
+    args = ["train", "--model", "resnet20", "--epochs", "1", "--recipe", "onecycle", "--data", str(tiny_image_folder),
             "--subset", "50", "--batch-size", "25", "--out", str(out), "--no-progress"]
     done = _cli(*args, cache=cache)  # a real `python -m resnet_lessons` process
     assert done.returncode == 0, done.stderr
@@ -58,8 +58,8 @@ def test_train_end_to_end_then_resume_then_a_corrupt_checkpoint(tiny_image_folde
     for name in ("history.json", "checkpoint.pt", "curves.png"):
         assert (out / name).is_file(), name
     history = History.load(out / "history.json")
-    assert len(history) == 1 and history.meta["train_images"] == 50 and history.meta["test_images"] == 50
-    assert history.meta["model"] == "resnet20" and 0 <= history.test_acc[0] <= 1
+    assert len(history) == 1 and history.record.train_images == 50 and history.record.test_images == 50
+    assert history.record.model == "resnet20" and 0 <= history.test_acc[0] <= 1
 
     # The same command with --resume, in this process (quicker): the run is complete, nothing to do.
     monkeypatch.setenv("RESNET_LESSONS_CACHE", str(cache))
@@ -76,6 +76,14 @@ def test_train_end_to_end_then_resume_then_a_corrupt_checkpoint(tiny_image_folde
 def test_unknown_model_fails_before_loading_data(capsys):
     assert main(["train", "--model", "resnet21", "--data", "/nonexistent"]) == 2
     assert "Did you mean" in capsys.readouterr().err
+
+
+def test_the_old_recipe_name_fast_is_a_usage_error_that_names_onecycle(capsys):
+    assert build_parser().parse_args(["train"]).recipe == "onecycle"  # the default
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--recipe", "fast", "--data", "/nonexistent"])
+    assert stopped.value.code == 2
+    assert "the recipe 'fast' is now called 'onecycle'" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_epoch_1_gives_a_command_that_works(tmp_path, monkeypatch, capsys):

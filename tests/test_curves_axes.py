@@ -4,12 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from resnet_lessons.history import History  # noqa: E402
+from resnet_lessons.history import History, RunRecord  # noqa: E402
 from resnet_lessons.plots import plot_curves  # noqa: E402
 
 
 def _run(images_per_epoch: int, epochs: int, compiled=False) -> History:
-    h = History(meta={"compiled": compiled})
+    h = History(record=RunRecord(compiled=compiled))
     for e in range(1, epochs + 1):
         h.append(epoch=e, train_loss=1.0, train_acc=0.5, test_loss=1.0, test_acc=0.5, lr=0.1, seconds=2.0,
                  images_per_s=images_per_epoch / 2.0)

@@ -33,6 +33,13 @@ def test_option_a_is_drawn_as_what_it_does():
     assert d.shapes[-1] == "64×8×8"
 
 
+def test_option_pool_is_drawn_as_the_pool_shortcut():
+    d = diagrams.block(cifar_resnet(20, shortcut="pool").layer3[0], (32, 16, 16))
+    assert "downsample: pool shortcut (no parameters):\naverage 2×2 squares,\nadd 32 zero channels" in d.labels
+    assert not [label for label in d.labels if "option C" in label]
+    assert diagrams.shortcut_name(cifar_resnet(8, shortcut="pool").layer2[0]) == "option pool"
+
+
 def test_a_block_with_other_channels_draws_other_numbers():
     narrow = diagrams.block(BasicBlock(16, 32, 2, make_shortcut("B", 16, 32, 2)), (16, 32, 32))
     wide = diagrams.block(BasicBlock(16, 48, 2, make_shortcut("B", 16, 48, 2)), (16, 32, 32))

@@ -1,4 +1,4 @@
-"""The reference experiments, end to end in fast mode on a tiny ImageFolder (10 images per class)."""
+"""The reference experiments, end to end as smoke runs (``--smoke``) on a tiny ImageFolder (10 images per class)."""
 
 import os
 import shutil
@@ -40,40 +40,40 @@ def tiny_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def run_fast(tiny_data, tmp_path, monkeypatch):
-    """Run ``python -m resnet_lessons experiment ... --fast`` into tmp_path/results; returns that folder."""
+def run_smoke(tiny_data, tmp_path, monkeypatch):
+    """Run ``python -m resnet_lessons experiment ... --smoke`` into tmp_path/results; returns that folder."""
     monkeypatch.setenv("RESNET_LESSONS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RESNET_LESSONS_DATA", str(tiny_data))  # the data root: records quote paths from it
     out = tmp_path / "results"
 
     def run(*args: str) -> Path:
-        argv = [*args, "--fast", "--out", str(out), "--data", str(tiny_data), "--device", "cpu", "--no-progress"]
+        argv = [*args, "--smoke", "--out", str(out), "--data", str(tiny_data), "--device", "cpu", "--no-progress"]
         assert experiment_main(argv) == 0
         return out
 
     return run
 
 
-def test_shortcuts_fast_end_to_end(run_fast, capsys):
-    out = run_fast("shortcuts")
+def test_shortcuts_smoke_end_to_end(run_smoke, capsys):
+    out = run_smoke("shortcuts")
     folder = out / "shortcuts"
     assert sorted(p.name for p in folder.iterdir()) == [
         "figure.png", "histories.json", "provenance.json", "summary.json"]
     assert (folder / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
-    for name in ("resnet-8", "resnet-8 B", "resnet-8 C"):  # one summary line per run
+    for name in ("resnet-8", "resnet-8 B", "resnet-8 pool"):  # one summary line per run
         assert f"shortcuts: {name}: 1 epochs, final test accuracy" in printed
 
     ref = load_reference("shortcuts", out)
-    assert list(ref.histories) == ["resnet-8", "resnet-8 B", "resnet-8 C"]
+    assert list(ref.histories) == ["resnet-8", "resnet-8 B", "resnet-8 pool"]
     for h in ref.histories.values():
         assert isinstance(h, History) and len(h) == 1
-        assert h.meta["data"] == "CIFAR-10 (JPEG q75 copy)"
-    assert ref.histories["resnet-8 B"].meta["parameters"] > ref.histories["resnet-8"].meta["parameters"]
+        assert h.record.data == "CIFAR-10 (JPEG q75 copy)"
+    assert ref.histories["resnet-8 B"].record.parameters > ref.histories["resnet-8"].record.parameters
 
     record = ref.provenance
     invocation = record["last_invocation"]
-    assert invocation["command"].startswith("python -m resnet_lessons experiment shortcuts --fast --out ")
+    assert invocation["command"].startswith("python -m resnet_lessons experiment shortcuts --smoke --out ")
     assert set(invocation["git"]) == {"commit", "dirty"}
     env = invocation["environment"]
     for key in ("python", "resnet_lessons", "torch", "torchvision", "device", "device_count"):
@@ -85,17 +85,18 @@ def test_shortcuts_fast_end_to_end(run_fast, capsys):
     for stored in folder.glob("*.json"):
         text = stored.read_text()
         assert str(tiny_data) not in text and str(out.parent) not in text, stored.name
-    assert record["seeds"] == {"resnet-8": 0, "resnet-8 B": 0, "resnet-8 C": 0}
-    assert record["reproduce"] == "python -m resnet_lessons experiment shortcuts --fast"
-    run = record["runs"]["resnet-8 C"]
-    assert run["wall_seconds"] > 0 and run["epochs"] == 1 and run["recipe"]["name"] == "fast"
+    assert record["seeds"] == {"resnet-8": 0, "resnet-8 B": 0, "resnet-8 pool": 0}
+    assert record["reproduce"] == "python -m resnet_lessons experiment shortcuts --smoke"
+    run = record["runs"]["resnet-8 pool"]
+    assert run["wall_seconds"] > 0 and run["epochs"] == 1 and run["recipe"]["name"] == "onecycle"
     assert run["train_images"] == 100  # what this run trained on (a run may use a subset of the data)
     assert run["started"].endswith("+00:00") and len(run["code_fingerprint"]) == 16
     assert record["total_wall_seconds"] >= run["wall_seconds"]
 
     summary = ref.summary
-    assert summary["fast"] is True and [r["run"] for r in summary["rows"]] == list(ref.histories)
-    assert "fast mode" in reference_label(ref)
+    assert summary["smoke"] is True and [r["run"] for r in summary["rows"]] == list(ref.histories)
+    assert "fast" not in summary and record["smoke"] is True and "fast" not in record
+    assert "smoke run" in reference_label(ref)
     assert results_table("shortcuts", out).splitlines()[0].startswith("| run | parameters |")
 
     # --replot writes figure, summary and provenance again from the stored histories alone.
@@ -107,10 +108,10 @@ def test_shortcuts_fast_end_to_end(run_fast, capsys):
     assert load_reference("shortcuts", out).provenance["last_invocation"]["replotted"]
 
 
-def test_runs_are_reused_across_experiments_and_invocations(run_fast, monkeypatch, capsys):
-    out = run_fast("degradation", "--models", "resnet-8")
+def test_runs_are_reused_across_experiments_and_invocations(run_smoke, monkeypatch, capsys):
+    out = run_smoke("degradation", "--models", "resnet-8")
     capsys.readouterr()
-    out = run_fast("depth", "--models", "resnet-8,resnet-8 (second seed)")
+    out = run_smoke("depth", "--models", "resnet-8,resnet-8 (second seed)")
     printed = capsys.readouterr().out
     assert "depth: resnet-8: 1 epochs" in printed and "reused from degradation" in printed
     ref = load_reference("depth", out)
@@ -127,13 +128,13 @@ def test_runs_are_reused_across_experiments_and_invocations(run_fast, monkeypatc
         raise AssertionError("a stored run was trained again")
 
     monkeypatch.setattr(experiments, "train_run", no_training)
-    run_fast("depth", "--models", "resnet8")
+    run_smoke("depth", "--models", "resnet8")
 
 
-def test_gradients_fast_stores_norms_at_init_and_after_training(run_fast):
-    ref = load_reference("gradients", run_fast("gradients", "--models", "plain-8,resnet-8"))
+def test_gradients_smoke_stores_norms_at_init_and_after_training(run_smoke):
+    ref = load_reference("gradients", run_smoke("gradients", "--models", "plain-8,resnet-8"))
     assert list(ref.histories) == ["plain-8", "resnet-8"]
-    norms = ref.histories["plain-8"].meta["grad_norms"]
+    norms = ref.histories["plain-8"].record.grad_norms
     assert norms["epochs"] == [0, 1]
     assert len(norms["layers"]) == 8 and len(norms["norms"][0]) == 8  # 7 convs + fc
     assert norms["layers"][0] == "conv1.weight" and norms["layers"][-1] == "fc.weight"
@@ -141,31 +142,48 @@ def test_gradients_fast_stores_norms_at_init_and_after_training(run_fast):
     assert row["first_over_last_init"] > 0
 
 
-def test_dry_run_and_bad_arguments(run_fast, tiny_data, capsys):
-    out = run_fast("shortcuts", "--dry-run")
+def test_dry_run_and_bad_arguments(run_smoke, tiny_data, capsys):
+    out = run_smoke("shortcuts", "--dry-run")
     assert not (out / "shortcuts").exists()
     assert "resnet-8 B" in capsys.readouterr().out
-    assert experiment_main(["nonsense", "--fast", "--data", str(tiny_data)]) == 2
+    assert experiment_main(["nonsense", "--smoke", "--data", str(tiny_data)]) == 2
     assert "unknown experiment 'nonsense'" in capsys.readouterr().err
-    assert experiment_main(["depth", "--fast", "--models", "resnet-1000", "--data", str(tiny_data)]) == 2
+    assert experiment_main(["depth", "--smoke", "--models", "resnet-1000", "--data", str(tiny_data)]) == 2
     assert "no such run" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("via", ["experiment_main", "python -m resnet_lessons"])
+def test_the_old_fast_flag_is_a_usage_error_that_names_smoke(via, tmp_path, capsys):
+    """``--fast`` was the smoke run's flag; "fast" now only means fast mode, so the flag is gone (no alias)."""
+    from resnet_lessons.__main__ import main
+
+    args = ["shortcuts", "--fast", "--out", str(tmp_path / "results")]
+    with pytest.raises(SystemExit) as stopped:
+        experiment_main(args) if via == "experiment_main" else main(["experiment", *args])
+    assert stopped.value.code == 2  # argparse's usage error, before any data is read or anything trained
+    assert "--fast is now called --smoke" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+    assert cli.default_out(True).name == "experiments-smoke"
+
+
 def test_models_option_keeps_the_named_runs_of_each_experiment():
-    assert cli.select_runs(["depth", "shortcuts"], None, fast=False) == {"depth": None, "shortcuts": None}
-    assert cli.select_runs(["degradation", "depth"], "resnet-110,plain-20", fast=False) == {
+    assert cli.select_runs(["depth", "shortcuts"], None, smoke=False) == {"depth": None, "shortcuts": None}
+    assert cli.select_runs(["degradation", "depth"], "resnet-110,plain-20", smoke=False) == {
         "degradation": ["plain-20"], "depth": ["resnet-110"]}
     with pytest.raises(ValueError, match="'resnet-7'"):
-        cli.select_runs(["depth"], "resnet-7", fast=False)
+        cli.select_runs(["depth"], "resnet-7", smoke=False)
 
 
 def test_full_plans_are_the_documented_experiments():
     names = {name: [r.name for r in EXPERIMENTS[name].plan(False)] for name in EXPERIMENTS}
-    for fast in (True, False):  # --models splits on commas
-        assert not [r.name for e in EXPERIMENTS.values() for r in e.plan(fast) if "," in r.name]
+    for smoke in (True, False):  # --models splits on commas
+        assert not [r.name for e in EXPERIMENTS.values() for r in e.plan(smoke) if "," in r.name]
     assert names["degradation"] == [f"{k}-{d}" for k in ("plain", "resnet") for d in (20, 32, 44, 56)]
     assert names["depth"][:5] == [f"resnet-{d}" for d in (20, 32, 44, 56, 110)]
-    assert names["shortcuts"] == ["resnet-20", "resnet-20 B", "resnet-20 C"]
+    assert names["shortcuts"] == ["resnet-20", "resnet-20 B", "resnet-20 pool"]
+    assert names["recipes"] == ["resnet-20 (paper recipe)", "resnet-20 (onecycle recipe)", "seed-001 baseline"]
+    assert {r.full_recipe().name for r in EXPERIMENTS["degradation"].plan(False)} == {"onecycle"}
+    assert {r.full_recipe().name for r in EXPERIMENTS["gradients"].plan(False)} == {"onecycle, gentle start"}
     # depth and shortcuts reuse degradation's ResNets: same model, recipe, epochs and seed.
     degradation = {r.name: r for r in EXPERIMENTS["degradation"].plan(False)}
     for name in ("depth", "shortcuts"):

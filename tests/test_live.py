@@ -93,7 +93,7 @@ def test_full_mode_keeps_the_notebooks_settings():
     for exp in EXPERIMENTS.values():
         full = exp.full
         assert (full.train_images, full.test_images, full.image_size) == (None, None, 32)
-        assert (full.epochs, full.batch_size, full.recipe) == (20, 512, "fast")
+        assert (full.epochs, full.batch_size, full.recipe) == (20, 512, "onecycle")
     assert EXPERIMENTS["01"].full.models == ("plain-20", "plain-56")
     assert EXPERIMENTS["02"].full.models == ("plain-56", "resnet-56")
     assert EXPERIMENTS["03"].full.models == ("resnet-20",)
@@ -115,6 +115,13 @@ def test_a_stand_in_is_named_as_such():
     assert "average-pooled to 16x16" in run.describe()
     real = LiveRun(("plain-56",), 1000, 100, 32, 1, 128)
     assert real.display_name("plain-56") == "plain-56" and "stand-in" not in real.describe()
+
+
+def test_the_live_recipes_are_named_after_the_onecycle_recipe():
+    assert live.LIVE_RECIPE.name == "onecycle, gentle start" and live.LIVE_RECIPE.schedule == "onecycle"
+    assert LiveRun(("plain-56",), 1000, 100, 32, 1, 128).recipe == "onecycle"
+    with pytest.raises(ValueError, match="now called 'onecycle'"):  # the old name fails at once, not in fit
+        LiveRun(("plain-56",), 1000, 100, 32, 1, 128, "fast")
 
 
 def test_steps_are_the_trainers_steps():

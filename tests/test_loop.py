@@ -31,7 +31,7 @@ def test_fit_runs_the_loop_that_the_notebook_prints():
     """One epoch of fit and one call of train_one_epoch with the same start give bit-identical weights."""
     config.set_cpu_threads()  # the thread count fit uses: the sums must be done in the same order
     data = _data()
-    recipe = get_recipe("fast")
+    recipe = get_recipe("onecycle")
     by_fit = _net()
     fit(by_fit, data, epochs=1, batch_size=50, progress=False, device="cpu", augment=False, seed=3)
 

@@ -32,6 +32,7 @@ from resnet_lessons.models import (
     make_shortcut,
     residual_blocks,
 )
+from resnet_lessons.models.shortcuts import SHORTCUT_OPTIONS, check_shortcut_option
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -160,7 +161,7 @@ def test_blocks_refuse_a_shape_change_without_a_shortcut():
 
 
 # ---------------------------------------------------------------------------------------------
-# shortcut options A, B, C
+# shortcut options A, B, pool
 # ---------------------------------------------------------------------------------------------
 
 
@@ -183,7 +184,7 @@ def test_option_b_is_a_1x1_conv_and_batchnorm():
     assert shortcut(image_batch(2, 8, 16)).shape == (2, 32, 4, 4)
 
 
-def test_option_c_averages_and_pads_with_zeros():
+def test_option_pool_averages_and_pads_with_zeros():
     x = image_batch(2, 8, 16)
     shortcut = AvgPoolPadding(16, 32, stride=2)
     out = shortcut(x)
@@ -196,18 +197,61 @@ def test_option_c_averages_and_pads_with_zeros():
 
 
 def test_options_in_the_cifar_nets():
-    nets = {option: cifar_resnet(20, option) for option in "ABC"}
-    small = {option: cifar_resnet(8, option) for option in "ABC"}
-    kinds = {"A": IdentityPadding, "B": ConvProjection, "C": AvgPoolPadding}
+    nets = {option: cifar_resnet(20, option) for option in ("A", "B", "pool")}
+    small = {option: cifar_resnet(8, option) for option in ("A", "B", "pool")}
+    kinds = {"A": IdentityPadding, "B": ConvProjection, "pool": AvgPoolPadding}
     for option, net in nets.items():
         shortcuts = [(name, b.downsample) for name, b in residual_blocks(net) if b.downsample is not None]
         assert [name for name, _ in shortcuts] == ["layer2.0", "layer3.0"]
         assert all(type(s) is kinds[option] for _, s in shortcuts)
         assert small[option](image_batch()).shape == (2, 10)
-    assert n_params(nets["A"]) == n_params(nets["C"]) == 269_722
+    assert n_params(nets["A"]) == n_params(nets["pool"]) == 269_722
     # option B: one 1x1 conv + BN per downsampling block, 16->32 and 32->64
     assert n_params(nets["B"]) - n_params(nets["A"]) == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64) == 2_752
     assert isinstance(build_model("resnet20", shortcut="b").layer2[0].downsample, ConvProjection)
+
+
+@pytest.mark.parametrize("option", ["pool", "POOL", "Pool"])
+def test_option_pool_in_any_case_builds_avgpoolpadding(option):
+    assert check_shortcut_option(option) == "pool"
+    assert SHORTCUT_OPTIONS == ("A", "B", "pool")
+    assert isinstance(make_shortcut(option, 16, 32, 2), AvgPoolPadding)
+    assert isinstance(cifar_resnet(8, option).layer2[0].downsample, AvgPoolPadding)
+    assert isinstance(build_model("preact_resnet20", shortcut=option).layer2[0].downsample, AvgPoolPadding)
+
+
+def test_option_pool_has_option_a_parameter_count():
+    assert n_params(build_model("resnet20", shortcut="pool")) == n_params(build_model("resnet20")) == 269_722
+
+
+@pytest.mark.parametrize("build", [
+    lambda option: check_shortcut_option(option),
+    lambda option: make_shortcut(option, 16, 32, 2),
+    lambda option: cifar_resnet(20, shortcut=option),
+    lambda option: build_model("resnet20", shortcut=option),
+    lambda option: build_model("preact_resnet20", shortcut=option),
+], ids=["check", "make_shortcut", "cifar_resnet", "build_model", "preact"])
+@pytest.mark.parametrize("option", ["C", "c"])
+def test_option_c_is_refused_naming_both_meanings(build, option):
+    """The paper's option C is projections on every shortcut; the course's average pooling is "pool"."""
+    with pytest.raises(ValueError) as info:
+        build(option)
+    message = str(info.value)
+    assert "the paper's option C" in message and "every shortcut" in message  # what C means
+    assert "option 'pool'" in message and "Average pooling" in message  # what the student may have meant
+    assert "notebook 04" in message
+
+
+def test_option_c_is_refused_before_any_layer_is_built(monkeypatch):
+    import resnet_lessons.models.cifar as cifar
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a layer was built before the shortcut option was checked")
+
+    monkeypatch.setattr(cifar, "conv3x3", no_work)
+    monkeypatch.setattr(cifar, "make_layer", no_work)
+    with pytest.raises(ValueError, match="every shortcut"):
+        cifar_resnet(20, shortcut="C")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,7 +463,7 @@ STATE_DICT_FINGERPRINTS = [
     ('plain18', {}, 11515688, '09aae227314acfcd'),
     ('plain34', {}, 21623848, 'd398e244efc08153'),
     ('resnet20', {'shortcut': 'B'}, 272474, '301aa5a51c650404'),
-    ('resnet20', {'shortcut': 'C'}, 269722, '2d1ebde4d7a547fe'),
+    ('resnet20', {'shortcut': 'pool'}, 269722, '2d1ebde4d7a547fe'),
     ('resnext50_32x4d', {'group_first_conv': True}, 16640552, '7c424c2188911835'),
 ]
 
@@ -584,14 +628,14 @@ def test_zero_init_residual_zeroes_exactly_the_last_batchnorm_of_each_branch():
 @pytest.mark.parametrize("model", [
     lambda: cifar_resnet(8, zero_init_residual=True),
     lambda: cifar_resnet(14, "B", zero_init_residual=True),
-    lambda: cifar_resnet(14, "C", zero_init_residual=True),
+    lambda: cifar_resnet(14, "pool", zero_init_residual=True),
     lambda: build_model("resnet18", zero_init_residual=True),
     lambda: ResNet(Bottleneck, [2, 2, 2, 2], zero_init_residual=True, **TINY),
     lambda: ResNet(ResNeXtBottleneck, [2, 2, 2, 2], zero_init_residual=True, widths=(16, 32, 64, 128),
                    block_kwargs={"cardinality": 4, "width_per_group": 8}),
     lambda: CifarResNeXt(depth=20, cardinality=2, width_per_group=4, zero_init_residual=True),
     lambda: build_model("resnet50_lab10", zero_init_residual=True),
-], ids=["resnet8-A", "resnet14-B", "resnet14-C", "resnet18", "bottleneck", "resnext", "resnext20", "lab10"])
+], ids=["resnet8-A", "resnet14-B", "resnet14-pool", "resnet18", "bottleneck", "resnext", "resnext20", "lab10"])
 def test_zero_init_residual_makes_shape_keeping_blocks_identities(model):
     model = model()
     kept = [(name, b) for name, b in residual_blocks(model) if b.downsample is None]
@@ -641,7 +685,7 @@ def test_bad_depth():
 
 
 def test_bad_shortcut_option():
-    with pytest.raises(ValueError, match="'A'.*'B'.*'C'"):
+    with pytest.raises(ValueError, match="'A'.*'B'.*'pool'"):
         cifar_resnet(20, shortcut="D")
     with pytest.raises(ValueError, match="valid options"):
         make_shortcut(None, 16, 32, 2)

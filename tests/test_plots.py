@@ -10,15 +10,15 @@ import torch
 from matplotlib.figure import Figure
 
 from resnet_lessons import plots
-from resnet_lessons.history import History
+from resnet_lessons.history import History, RunRecord
 
 matplotlib.use("Agg")
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def make_history(epochs: int, start_err: float = 0.6, meta: dict | None = None) -> History:
-    h = History(meta=meta or {})
+def make_history(epochs: int, start_err: float = 0.6, record: dict | None = None) -> History:
+    h = History(record=RunRecord.from_dict(record or {}))
     for e in range(1, epochs + 1):
         err = start_err / e
         h.append(epoch=e, train_loss=2 * err, train_acc=1 - 0.8 * err, test_loss=2.2 * err, test_acc=1 - err,
@@ -69,7 +69,7 @@ def test_plot_curves_in_seconds_and_loss():
 
 def test_plot_curves_marks_references_plainly():
     live = {"resnet20": make_history(2)}
-    ref = {"resnet20": make_history(10, meta={"device": "H100"})}
+    ref = {"resnet20": make_history(10, record={"device": "H100"})}
     ax = plots.plot_curves(live, reference=ref).axes[0]
     labels = lines_by_label(ax)
     assert "resnet20 (this run)" in labels

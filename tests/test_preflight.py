@@ -193,7 +193,7 @@ def test_a_subset_that_is_not_a_multiple_of_the_classes_trains_and_says_so(tmp_p
     data = _tensors(100).subset(45)
     assert data.train_labels.bincount().tolist() == [5] * 5 + [4] * 5
     history = fit(_net(), data, 1, batch_size=16, out_dir=tmp_path, progress=False, device="cpu")
-    assert "near-equal classes (45 training images are not a multiple of 10 classes)" in history.meta["subset"]
+    assert "near-equal classes (45 training images are not a multiple of 10 classes)" in history.record.subset
 
 
 def _net() -> nn.Module:

@@ -5,18 +5,20 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from resnet_lessons.history import History
+from resnet_lessons.history import History, RunRecord
 from resnet_lessons.lab.reference import (
     END_MARKER,
     START_MARKER,
     available,
     compare_results,
     grad_norms,
+    is_smoke,
     load_reference,
     main,
     plot_degradation_with_reference,
     plot_with_reference,
     reference_label,
+    results_markdown,
     results_table,
     short_device,
     update_readme_results,
@@ -27,16 +29,20 @@ DATA = "CIFAR-10 (JPEG q75 copy)"
 
 
 def _history(name: str, accs: list[float], commit: str = "abc1234def5678") -> History:
-    h = History(meta={"model": name, "device": DEVICE, "data": DATA, "recipe": "fast", "seed": 0,
-                      "provenance": {"commit": commit, "dirty": False, "wall_seconds": 12.0}})
+    h = History(record=RunRecord(model=name, device=DEVICE, data=DATA, recipe="onecycle", seed=0,
+                                 provenance={"commit": commit, "dirty": False, "wall_seconds": 12.0}))
     for i, acc in enumerate(accs, start=1):
         h.append(epoch=i, train_loss=1.0 / i, train_acc=acc + 0.05, test_loss=1.2 / i, test_acc=acc, lr=0.1,
                  seconds=2.0, images_per_s=25_000.0)
     return h
 
 
-def _store(root, name: str, accs: dict[str, list[float]], noise: float | None = None, with_figure=True):
-    """Write results/name the way the experiments do: histories, summary, provenance, figure."""
+def _store(root, name: str, accs: dict[str, list[float]], noise: float | None = None, with_figure=True,
+           flags: dict | None = None):
+    """Write results/name the way the experiments do: histories, summary, provenance, figure.
+
+    flags: replace the summary's ``{"smoke": False}``, e.g. ``{"fast": True}`` as results written before
+    ``--fast`` became ``--smoke`` say."""
     folder = root / name
     folder.mkdir(parents=True)
     histories = {run: _history(run, a) for run, a in accs.items()}
@@ -46,7 +52,7 @@ def _store(root, name: str, accs: dict[str, list[float]], noise: float | None = 
     summary = {
         "experiment": name, "title": f"The {name} experiment", "about": "What it shows.",
         "command": f"python -m resnet_lessons experiment {name}", "device": DEVICE, "data": DATA,
-        "train_images": 50_000, "test_images": 10_000, "fast": False,
+        "train_images": 50_000, "test_images": 10_000, **(flags if flags is not None else {"smoke": False}),
         "columns": [["run", "run", ""], ["parameters", "parameters", ",d"], ["epochs", "epochs", "d"],
                     ["test_err", "test error (%)", ".2f"]],
         "rows": rows, "notes": ["A note."],
@@ -100,6 +106,21 @@ def test_reference_label_says_hardware_data_length_and_commit(results):
     assert label == f"reference run: {DEVICE}, {DATA}, 3 epochs, commit abc1234"
     assert short_device(DEVICE) == "H100" and short_device("Tesla T4") == "T4"
     assert short_device("CPU (2 threads)") == "CPU (2 threads)"
+
+
+@pytest.mark.parametrize("flags", [{"smoke": True}, {"fast": True}], ids=["smoke", "older key fast"])
+def test_a_smoke_run_is_labelled_as_such_whichever_key_stored_it(flags, tmp_path):
+    """Results written before --fast became --smoke say "fast": True; they are read as smoke runs too."""
+    root = tmp_path / "results"
+    _store(root, "depth", {"resnet-8": [0.2]}, flags=flags)
+    _store(root, "shortcuts", {"resnet-8": [0.2]})
+    ref = load_reference("depth", root)
+    assert is_smoke(ref.summary) and not is_smoke(load_reference("shortcuts", root).summary)
+    assert reference_label(ref).endswith(", smoke run (tiny data, not a real reference)")
+    assert "smoke run" not in reference_label(load_reference("shortcuts", root))
+    assert "**Warning:** depth stored from smoke runs" in results_markdown(root)
+    assert not is_smoke({"smoke": False, "fast": True})  # the new key wins where both are there
+    assert not is_smoke({})
 
 
 def test_results_table_is_read_from_the_summary(results):
@@ -188,7 +209,7 @@ def test_degradation_with_reference_and_stored_grad_norms(tmp_path):
     folder = _store(grads, "gradients", {"plain-20": [0.2], "resnet-20": [0.3]})
     stored = json.loads((folder / "histories.json").read_text())
     for d in stored.values():
-        d["meta"]["grad_norms"] = {"layers": ["conv1.weight", "fc.weight"], "epochs": [0, 1],
+        d["record"]["grad_norms"] = {"layers": ["conv1.weight", "fc.weight"], "epochs": [0, 1],
                                    "norms": [[0.1, 0.5], [0.2, 0.4]]}
     (folder / "histories.json").write_text(json.dumps(stored))
     ref = load_reference("gradients", grads)

@@ -34,10 +34,10 @@ def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
         (len(data.train_labels), len(data.test_labels), epochs, kwargs)))
     exec(rehearsal.PREAMBLE.format(epochs=1, train=1000, test=500), {})
 
-    train.fit("model", FakeData(50_000, 10_000), 30, recipe="fast")  # a full-mode run
+    train.fit("model", FakeData(50_000, 10_000), 30, recipe="onecycle")  # a full-mode run
     train.fit("model", FakeData(500, 200), 2, batch_size=100)        # already small: data kept
     train.fit("model", FakeData(50_000, 10_000), 30, val_size=5_000)  # a tenth held out: still a tenth
-    assert calls == [(1000, 500, 1, {"recipe": "fast"}), (500, 200, 1, {"batch_size": 100}),
+    assert calls == [(1000, 500, 1, {"recipe": "onecycle"}), (500, 200, 1, {"batch_size": 100}),
                      (1000, 500, 1, {"val_size": 100})]
 
 

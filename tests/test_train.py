@@ -13,7 +13,7 @@ from resnet_lessons import evaluate as ev
 from resnet_lessons.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.history import History
-from resnet_lessons.recipes import FAST, PAPER, get_recipe, lr_factor, parameter_groups
+from resnet_lessons.recipes import ONECYCLE, PAPER, RECIPES, get_recipe, lr_factor, parameter_groups
 from resnet_lessons.train import TrainingDiverged, fit
 
 
@@ -45,7 +45,7 @@ def _net():
 
 
 DATA = _data()
-RUN = dict(recipe="fast", batch_size=32, progress=False, device="cpu")  # 8 steps per epoch
+RUN = dict(recipe="onecycle", batch_size=32, progress=False, device="cpu")  # 8 steps per epoch
 NUMBERS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")
 
 
@@ -60,7 +60,7 @@ def test_paper_schedule_divides_by_ten_at_half_and_three_quarters():
     assert factors[75] == pytest.approx(0.01) and factors[99] == pytest.approx(0.01)
 
 
-@pytest.mark.parametrize("name", ["fast", "cosine"])
+@pytest.mark.parametrize("name", ["onecycle", "cosine"])
 def test_warm_up_then_decay(name):
     recipe = get_recipe(name)
     factors = [lr_factor(recipe, s, 1000) for s in range(1000)]
@@ -73,19 +73,36 @@ def test_warm_up_then_decay(name):
 
 def test_weight_decay_can_spare_batchnorm_and_biases():
     model = _net()
-    decay, no_decay = parameter_groups(model, FAST)
-    assert [p.ndim for p in decay["params"]] == [4, 2] and decay["weight_decay"] == FAST.weight_decay
+    decay, no_decay = parameter_groups(model, ONECYCLE)
+    assert [p.ndim for p in decay["params"]] == [4, 2] and decay["weight_decay"] == ONECYCLE.weight_decay
     assert all(p.ndim == 1 for p in no_decay["params"]) and no_decay["weight_decay"] == 0
     (everything,) = parameter_groups(model, PAPER)
     assert len(everything["params"]) == len(list(model.parameters()))
 
 
 def test_bad_recipe_names_and_values():
-    with pytest.raises(ValueError, match="fast"):
+    with pytest.raises(ValueError, match="onecycle"):
         get_recipe("quick")
     with pytest.raises(ValueError, match="schedule"):
-        replace(FAST, schedule="exponential")
+        replace(ONECYCLE, schedule="exponential")
     assert "batch 128" in PAPER.summary()
+
+
+def test_the_old_name_fast_says_the_recipe_is_now_onecycle():
+    """"fast" names fast mode only; the one-cycle recipe that had that name is "onecycle"."""
+    assert sorted(RECIPES) == ["cosine", "onecycle", "paper"]
+    assert get_recipe("onecycle") is ONECYCLE and ONECYCLE.schedule == "onecycle"
+    with pytest.raises(ValueError, match=r"now called 'onecycle'") as error:
+        get_recipe("fast")
+    assert "['cosine', 'onecycle', 'paper']" in str(error.value)  # the valid names
+
+
+def test_fit_rejects_the_old_recipe_name_before_any_work():
+    model = _net()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="onecycle"):
+        fit(model, DATA, epochs=1, **{**RUN, "recipe": "fast"})
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,7 +115,7 @@ def test_loss_goes_down_and_accuracy_up():
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.test_acc[-1] > history.test_acc[0] and history.test_acc[-1] > 0.3
     assert all(s > 0 for s in history.seconds) and all(v > 0 for v in history.images_per_s)
-    assert history.meta["model"] == "Sequential" and history.meta["recipe"] == "fast"
+    assert history.record.model == "Sequential" and history.record.recipe == "onecycle"
 
 
 def test_overrides_and_callbacks(tmp_path):
@@ -106,7 +123,7 @@ def test_overrides_and_callbacks(tmp_path):
     history = fit(_net(), DATA, epochs=2, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
                   callbacks=[lambda h, m: seen.append((len(h), type(m).__name__))], **RUN)
     assert seen == [(1, "Sequential"), (2, "Sequential")]
-    assert history.meta["recipe_settings"]["lr"] == 0.01 and history.meta["batch_size"] == 32
+    assert history.record.recipe_settings["lr"] == 0.01 and history.record.batch_size == 32
     assert max(history.lr) <= 0.01
 
 
@@ -132,7 +149,7 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, capsy
             raise KeyboardInterrupt
 
     h_stopped = fit(_net(), DATA, epochs=3, out_dir=tmp_path / "stopped", callbacks=[ctrl_c_after_epoch_2], **RUN)
-    assert len(h_stopped) == 2 and h_stopped.meta["interrupted"]
+    assert len(h_stopped) == 2 and h_stopped.record.interrupted
     said = capsys.readouterr().out
     assert "resume=True" in said and "epoch 2" in said
 
@@ -159,7 +176,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_keeps_the_last_checkpoint(tmp_path, ca
 
     model[-1].register_forward_hook(press_ctrl_c)
     history = fit(model, DATA, epochs=3, out_dir=tmp_path, **RUN)
-    assert len(history) == 1 and history.meta["interrupted"]
+    assert len(history) == 1 and history.record.interrupted
     assert "during epoch 2" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
 
@@ -311,14 +328,14 @@ def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
 
 def test_the_cpu_trains_in_fp32_unless_bf16_is_asked_for(monkeypatch):
     monkeypatch.delenv("RESNET_LESSONS_CPU_BF16", raising=False)
-    assert fit(_net(), DATA, 1, **RUN).meta["precision"] == "fp32"
+    assert fit(_net(), DATA, 1, **RUN).record.precision == "fp32"
 
 
 def test_bf16_on_the_cpu_when_asked_for_learns(monkeypatch):
     monkeypatch.setenv("RESNET_LESSONS_CPU_BF16", "1")
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     h = fit(_net(), DATA, 3, **RUN)
-    assert h.meta["precision"] == "bf16 autocast"
+    assert h.record.precision == "bf16 autocast"
     assert h.train_loss[-1] < h.train_loss[0] and h.test_acc[-1] > 0.2  # chance is 0.1
 
 

@@ -35,7 +35,7 @@ def test_fit_holds_out_the_validation_images_and_reports_them_every_epoch():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                 torch.nn.Linear(4, 10))
     h = fit(model, data, epochs=2, batch_size=50, val_size=100, progress=False, device="cpu")
-    assert h.meta["train_images"] == 200 and h.meta["val_images"] == 100
+    assert h.record.train_images == 200 and h.record.val_images == 100
     assert len(h.val_acc) == len(h.val_loss) == 2 and h.has_validation
     assert all(0 <= a <= 1 for a in h.val_acc)
     again = History.from_dict(h.to_dict())

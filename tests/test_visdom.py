@@ -17,14 +17,14 @@ import warnings
 
 import pytest
 
-from resnet_lessons.history import History
+from resnet_lessons.history import History, RunRecord
 from resnet_lessons.lab.visdom_logger import VisdomLogger, free_port, port_answers, start_server
 
 visdom = pytest.importorskip("visdom")
 
 
 def make_history(epochs: int) -> History:
-    h = History(meta={"model": "tiny"})
+    h = History(record=RunRecord(model="tiny"))
     for e in range(1, epochs + 1):
         h.append(epoch=e, train_loss=2.0 / e, train_acc=0.5 + 0.1 * e, test_loss=2.5 / e,
                  test_acc=0.45 + 0.1 * e, lr=0.1, seconds=1.0, images_per_s=100.0)

@@ -122,8 +122,8 @@ def option_a_mistakes(x: Tensor, out_channels: int, stride: int) -> dict[str, Te
             _pad_channels(sub, extra // 2, extra - extra // 2),
         "the zero channels come before x's channels; append them after, so that channel c of x stays "
         "channel c: F.pad(x, (0, 0, 0, 0, 0, extra)).": _pad_channels(sub, extra, 0),
-        "you averaged each stride x stride square: that is option C (AvgPoolPadding). Option A keeps one "
-        "pixel of each square and drops the others: x[:, :, ::stride, ::stride].":
+        "you averaged each stride x stride square: that is the course's option \"pool\" (AvgPoolPadding). "
+        "Option A keeps one pixel of each square and drops the others: x[:, :, ::stride, ::stride].":
             _pad_channels(F.avg_pool2d(x, stride, stride, ceil_mode=True), 0, extra),
         "you took the maximum of each stride x stride square; option A keeps the top-left pixel of each "
         "square (x[:, :, ::stride, ::stride]), the pixel that the branch's stride-2 convolution is centred on.":
@@ -507,7 +507,7 @@ def all_projection_cost(model: nn.Module) -> int:
 
 
 def check_all_projection_cost(answer: int | float | None, model_name: str = "resnet50") -> Verdict:
-    """Check a hand count of what option C (projections on every shortcut) adds to ``model_name``.
+    """Check a hand count of what the paper's option C (projections on every shortcut) adds to ``model_name``.
 
     Names the usual slips: the BatchNorms forgotten, projections added to the blocks that already have
     one, the bottleneck's inner width (planes) used instead of its output width (4 x planes), a 3x3 kernel.
@@ -533,7 +533,7 @@ def check_all_projection_cost(answer: int | float | None, model_name: str = "res
             sum(8 * c * c for c in channels),
         "the projection convolutions have no bias (BatchNorm follows).": sum(channels),
     }
-    return number_verdict(answer, expected, f"the parameters option C adds to {model_name}", slips=mistakes,
+    return number_verdict(answer, expected, f"the parameters the paper's option C adds to {model_name}", slips=mistakes,
                           hint="For every block whose shortcut is the identity (not the first block of a stage): "
                                 "a 1x1 conv C -> C (C x C weights) and a BatchNorm (2 x C), where C is the "
                                 "block's input = output width.")

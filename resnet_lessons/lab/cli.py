@@ -8,26 +8,40 @@ from pathlib import Path
 
 from . import provenance
 from .experiments import EXPERIMENTS, RunsDiverged, load_data, replot_experiment, run_experiment
-from .plans import FAST_TRAIN_IMAGES, FULL_EPOCHS
+from .plans import FULL_EPOCHS, SMOKE_TRAIN_IMAGES
 from .store import FIGURE_FILE, HISTORIES_FILE, PROVENANCE_FILE, SUMMARY_FILE
 
 
-def default_out(fast: bool) -> Path:
-    """Where results go by default: the repository's results/ (full size) or runs/experiments-fast."""
-    if fast:
-        return Path("runs") / "experiments-fast"
+def default_out(smoke: bool) -> Path:
+    """Where results go by default: the repository's results/ (full size) or runs/experiments-smoke."""
+    if smoke:
+        return Path("runs") / "experiments-smoke"
     from .reference import default_results_dir
 
     return default_results_dir()
+
+
+class _RenamedFlag(argparse.Action):
+    """A flag that no longer exists: argparse's usage error (exit status 2), saying what replaced it."""
+
+    def __init__(self, option_strings, dest, hint: str, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS, **kwargs)
+        self.hint = hint
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} {self.hint}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m resnet_lessons experiment``."""
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help=f"experiments to run, in order: {', '.join(EXPERIMENTS)}, or 'all'")
-    parser.add_argument("--fast", action="store_true",
-                        help=f"tiny version (≤{FAST_TRAIN_IMAGES} training images, 1 epoch, depths 8 and 14) "
-                        "that runs on a CPU in about a minute; default output runs/experiments-fast")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny run on any CPU that checks the whole pipeline in about a minute "
+                        f"(≤{SMOKE_TRAIN_IMAGES} training images, 1 epoch, depths 8 and 14); not a result. "
+                        "Default output runs/experiments-smoke")
+    parser.add_argument("--fast", action=_RenamedFlag, dest="renamed_fast",
+                        hint="is now called --smoke (a tiny pipeline check, not the notebooks' fast mode)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"epochs of every training run (default {FULL_EPOCHS}; the seed-001 baseline keeps its "
                         "20 and the gradients experiment its 2)")
@@ -78,7 +92,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     if argv[:1] != ["experiment"]:
         argv = ["experiment", *argv]
     command = provenance.command_line(argv)
-    out_dir = Path(args.out) if args.out else default_out(args.fast)
+    out_dir = Path(args.out) if args.out else default_out(args.smoke)
     compile = {"auto": None, "on": True, "off": False}[args.compile]
     if args.replot:
         try:
@@ -92,8 +106,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
             return 2
         return 0
     try:
-        selection = select_runs(names, args.models, args.fast)
-        data = load_data(args.data, args.fast, progress=not args.no_progress)
+        selection = select_runs(names, args.models, args.smoke)
+        data = load_data(args.data, args.smoke, progress=not args.no_progress)
     except (ValueError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -102,7 +116,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     for name, models in selection.items():
         try:
             folder = run_experiment(
-                name, data, out_dir, fast=args.fast, epochs=args.epochs, models=models, seed=args.seed,
+                name, data, out_dir, smoke=args.smoke, epochs=args.epochs, models=models, seed=args.seed,
                 reuse=not args.no_reuse, device=args.device, compile=compile, progress=not args.no_progress,
                 command=command, dry_run=args.dry_run,
             )
@@ -119,7 +133,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     return status
 
 
-def select_runs(names: list[str], models: str | None, fast: bool) -> dict[str, list[str] | None]:
+def select_runs(names: list[str], models: str | None, smoke: bool) -> dict[str, list[str] | None]:
     """{experiment: the --models names that are its runs (None: all of its runs)}.
 
     With several experiments, each keeps the runs it has among ``models`` and an experiment with none of
@@ -130,7 +144,7 @@ def select_runs(names: list[str], models: str | None, fast: bool) -> dict[str, l
     wanted = [m.strip() for m in models.split(",") if m.strip()]
     selection, known = {}, set()
     for name in names:
-        runs = EXPERIMENTS[name].plan(fast)
+        runs = EXPERIMENTS[name].plan(smoke)
         names_here = {r.name for r in runs} | {r.model for r in runs}
         known |= names_here
         kept = [m for m in wanted if m in names_here]

@@ -12,15 +12,15 @@ One command makes one or several experiments::
 
     python -m resnet_lessons experiment degradation              # full size, on a GPU
     python -m resnet_lessons experiment depth shortcuts --out results
-    python -m resnet_lessons experiment degradation --fast       # tiny and quick, on any CPU
+    python -m resnet_lessons experiment degradation --smoke      # a tiny pipeline check on any CPU, not a result
 
 The experiments (``EXPERIMENTS``):
 
 degradation   plain-20/32/44/56 and ResNet-20/32/44/56: the paper's Figure 6, left and middle.
 depth         ResNet-20/32/44/56/110, final test error next to the paper's Table 6.
-shortcuts     ResNet-20 with shortcut options A, B and C.
+shortcuts     ResNet-20 with shortcut options A, B and pool.
 resnext       ResNeXt-29 (8x4d) against ResNet-110: the same parameter count and about the same FLOPs.
-recipes       the paper's step schedule against the fast one-cycle recipe, per epoch and per second,
+recipes       the paper's step schedule against the onecycle recipe, per epoch and per second,
               with seed lesson 001's 20-epoch run as the baseline.
 gradients     per-layer gradient norms at initialisation and after training, plain against residual.
 trained       plain-20/56 against ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 trained long,
@@ -58,11 +58,11 @@ from .figures import (
     shortcuts_figure,
 )
 from .plans import (
-    FAST_TEST_IMAGES,
-    FAST_TRAIN_IMAGES,
     GRAD_BATCH,
     GRADIENTS_TRAIN_IMAGES,
     PAPER_CITATION,
+    SMOKE_TEST_IMAGES,
+    SMOKE_TRAIN_IMAGES,
     TRAINED_VAL_SIZE,
     Experiment,
     Run,
@@ -74,6 +74,7 @@ from .plans import (
     shortcuts_plan,
     trained_plan,
 )
+from .reference import is_smoke
 from .store import HISTORIES_FILE, PROVENANCE_FILE, find_stored_run, load_histories, run_key, write_results
 from .tables import (
     depth_columns,
@@ -103,11 +104,11 @@ EXPERIMENTS: dict[str, Experiment] = {
                    "with the paper's recipe (64k iterations, about 164 epochs), so expect it to be lower."],
         ),
         Experiment(
-            "shortcuts", "Shortcut options A, B and C on ResNet-20",
+            "shortcuts", "Shortcut options A, B and pool on ResNet-20",
             "Where a block changes the shape, A keeps every second pixel and appends zero channels (no "
-            "parameters), B projects with a strided 1x1 convolution and BatchNorm (the paper's B), C averages "
-            "2x2 pixels and appends zero channels (no parameters; seed lesson 000's C, after KellerJordan's "
-            "code, not the paper's C). All other shortcuts are identities.",
+            "parameters), B projects with a strided 1x1 convolution and BatchNorm (the paper's B), pool averages "
+            "2x2 pixels and appends zero channels (no parameters; not the paper's option C, which puts "
+            "projections on every shortcut). All other shortcuts are identities.",
             shortcuts_plan, shortcuts_figure,
         ),
         Experiment(
@@ -120,7 +121,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "recipes", "Training recipes: the paper's steps against one-cycle",
             "ResNet-20 trained for the same number of epochs with the paper's recipe (SGD, lr 0.1 divided by 10 "
-            "at 50% and 75%, batch 128) and with the fast one-cycle recipe; accuracy against epochs and against "
+            "at 50% and 75%, batch 128) and with the course's onecycle recipe; accuracy against epochs and against "
             "seconds. Baseline: seed lesson 001's run (its CIFAR ResNet, SGD lr 0.1 halved every 10 epochs, "
             "batch 256, 20 epochs).",
             recipes_plan, recipes_figure, recipes_columns, recipes_extra,
@@ -130,7 +131,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "trained", "Trained networks to inspect: plain against ResNet, with a validation split",
             "Plain-20/56 and ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 (8x4d), trained with the "
-            f"fast recipe and {TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 networks "
+            f"onecycle recipe and {TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 networks "
             "ship in results/trained/networks and load with resnet_lessons.trained.trained(name).",
             trained_plan, degradation_figure, trained_columns,
             notes=["Validation error is measured on training images held out of training; the test error is "
@@ -183,7 +184,7 @@ def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
 
 def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
               progress: bool, ship_to: Path | None = None) -> History:
-    """Train one run and return its History, with the run's key and provenance in ``meta``.
+    """Train one run and return its History, with the run's key and provenance in its ``record``.
 
     ship_to: a results folder; a run with ``ship`` set stores its trained network there
     (:func:`resnet_lessons.trained.save_trained`)."""
@@ -210,27 +211,26 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
         callbacks=callbacks, progress=progress, name=run.name, val_size=run.val_size,
     )
     wall = time.perf_counter() - start
-    if history.meta.get("interrupted"):
+    if history.record.interrupted:
         raise KeyboardInterrupt
-    history.meta.update({
-        "run_key": key,
-        "model_spec": run.model_description(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "group": run.group,
-        "depth": run.depth,
-        "provenance": {
-            "command": command,
-            "started": started,
-            "wall_seconds": round(wall, 1),
-            "commit": git["commit"],
-            "dirty": git["dirty"],
-            "code_fingerprint": provenance.code_fingerprint(),
-            "device": provenance.device_facts()["device"],
-            "versions": {k: environment[k] for k in ("python", "torch", "torchvision", "resnet_lessons")},
-        },
-    })
+    record = history.record
+    record.run_key = key
+    record.model_spec = run.model_description()
+    record.parameters = sum(p.numel() for p in model.parameters())
+    record.group = run.group
+    record.depth = run.depth
+    record.provenance = {
+        "command": command,
+        "started": started,
+        "wall_seconds": round(wall, 1),
+        "commit": git["commit"],
+        "dirty": git["dirty"],
+        "code_fingerprint": provenance.code_fingerprint(),
+        "device": provenance.device_facts()["device"],
+        "versions": {k: environment[k] for k in ("python", "torch", "torchvision", "resnet_lessons")},
+    }
     if recorder is not None:
-        history.meta["grad_norms"] = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
+        record.grad_norms = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
     if run.ship and ship_to is not None:
         from ..trained import save_trained
 
@@ -240,23 +240,23 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
 
 def _trained_record(run: Run, history: History, data) -> dict:
     """The record of a shipped network (see :class:`resnet_lessons.trained.TrainedRecord`)."""
-    meta = history.meta
+    record = history.record
     model, kwargs = (run.model, dict(run.model_kwargs)) if run.model != "cifar_resnet" else (
         f"{'plain' if run.model_kwargs.get('plain') else 'resnet'}{run.depth}", {})
     return {
-        "name": run.ship, "model": model, "model_kwargs": kwargs, "parameters": meta["parameters"],
-        "epochs": len(history), "seed": run.seed, "data": meta["data"],
-        "train_images": meta["train_images"], "val_images": meta["val_images"], "test_images": meta["test_images"],
-        "val_acc": history.val_acc[-1], "test_acc": history.test_acc[-1], "mean": meta["mean"], "std": meta["std"],
-        "recipe": meta["recipe_settings"], "command": meta["provenance"]["command"],
-        "provenance": {**meta["provenance"], "precision": meta["precision"], "torch": meta["torch"]},
-        "history": {k: v for k, v in history.to_dict().items() if k != "meta"},
+        "name": run.ship, "model": model, "model_kwargs": kwargs, "parameters": record.parameters,
+        "epochs": len(history), "seed": run.seed, "data": record.data,
+        "train_images": record.train_images, "val_images": record.val_images, "test_images": record.test_images,
+        "val_acc": history.val_acc[-1], "test_acc": history.test_acc[-1], "mean": record.mean, "std": record.std,
+        "recipe": record.recipe_settings, "command": record.provenance["command"],
+        "provenance": {**record.provenance, "precision": record.precision, "torch": record.torch},
+        "history": {k: v for k, v in history.to_dict().items() if k != "record"},
     }
 
 
-def _plan(experiment: Experiment, fast: bool, epochs: int | None, models: list[str] | None,
+def _plan(experiment: Experiment, smoke: bool, epochs: int | None, models: list[str] | None,
           seed: int) -> list[Run]:
-    runs = experiment.plan(fast)
+    runs = experiment.plan(smoke)
     runs = [
         replace(r, epochs=epochs if epochs and not r.fixed_epochs else r.epochs, seed=r.seed + seed)
         for r in runs
@@ -272,14 +272,14 @@ def _plan(experiment: Experiment, fast: bool, epochs: int | None, models: list[s
     return runs
 
 
-def load_data(root: str | None, fast: bool, progress: bool):
-    """CIFAR-10 from ``root`` (or $RESNET_LESSONS_DATA, or a download); a small subset in fast mode."""
+def load_data(root: str | None, smoke: bool, progress: bool):
+    """CIFAR-10 from ``root`` (or $RESNET_LESSONS_DATA, or a download); a small subset for a smoke run."""
     from ..data import load_cifar10
 
     data = load_cifar10(root, progress=progress)
-    if fast:
-        train = min(FAST_TRAIN_IMAGES, len(data.train_labels) - len(data.train_labels) % len(data.classes))
-        test = min(FAST_TEST_IMAGES, len(data.test_labels) - len(data.test_labels) % len(data.classes))
+    if smoke:
+        train = min(SMOKE_TRAIN_IMAGES, len(data.train_labels) - len(data.train_labels) % len(data.classes))
+        test = min(SMOKE_TEST_IMAGES, len(data.test_labels) - len(data.test_labels) % len(data.classes))
         if train < len(data.train_labels) or test < len(data.test_labels):
             data = data.subset(train, test, seed=0)
     return data
@@ -294,7 +294,7 @@ def run_experiment(
     data,
     out_dir: str | Path,
     *,
-    fast: bool = False,
+    smoke: bool = False,
     epochs: int | None = None,
     models: list[str] | None = None,
     seed: int = 0,
@@ -308,7 +308,8 @@ def run_experiment(
     """Run (or complete) experiment ``name`` into ``out_dir/name`` and return that folder.
 
     data: a CIFAR10Tensors (see :func:`load_data`). epochs: overrides every run's epochs (except the
-    seed-001 baseline's). models: only these runs (names or model names). seed: added to every run's seed.
+    seed-001 baseline's). smoke: the tiny plan of ``--smoke`` (a pipeline check, not a result).
+    models: only these runs (names or model names). seed: added to every run's seed.
     reuse: take finished runs with the same settings from any experiment under ``out_dir``.
     compile: torch.compile the model (None: on a GPU only, as ``fit`` does).
     dry_run: print the plan (and which runs would be reused) without training.
@@ -316,7 +317,7 @@ def run_experiment(
     if name not in EXPERIMENTS:
         raise ValueError(f"Unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")
     experiment = EXPERIMENTS[name]
-    runs = _plan(experiment, fast, epochs, models, seed)
+    runs = _plan(experiment, smoke, epochs, models, seed)
     out_dir = Path(out_dir)
     out = out_dir / name
     device_name = device_label(device)
@@ -337,7 +338,7 @@ def run_experiment(
         if stored is not None:
             history, origin = stored
             if origin != name:
-                history.meta["reused_from"] = origin
+                history.record.reused_from = origin
         else:
             try:
                 history = train_run(run, data, key, command, device, compile, progress, ship_to=out_dir)
@@ -345,11 +346,11 @@ def run_experiment(
                 failed.append(run.name)
                 print(f"{name}: {run.name}: {e} Not stored; the experiment goes on.", file=sys.stderr, flush=True)
                 continue
-            history.meta.pop("reused_from", None)
+            history.record.reused_from = None
         histories[run.name] = history
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / HISTORIES_FILE, {n: h.to_dict() for n, h in histories.items()})
-        seconds = history.meta.get("provenance", {}).get("wall_seconds", 0.0)
+        seconds = history.record.provenance.get("wall_seconds", 0.0)
         reused = f", reused from {stored[1]}" if stored else ""
         print(f"{name}: {run.name}: {len(history)} epochs, final test accuracy {history.test_acc[-1]:.2%}, "
               f"{sum(history.seconds):.1f} s training ({seconds:.0f} s wall){reused}", flush=True)
@@ -357,7 +358,7 @@ def run_experiment(
         return out
     invocation["wall_seconds"] = round(time.perf_counter() - start, 1)
     if histories:
-        write_results(experiment, runs, histories, out, provenance.data_facts(data), invocation, fast, seed)
+        write_results(experiment, runs, histories, out, provenance.data_facts(data), invocation, smoke, seed)
     if failed:
         raise RunsDiverged(f"{name}: {', '.join(failed)} diverged (see above); the other runs are stored.")
     return out
@@ -373,15 +374,15 @@ def replot_experiment(name: str, out_dir: str | Path) -> Path:
     if not histories:
         raise ValueError(f"No stored runs in {out / HISTORIES_FILE}: nothing to replot.")
     old = read_json(out / PROVENANCE_FILE) if (out / PROVENANCE_FILE).exists() else {}
-    fast = bool(old.get("fast", False))
-    first = next(iter(histories.values())).meta
-    data_facts = old.get("data") or {"label": first.get("data", "?"), "source": first.get("data_source", "?"),
-                                     "train_images": first.get("train_images"), "test_images": first.get("test_images")}
+    smoke = is_smoke(old)  # "smoke", or "fast" in results written before --fast became --smoke
+    first = next(iter(histories.values())).record
+    data_facts = old.get("data") or {"label": first.data or "?", "source": first.data_source or "?",
+                                     "train_images": first.train_images, "test_images": first.test_images}
     invocation = old.get("last_invocation", {})
     invocation["replotted"] = provenance.utc_now()
-    runs = [r for r in experiment.plan(fast) if r.name in histories]
-    seed = min((h.meta.get("seed", 0) for h in histories.values()), default=0)
-    write_results(experiment, runs, histories, out, data_facts, invocation, fast, seed)
+    runs = [r for r in experiment.plan(smoke) if r.name in histories]
+    seed = min((h.record.seed for h in histories.values()), default=0)
+    write_results(experiment, runs, histories, out, data_facts, invocation, smoke, seed)
     return out
 
 

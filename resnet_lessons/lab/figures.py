@@ -10,9 +10,8 @@ from .plans import PAPER_TABLE6_TEST_ERROR, Run
 
 
 def _figure_title(fig: Figure, title: str, histories: dict[str, History]) -> None:
-    any_history = next(iter(histories.values()))
-    meta = any_history.meta
-    fig.suptitle(f"{title}\n{meta.get('device', '?')}, {meta.get('data', '?')}", fontsize="medium")
+    record = next(iter(histories.values())).record
+    fig.suptitle(f"{title}\n{record.device or '?'}, {record.data or '?'}", fontsize="medium")
 
 
 def _zoom(histories: dict[str, History]) -> tuple[float, float]:
@@ -66,11 +65,11 @@ def _curves_figure(histories: dict[str, History], runs: list[Run], title: str) -
 
 def shortcuts_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     return _curves_figure(histories, runs, "Shortcut options: A (subsample + zero channels), "
-                          "B (1x1 projection), C (average pool + zero channels)")
+                          "B (1x1 projection), pool (average pool + zero channels)")
 
 
 def resnext_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    sizes = ", ".join(f"{n}: {h.meta.get('parameters', 0) / 1e6:.2f}M parameters" for n, h in histories.items())
+    sizes = ", ".join(f"{n}: {(h.record.parameters or 0) / 1e6:.2f}M parameters" for n, h in histories.items())
     return _curves_figure(histories, runs, f"ResNeXt against ResNet ({sizes})")
 
 
@@ -83,7 +82,7 @@ def recipes_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     plot_curves(histories, ax=right, metric="accuracy", x="seconds", title="accuracy per second of training")
     for ax in (left, right):
         ax.legend(fontsize="small", loc="lower right")
-    _figure_title(fig, "The paper's step schedule, the fast one-cycle recipe and seed lesson 001's run", histories)
+    _figure_title(fig, "The paper's step schedule, the onecycle recipe and seed lesson 001's run", histories)
     return fig
 
 
@@ -106,7 +105,7 @@ def gradients_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), sharey=True, layout="constrained")
     plt.close(fig)
-    measured = {n: h.meta["grad_norms"] for n, h in histories.items() if h.meta.get("grad_norms")}
+    measured = {n: h.record.grad_norms for n, h in histories.items() if h.record.grad_norms}
     if not measured:
         raise ValueError("No run of this experiment recorded gradient norms.")
     first = {n: g["norms"][0] for n, g in measured.items()}

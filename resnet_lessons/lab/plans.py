@@ -1,6 +1,6 @@
-"""What each reference experiment trains: its runs as plain data (:class:`Run`), full size or fast.
+"""What each reference experiment trains: its runs as plain data (:class:`Run`), full size or as a smoke run.
 
-A plan function ``NAME_plan(fast) -> list[Run]`` lists the runs of experiment NAME; nothing here trains.
+A plan function ``NAME_plan(smoke) -> list[Run]`` lists the runs of experiment NAME; nothing here trains.
 :mod:`resnet_lessons.lab.experiments` runs them, :mod:`.store` keeps their results.
 """
 
@@ -17,17 +17,18 @@ from ..recipes import Recipe, get_recipe
 FULL_EPOCHS = 10
 """Epochs of every full-size training run (the seed-001 baseline keeps its 20, the gradients experiment its 2)."""
 FULL_BATCH_SIZE = 512
-"""Batch size of the architecture experiments (the fast recipe's other settings are unchanged)."""
-FAST_TRAIN_IMAGES = 500
-"""Training images in fast mode (a stratified subset; all of them if there are fewer)."""
-FAST_TEST_IMAGES = 200
-FAST_BATCH_SIZE = 100
+"""Batch size of the architecture experiments (the onecycle recipe's other settings are unchanged)."""
+SMOKE_TRAIN_IMAGES = 500
+"""Training images of a smoke run (``--smoke``: a stratified subset; all of them if there are fewer)."""
+SMOKE_TEST_IMAGES = 200
+SMOKE_BATCH_SIZE = 100
 GRAD_BATCH = 250  # a multiple of the 10 classes, so the batch is stratified
 """Images in the fixed batch on which gradient norms are measured."""
 GRADIENTS_TRAIN_IMAGES = 20_000
 """The gradients experiment trains on a subset: the norms are the point, not the accuracy."""
-GRADIENTS_RECIPE = replace(get_recipe("fast"), name="fast, gentle start", lr=0.1, batch_size=128, warmup=0.3)
-"""The fast recipe made gentler for the gradients experiment's two short epochs (312 steps).
+GRADIENTS_RECIPE = replace(get_recipe("onecycle"), name="onecycle, gentle start", lr=0.1, batch_size=128,
+                           warmup=0.3)
+"""The onecycle recipe made gentler for the gradients experiment's two short epochs (312 steps).
 
 With the architecture experiments' settings (batch 512, peak lr 0.2, 15 % warm-up) two epochs are only 78
 steps with a 12-step warm-up: in the first stored run (commit 8e75991) ResNet-56 and ResNet-110 never left
@@ -63,7 +64,7 @@ class Run:
 
     name: the run's key in ``histories.json`` and its label in figures, e.g. "plain-20".
     model: a :func:`resnet_lessons.models.build_model` name (``"plain20"``), or ``"cifar_resnet"``
-        to call :func:`resnet_lessons.models.cifar_resnet` (any 6n+2 depth, used in fast mode).
+        to call :func:`resnet_lessons.models.cifar_resnet` (any 6n+2 depth, used in smoke runs).
     model_kwargs: keyword arguments for the model, e.g. ``{"shortcut": "B"}``.
     recipe: a recipe name or a Recipe; ``batch_size`` overrides its batch size.
     fixed_epochs: ``--epochs`` leaves this run's epochs alone (the seed-001 baseline keeps its 20, the
@@ -79,7 +80,7 @@ class Run:
     name: str
     model: str
     model_kwargs: dict = field(default_factory=dict)
-    recipe: str | Recipe = "fast"
+    recipe: str | Recipe = "onecycle"
     batch_size: int | None = None
     epochs: int = FULL_EPOCHS
     seed: int = 0
@@ -114,28 +115,28 @@ def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", 
     return Run(name, "cifar_resnet", kwargs, group=group, depth=depth, **fields)
 
 
-def _arch_fields(fast: bool) -> dict:
-    """Settings shared by the architecture experiments: fast recipe, one batch size, one length."""
-    if fast:
-        return {"recipe": "fast", "batch_size": FAST_BATCH_SIZE, "epochs": 1}
-    return {"recipe": "fast", "batch_size": FULL_BATCH_SIZE, "epochs": FULL_EPOCHS}
+def _arch_fields(smoke: bool) -> dict:
+    """Settings shared by the architecture experiments: onecycle recipe, one batch size, one length."""
+    if smoke:
+        return {"recipe": "onecycle", "batch_size": SMOKE_BATCH_SIZE, "epochs": 1}
+    return {"recipe": "onecycle", "batch_size": FULL_BATCH_SIZE, "epochs": FULL_EPOCHS}
 
 
-def _depths(fast: bool, full: tuple[int, ...]) -> tuple[int, ...]:
-    return (8, 14) if fast else full
+def _depths(smoke: bool, full: tuple[int, ...]) -> tuple[int, ...]:
+    return (8, 14) if smoke else full
 
 
-def degradation_plan(fast: bool) -> list[Run]:
-    common = _arch_fields(fast)
-    depths = _depths(fast, (20, 32, 44, 56))
+def degradation_plan(smoke: bool) -> list[Run]:
+    common = _arch_fields(smoke)
+    depths = _depths(smoke, (20, 32, 44, 56))
     plain = [_cifar_run(f"plain-{d}", d, plain=True, **common) for d in depths]
     residual = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
     return plain + residual
 
 
-def depth_plan(fast: bool) -> list[Run]:
-    common = _arch_fields(fast)
-    depths = _depths(fast, (20, 32, 44, 56, 110))
+def depth_plan(smoke: bool) -> list[Run]:
+    common = _arch_fields(smoke)
+    depths = _depths(smoke, (20, 32, 44, 56, 110))
     runs = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
     # A second seed of the shallowest net measures the run-to-run noise that reruns are judged against.
     repeat = _cifar_run(f"resnet-{depths[0]} (second seed)", depths[0], **{**common, "seed": 1})
@@ -143,21 +144,21 @@ def depth_plan(fast: bool) -> list[Run]:
     return runs
 
 
-def shortcuts_plan(fast: bool) -> list[Run]:
-    common = _arch_fields(fast)
-    depth = 8 if fast else 20
+def shortcuts_plan(smoke: bool) -> list[Run]:
+    common = _arch_fields(smoke)
+    depth = 8 if smoke else 20
     return [
         replace(_cifar_run(f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", depth,
                            shortcut=option, **common), group=f"option {option}")
-        for option in ("A", "B", "C")
+        for option in ("A", "B", "pool")
     ]
 
 
-def resnext_plan(fast: bool) -> list[Run]:
+def resnext_plan(smoke: bool) -> list[Run]:
     """ResNeXt-29 (8x4d): the ResNeXt paper's CIFAR net at 1/16 of its 8x64d width, 1.72M parameters and
     0.26 GFLOPs, against ResNet-110: 1.73M parameters and 0.25 GFLOPs (the depth experiment's run)."""
-    common = _arch_fields(fast)
-    if fast:
+    common = _arch_fields(smoke)
+    if smoke:
         resnext = Run("resnext-11 (2x4d)", "cifar_resnext", {"depth": 11, "cardinality": 2, "width_per_group": 4},
                       group="resnext", depth=11, **common)
         return [resnext, _cifar_run("resnet-8", 8, **common)]
@@ -166,32 +167,33 @@ def resnext_plan(fast: bool) -> list[Run]:
     return [resnext, _cifar_run("resnet-110", 110, **common)]
 
 
-def recipes_plan(fast: bool) -> list[Run]:
-    if fast:
-        depth, epochs, batch = 8, 1, FAST_BATCH_SIZE
+def recipes_plan(smoke: bool) -> list[Run]:
+    if smoke:
+        depth, epochs, batch = 8, 1, SMOKE_BATCH_SIZE
     else:
         depth, epochs, batch = 20, FULL_EPOCHS, None
     paper = _cifar_run(f"resnet-{depth} (paper recipe)", depth, recipe="paper", batch_size=batch, epochs=epochs)
-    fast_run = _cifar_run(f"resnet-{depth} (fast recipe)", depth, recipe="fast", batch_size=batch, epochs=epochs)
-    baseline_epochs = 1 if fast else SEED001_EPOCHS
+    onecycle = _cifar_run(f"resnet-{depth} (onecycle recipe)", depth, recipe="onecycle", batch_size=batch,
+                          epochs=epochs)
+    baseline_epochs = 1 if smoke else SEED001_EPOCHS
     baseline = Run(
         "seed-001 baseline", "resnet50_lab10", {"zero_init_residual": True}, recipe=seed001_recipe(baseline_epochs),
         batch_size=batch, epochs=baseline_epochs, fixed_epochs=True, group="seed 001",
     )
-    return [replace(paper, group="paper"), replace(fast_run, group="fast"), baseline]
+    return [replace(paper, group="paper"), replace(onecycle, group="onecycle"), baseline]
 
 
 TRAINED_EPOCHS = 60
 TRAINED_VAL_SIZE = 5_000
 
 
-def trained_plan(fast: bool) -> list[Run]:
+def trained_plan(smoke: bool) -> list[Run]:
     """Networks trained long enough to inspect, with a validation split; seed 0 of each ships."""
-    common = _arch_fields(fast)
-    common["epochs"] = 1 if fast else TRAINED_EPOCHS
-    common["val_size"] = 100 if fast else TRAINED_VAL_SIZE
+    common = _arch_fields(smoke)
+    common["epochs"] = 1 if smoke else TRAINED_EPOCHS
+    common["val_size"] = 100 if smoke else TRAINED_VAL_SIZE
     runs = []
-    for depth in _depths(fast, (20, 56)):
+    for depth in _depths(smoke, (20, 56)):
         for plain in (True, False):
             kind = "plain" if plain else "resnet"
             for seed in (0, 1):
@@ -199,21 +201,21 @@ def trained_plan(fast: bool) -> list[Run]:
                 ship = f"{kind}{depth}" if seed == 0 else ""
                 run = _cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common)
                 runs.append(run)
-    if not fast:
+    if not smoke:
         runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
         runs.append(Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
                         group="resnext", depth=29, ship="resnext29_8x4d", **common))
     return runs
 
 
-def gradients_plan(fast: bool) -> list[Run]:
-    common = _arch_fields(fast)
-    common["epochs"] = 1 if fast else 2
+def gradients_plan(smoke: bool) -> list[Run]:
+    common = _arch_fields(smoke)
+    common["epochs"] = 1 if smoke else 2
     common["recipe"] = GRADIENTS_RECIPE
-    if not fast:
+    if not smoke:
         common["batch_size"] = GRADIENTS_RECIPE.batch_size
-    depths = _depths(fast, (20, 56, 110))
-    subset = None if fast else GRADIENTS_TRAIN_IMAGES
+    depths = _depths(smoke, (20, 56, 110))
+    subset = None if smoke else GRADIENTS_TRAIN_IMAGES
     runs = []
     for d in depths:
         for plain in (True, False):
@@ -226,7 +228,7 @@ def gradients_plan(fast: bool) -> list[Run]:
 
 @dataclass
 class Experiment:
-    """A named experiment: which runs it trains (full size or fast) and how it shows them.
+    """A named experiment: which runs it trains (full size or a smoke run) and how it shows them.
 
     figure, columns and extra come from :mod:`.figures` and :mod:`.tables`; columns None means the
     summary table's base columns (``tables.BASE_COLUMNS``), extra None adds nothing to the rows.

@@ -68,6 +68,14 @@ class Reference:
         return {n: self.histories[n] for n in names} if names else dict(self.histories)
 
 
+def is_smoke(stored: dict) -> bool:
+    """Whether a stored summary or provenance record comes from a smoke run (``experiment NAME --smoke``).
+
+    Results written before the flag was renamed from ``--fast`` say ``"fast"``; both keys are read.
+    """
+    return bool(stored.get("smoke", stored.get("fast", False)))
+
+
 def available(results_dir: str | os.PathLike | None = None) -> list[str]:
     """Names of the stored experiments, in the README's order."""
     root = Path(results_dir) if results_dir is not None else default_results_dir()
@@ -109,17 +117,17 @@ def short_device(device: str) -> str:
 
 def _facts(ref: Reference) -> tuple[str, str, str, str]:
     """(device, data label, epochs, commits) of a stored experiment, as text."""
-    metas = [h.meta for h in ref.histories.values()]
-    devices = sorted({m.get("device", "?") for m in metas})
-    data = sorted({m.get("data", "?") for m in metas})
+    records = [h.record for h in ref.histories.values()]
+    devices = sorted({r.device or "?" for r in records})
+    data = sorted({r.data or "?" for r in records})
     epochs = sorted({len(h) for h in ref.histories.values()})
     if len(epochs) == 1:
         epoch_text = f"{epochs[0]} epoch" + ("s" if epochs[0] != 1 else "")
     else:
         epoch_text = f"{epochs[0]}-{epochs[-1]} epochs"
-    commits = sorted({m.get("provenance", {}).get("commit", "unknown") for m in metas})
+    commits = sorted({r.provenance.get("commit", "unknown") for r in records})
     commit_text = ", ".join(c[:7] if c != "unknown" else c for c in commits)
-    if any(m.get("provenance", {}).get("dirty") for m in metas):
+    if any(r.provenance.get("dirty") for r in records):
         commit_text += " (with uncommitted changes)"
     return " / ".join(devices), " / ".join(data), epoch_text, commit_text
 
@@ -129,11 +137,11 @@ def reference_label(ref: Reference, commit: bool = True) -> str:
     ``"reference run: NVIDIA H100 80GB HBM3, CIFAR-10 (JPEG q75 copy), 10 epochs, commit abc1234"``.
     ``commit=False`` leaves the commit out (figure titles: the provenance is in the results files)."""
     device, data, epochs, commits = _facts(ref)
-    fast = ", fast mode (tiny data, not a real reference)" if ref.summary.get("fast") else ""
-    images = sorted({h.meta.get("train_images") for h in ref.histories.values()} - {None})
+    smoke = ", smoke run (tiny data, not a real reference)" if is_smoke(ref.summary) else ""
+    images = sorted({h.record.train_images for h in ref.histories.values()} - {0})
     size = f" on {'/'.join(f'{n:,}' for n in images)} training images" if images else ""
     made = f", commit {commits}" if commit else ""
-    return f"reference run: {device}, {data}, {epochs}{size}{made}{fast}"
+    return f"reference run: {device}, {data}, {epochs}{size}{made}{smoke}"
 
 
 def plot_with_reference(
@@ -199,7 +207,7 @@ def grad_norms(ref: Reference, when: str = "init") -> dict[str, list[float]]:
     if when not in ("init", "trained"):
         raise ValueError(f"when must be 'init' or 'trained', got {when!r}.")
     index = 0 if when == "init" else -1
-    norms = {n: h.meta["grad_norms"]["norms"][index] for n, h in ref.histories.items() if h.meta.get("grad_norms")}
+    norms = {n: h.record.grad_norms["norms"][index] for n, h in ref.histories.items() if h.record.grad_norms}
     if not norms:
         raise ValueError(f"Reference {ref.name!r} holds no gradient norms (the 'gradients' experiment does).")
     return norms
@@ -289,10 +297,11 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
     )
     if not names:
         return f"{intro}\n\nNo reference results are stored yet."
-    fast = [n for n in names if load_reference(n, root).summary.get("fast")]
+    smoke = [n for n in names if is_smoke(load_reference(n, root).summary)]
     parts = [intro, f"**About the data.** {DATA_CAVEAT}"]
-    if fast:
-        parts.append(f"**Warning:** {', '.join(fast)} stored from fast mode (tiny data): not real references.")
+    if smoke:
+        parts.append(f"**Warning:** {', '.join(smoke)} stored from smoke runs (`--smoke`, tiny data): "
+                     "not real references.")
     parts += [_section(load_reference(n, root), Path(readme_dir)) for n in names]
     return "\n\n".join(parts)
 

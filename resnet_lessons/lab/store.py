@@ -52,12 +52,12 @@ def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History,
     folders.sort(key=lambda p: p.name != prefer)
     for folder in folders:
         for h in load_histories(folder / HISTORIES_FILE).values():
-            if h.meta.get("run_key") == key and len(h) == key["epochs"] and not h.meta.get("interrupted"):
+            if h.record.run_key == key and len(h) == key["epochs"] and not h.record.interrupted:
                 return h, folder.name
     return None
 
 
-def _canonical_command(experiment: Experiment, runs: list[Run], histories: dict[str, History], fast: bool,
+def _canonical_command(experiment: Experiment, runs: list[Run], histories: dict[str, History], smoke: bool,
                        seed: int) -> str:
     """The command that remakes the stored result (the data comes from $RESNET_LESSONS_DATA or --data).
 
@@ -65,18 +65,18 @@ def _canonical_command(experiment: Experiment, runs: list[Run], histories: dict[
     where ``--compile auto`` would have decided otherwise (``--compile on/off``).
     """
     parts = ["python -m resnet_lessons experiment", experiment.name]
-    if fast:
-        parts.append("--fast")
+    if smoke:
+        parts.append("--smoke")
     free = [r for r in runs if r.name in histories and not r.fixed_epochs]
     epochs = {len(histories[r.name]) for r in free}
-    default = {r.epochs for r in experiment.plan(fast) if not r.fixed_epochs}
+    default = {r.epochs for r in experiment.plan(smoke) if not r.fixed_epochs}
     if len(epochs) == 1 and epochs != default:
         parts.append(f"--epochs {epochs.pop()}")
     if seed:
         parts.append(f"--seed {seed}")
-    auto = [histories[r.name].meta for r in runs if r.name in histories and r.compile is None]
-    on_gpu = [not str(m.get("device", "cpu")).lower().startswith(("cpu", "mps")) for m in auto]
-    compiled = [bool(m.get("compiled")) for m in auto]
+    auto = [histories[r.name].record for r in runs if r.name in histories and r.compile is None]
+    on_gpu = [not (r.device or "cpu").lower().startswith(("cpu", "mps")) for r in auto]
+    compiled = [bool(r.compiled) for r in auto]
     if auto and all(on_gpu) and not any(compiled):
         parts.append("--compile off")
     elif auto and not any(on_gpu) and all(compiled):
@@ -107,47 +107,47 @@ def _noise(name: str, histories: dict[str, History], runs: list[Run], results_di
 
 
 def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, History], out: Path,
-                  data_facts: dict, invocation: dict, fast: bool, seed: int) -> None:
+                  data_facts: dict, invocation: dict, smoke: bool, seed: int) -> None:
     """Write figure.png, summary.json and provenance.json for the runs stored in ``out``.
 
     data_facts: :func:`resnet_lessons.lab.provenance.data_facts` of the data; invocation: the command that
-    wrote the files, with its git state, environment and wall time.
+    wrote the files, with its git state, environment and wall time. smoke: the runs are a smoke run
+    (``--smoke``), written as ``"smoke"`` in summary.json and provenance.json.
     """
     plan_names = [r.name for r in runs]
-    all_runs = runs + [r for r in experiment.plan(fast) if r.name not in plan_names]
+    all_runs = runs + [r for r in experiment.plan(smoke) if r.name not in plan_names]
     ordered = {r.name: histories[r.name] for r in all_runs if r.name in histories}
     ordered.update({n: h for n, h in histories.items() if n not in ordered})
 
     rows = {name: summary_row(name, h) for name, h in ordered.items()}
     if experiment.extra is not None:
         experiment.extra(ordered, all_runs, rows)
-    first = next(iter(ordered.values())).meta
+    first = next(iter(ordered.values())).record
     run_records = {}
     for name, h in ordered.items():
-        record = dict(h.meta.get("provenance", {}))
-        record.update({
-            "model": h.meta.get("model_spec"), "recipe": h.meta.get("recipe_settings"),
-            "epochs": len(h), "seed": h.meta.get("seed"), "precision": h.meta.get("precision"),
-            "compiled": h.meta.get("compiled"), "train_seconds": round(sum(h.seconds), 1),
-            "train_images": h.meta.get("train_images"),  # a run may train on a subset of the data below
-            "reused_from": h.meta.get("reused_from"),
-        })
-        run_records[name] = record
+        run_records[name] = {
+            **h.record.provenance,
+            "model": h.record.model_spec, "recipe": h.record.recipe_settings,
+            "epochs": len(h), "seed": h.record.seed, "precision": h.record.precision,
+            "compiled": h.record.compiled, "train_seconds": round(sum(h.seconds), 1),
+            "train_images": h.record.train_images,  # a run may train on a subset of the data below
+            "reused_from": h.record.reused_from,
+        }
     commits = sorted({r.get("commit", "unknown") for r in run_records.values()})
     epochs = sorted({len(h) for h in ordered.values()})
-    command = _canonical_command(experiment, all_runs, ordered, fast, seed)
+    command = _canonical_command(experiment, all_runs, ordered, smoke, seed)
     summary = {
         "experiment": experiment.name,
         "title": experiment.title,
         "about": experiment.about,
         "command": command,
-        "device": first.get("device", "?"),
-        "data": first.get("data", "?"),
-        "train_images": first.get("train_images"),
-        "test_images": first.get("test_images"),
+        "device": first.device or "?",
+        "data": first.data or "?",
+        "train_images": first.train_images,
+        "test_images": first.test_images,
         "epochs": epochs,
         "commits": commits,
-        "fast": fast,
+        "smoke": smoke,
         "columns": experiment.columns() if experiment.columns else list(BASE_COLUMNS),
         "rows": list(rows.values()),
         "notes": list(experiment.notes),
@@ -156,10 +156,10 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
         "experiment": experiment.name,
         "reproduce": command,
         "written": provenance.utc_now(),
-        "fast": fast,
+        "smoke": smoke,
         "last_invocation": invocation,
         "data": data_facts,
-        "seeds": {n: h.meta.get("seed") for n, h in ordered.items()},
+        "seeds": {n: h.record.seed for n, h in ordered.items()},
         "runs": run_records,
         "total_wall_seconds": round(sum(r.get("wall_seconds", 0) for r in run_records.values()), 1),
         "run_to_run_noise": _noise(experiment.name, ordered, all_runs, out.parent),

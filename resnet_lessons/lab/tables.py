@@ -30,12 +30,12 @@ def summary_row(name: str, h: History) -> dict:
     """The final numbers of one run (errors in %)."""
     return {
         "run": name,
-        "model": h.meta.get("model_spec", h.meta.get("model", "")),
-        "parameters": h.meta.get("parameters"),
-        "recipe": h.meta.get("recipe", ""),
-        "batch_size": h.meta.get("batch_size"),
+        "model": h.record.model_spec or h.record.model,
+        "parameters": h.record.parameters,
+        "recipe": h.record.recipe,
+        "batch_size": h.record.batch_size,
         "epochs": len(h),
-        "seed": h.meta.get("seed"),
+        "seed": h.record.seed,
         "train_err": 100 * h.train_err[-1],
         "test_err": 100 * h.test_err[-1],
         "test_acc": 100 * h.test_acc[-1],
@@ -43,7 +43,7 @@ def summary_row(name: str, h: History) -> dict:
         "best_val_epoch": h.best_epoch() if h.has_validation else None,
         "train_seconds": sum(h.seconds),
         "images_per_s": _speed(h),
-        "reused_from": h.meta.get("reused_from"),
+        "reused_from": h.record.reused_from,
     }
 
 
@@ -100,7 +100,7 @@ def gradients_columns() -> list[list[str]]:
 
 def gradients_extra(histories: dict[str, History], runs: list[Run], rows: dict) -> None:
     for name, h in histories.items():
-        g = h.meta.get("grad_norms")
+        g = h.record.grad_norms
         if not g:
             continue
         first, last = g["norms"][0], g["norms"][-1]  # per layer: every conv, then fc

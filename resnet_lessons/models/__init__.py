@@ -1,7 +1,7 @@
 """Every network of the course, written out block by block.
 
 - :mod:`.shortcuts`: the shortcut options A (:class:`IdentityPadding`), B (:class:`ConvProjection`) and
-  C (:class:`AvgPoolPadding`).
+  "pool" (:class:`AvgPoolPadding`; not the paper's option C, which is projections on every shortcut).
 - :mod:`.blocks`: :class:`BasicBlock`, :class:`Bottleneck`, :class:`ResNeXtBottleneck` and their plain twins.
 - :mod:`.cifar`: ResNet-20 ... ResNet-1202 and plain twins (:func:`cifar_resnet` for any depth 6n+2),
   ResNeXt-29.

@@ -59,7 +59,7 @@ def _check_shortcut_fits(block: str, inplanes: int, out_channels: int, stride: i
         raise ValueError(
             f"{block}({inplanes} -> {out_channels} channels, stride {stride}) changes the shape of x, so x cannot "
             "be added unchanged: pass a downsample module, e.g. "
-            f"make_shortcut('B', {inplanes}, {out_channels}, {stride}) (options 'A', 'B', 'C')."
+            f"make_shortcut('B', {inplanes}, {out_channels}, {stride}) (options 'A', 'B', 'pool')."
         )
 
 
@@ -359,7 +359,7 @@ def make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: i
 
     [N, inplanes, H, W] -> [N, planes * block.expansion, H/stride, W/stride]. Only the first block changes
     the shape; if the block has a shortcut (``block.has_shortcut``), that block's shortcut is option
-    ``shortcut`` ("A", "B" or "C", see :mod:`.shortcuts`). Plain blocks get no shortcut at all.
+    ``shortcut`` ("A", "B" or "pool", see :mod:`.shortcuts`). Plain blocks get no shortcut at all.
     ``block_kwargs`` go to every block (e.g. ``cardinality=32, width_per_group=4``). ``block`` may be a
     class of your own, see :func:`check_block_class`.
     """

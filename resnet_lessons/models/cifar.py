@@ -18,11 +18,11 @@ depth  n    parameters  networks (option A, 10 classes)
 The paper says "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M". Plain twins (``plain=True``) have the same layers
 and exactly the same parameters as the option-A net; only the additions are missing.
 
-About plain twins and options B/C: a plain network has no shortcuts at all, as the paper's plain nets.
-Option C has no parameters, so "same layers" still means "same count". Option B adds a 1x1 convolution and
+About plain twins and options B/pool: a plain network has no shortcuts at all, as the paper's plain nets.
+Option "pool" has no parameters, so "same layers" still means "same count". Option B adds a 1x1 convolution and
 a BatchNorm to each of the two downsampling blocks (16->32: 512 + 64, 32->64: 2,048 + 128, together 2,752
 parameters for every depth); they belong to the shortcuts, so the plain twin does not have them: a B net
-has exactly 2,752 parameters more than its plain twin. Asking for ``plain=True`` with option B or C is
+has exactly 2,752 parameters more than its plain twin. Asking for ``plain=True`` with option B or pool is
 therefore refused with an explanation (any shortcut option given with ``plain=True`` is), instead of being
 silently ignored.
 
@@ -81,7 +81,7 @@ class CifarResNet(nn.Module):
     avgpool                            [N, 64, 1, 1] -> flatten [N, 64]
     fc                                 [N, num_classes]
 
-    ``shortcut`` ("A", the default, "B" or "C", see :mod:`.shortcuts`) says what the two downsampling
+    ``shortcut`` ("A", the default, "B" or "pool", see :mod:`.shortcuts`) says what the two downsampling
     blocks of a residual net add; a plain net (``plain=True``) has no shortcuts and takes no ``shortcut``.
     """
 

@@ -37,7 +37,7 @@ normalise their 16- and 32-channel inputs instead of 32- and 64-channel outputs,
 channels back: -16 - 16 - 32 + 64 = 0.
 
 Shortcut option "B" here is a 1x1 convolution *without* BatchNorm (the authors' code): its input has just
-been through BatchNorm and ReLU. Options "A" and "C" are the modules of :mod:`.shortcuts`.
+been through BatchNorm and ReLU. Options "A" and "pool" are the modules of :mod:`.shortcuts`.
 """
 
 from __future__ import annotations
@@ -132,12 +132,12 @@ def _check_fits(block: str, inplanes: int, out_channels: int, stride: int, downs
         raise ValueError(
             f"{block}({inplanes} -> {out_channels} channels, stride {stride}) changes the shape of x, so x cannot "
             f"be added unchanged: pass a downsample module, e.g. preact_shortcut('B', {inplanes}, {out_channels}, "
-            f"{stride}) (options 'A', 'B', 'C')."
+            f"{stride}) (options 'A', 'B', 'pool')."
         )
 
 
 def preact_shortcut(option: str, in_channels: int, out_channels: int, stride: int = 1) -> nn.Module:
-    """The shortcut of a shape-changing pre-activation block: "A" or "C" as in :mod:`.shortcuts`, "B" a 1x1 conv.
+    """The shortcut of a shape-changing pre-activation block: "A" or "pool" as in :mod:`.shortcuts`, "B" a 1x1 conv.
 
     [N, in_channels, H, W] -> [N, out_channels, H/stride, W/stride]. Option B has no BatchNorm here: its
     input has just been through the block's BatchNorm and ReLU (as in the pre-activation paper's code).

@@ -1,4 +1,4 @@
-"""The three shortcut options of the ResNet paper (Section 4.2), as KellerJordan's CIFAR code writes them.
+"""The course's three shortcut options: the ResNet paper's A and B (Section 4.2), and a parameter-free "pool".
 
 Inside a stage a residual block adds its input ``x`` unchanged. The first block of a stage halves the
 image and doubles the channels, so ``x`` no longer has the shape of the branch's output and the shortcut
@@ -9,15 +9,17 @@ option   module                  what the shortcut does to x [N, C_in, H, W]    
 =======  ======================  ======================================================  ===========
 A        :class:`IdentityPadding` keep every ``stride``-th pixel, append zero channels    none
 B        :class:`ConvProjection`  1x1 convolution with stride, then BatchNorm             C_in*C_out + 2*C_out
-C        :class:`AvgPoolPadding`  average ``stride`` x ``stride`` pixels, append zeros    none
+pool     :class:`AvgPoolPadding`  average ``stride`` x ``stride`` pixels, append zeros    none
 =======  ======================  ======================================================  ===========
 
 All three return [N, C_out, H / stride, W / stride]. Only the downsampling blocks use them; the other
 blocks' shortcuts are plain identities.
 
-Note on names: the paper's option C means "projections on *every* shortcut". Seed lesson 000 follows
-KellerJordan's code, where C is average pooling plus zero channels; this package does the same.
-Option B is the paper's B (projections where the shape changes) and torchvision's ``downsample``.
+Note on names: A and B are the paper's options A and B; option B (projections where the shape changes)
+is also torchvision's ``downsample``. The paper's option C means "projections on *every* shortcut",
+which the course does not build (notebook 04's exercise 4 counts what it would cost). The course calls
+its average-pooling shortcut "pool", not C, because the paper's C is all-projection shortcuts; asking
+for option "C" raises a ValueError that says so.
 """
 
 from __future__ import annotations
@@ -25,16 +27,32 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SHORTCUT_OPTIONS = ("A", "B", "C")
+SHORTCUT_OPTIONS = ("A", "B", "pool")
 
 
 def check_shortcut_option(option: object) -> str:
-    """Return ``option`` as "A", "B" or "C" (lower case accepted); anything else raises ValueError."""
-    if isinstance(option, str) and option.upper() in SHORTCUT_OPTIONS:
-        return option.upper()
+    """Return ``option`` as "A", "B" or "pool" (any case accepted).
+
+    "C" raises ValueError saying that the paper's option C (projections on every shortcut) is not built
+    here and that average pooling plus zero channels is option "pool"; anything else raises ValueError
+    listing the valid options.
+    """
+    if isinstance(option, str):
+        if option.upper() in ("A", "B"):
+            return option.upper()
+        if option.lower() == "pool":
+            return "pool"
+        if option.upper() == "C":
+            raise ValueError(
+                f"shortcut option {option!r} is not built here: the paper's option C means projections on "
+                "every shortcut (a 1x1 convolution + BatchNorm in every block), which this package does not "
+                "build; notebook 04's exercise 4 counts what it would cost. Average pooling plus zero "
+                "channels (AvgPoolPadding, no parameters) is option 'pool'; a projection only where the "
+                "shape changes is option 'B'."
+            )
     raise ValueError(
         f"unknown shortcut option {option!r}: valid options are 'A' (IdentityPadding: subsample and add zero "
-        "channels, no parameters), 'B' (ConvProjection: 1x1 convolution + BatchNorm) and 'C' "
+        "channels, no parameters), 'B' (ConvProjection: 1x1 convolution + BatchNorm) and 'pool' "
         "(AvgPoolPadding: average pooling and zero channels, no parameters)."
     )
 
@@ -96,7 +114,7 @@ class ConvProjection(nn.Sequential):
 
 
 class AvgPoolPadding(nn.Module):
-    """Option C (as in KellerJordan's code): average pooling, then zero channels. No parameters.
+    """Option "pool": average pooling, then zero channels. No parameters.
 
     x [N, C_in, H, W] -> average each ``stride`` x ``stride`` square -> [N, C_in, H/s, W/s]
     -> append C_out - C_in zero channels -> [N, C_out, H/s, W/s].
@@ -120,7 +138,7 @@ class AvgPoolPadding(nn.Module):
 
 
 def make_shortcut(option: str, in_channels: int, out_channels: int, stride: int = 1) -> nn.Module:
-    """The shortcut module of option "A", "B" or "C" for a block that maps C_in -> C_out with ``stride``."""
+    """The shortcut module of option "A", "B" or "pool" for a block that maps C_in -> C_out with ``stride``."""
     option = check_shortcut_option(option)
     if option == "A":
         return IdentityPadding(in_channels, out_channels, stride)
