@@ -78,9 +78,6 @@ class RunRecord:
     grad_norms: dict | None = None
     """Per-layer gradient norms: {"layers": [...], "epochs": [...], "norms": [[...], ...]}."""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict) -> RunRecord:
         """A record from its JSON dict; a name that is not a field raises ValueError (a typo, or a file
