@@ -392,7 +392,9 @@ def fit(
     amp_dtype = amp_dtype_for(device)
     if compile is None:
         compile = device.type == "cuda"
-    compile_mode = ("reduce-overhead" if compile is True else compile) if compile else None
+    # compile=True: CUDA graphs on a GPU ("reduce-overhead"); a CPU has none, so its mode is "default".
+    compile_mode = (("reduce-overhead" if device.type == "cuda" else "default") if compile is True else compile) \
+        if compile else None
     channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     check_data_and_model(model, data, batch_size=recipe.batch_size, val_size=val_size, device=device)
