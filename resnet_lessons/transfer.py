@@ -169,10 +169,10 @@ def linear_probe(model: nn.Module, data: CIFAR10Tensors, mean: Sequence[float], 
 
 
 def fine_tune(source: nn.Module, data: CIFAR10Tensors, epochs: int, mean: Sequence[float], std: Sequence[float], *,
-              lr: float, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
+              lr: float, batch_size: int = 32, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
     """A copy of ``source`` with a new fc for ``data``'s classes, all of it trained on ``data``."""
     model = new_head(copy.deepcopy(source), len(data.classes), seed)
-    return train(model, data, epochs, mean, std, lr=lr, seed=seed, device=device)
+    return train(model, data, epochs, mean, std, lr=lr, batch_size=batch_size, seed=seed, device=device)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from .provenance import code_fingerprint, command_line, data_facts, environment,
 
 
 def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[int], target_steps: int,
-        fine_tune_lr: float, scratch_lr: float, source_lr: float, seed: int, test_per_class: int | None) -> dict:
+        fine_tune_lr: float, scratch_lr: float, source_lr: float, seed: int, test_per_class: int | None,
+        source_batch: int = 128) -> dict:
     data = load_cifar10(progress=False)
     started, t0 = utc_now(), time.time()
     code = {"git": git_state(), "code_fingerprint": code_fingerprint()}  # the code as it was when the run started
@@ -37,7 +38,8 @@ def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[in
     torch.manual_seed(seed)
     net = cifar_resnet(20, num_classes=len(transfer.ANIMALS))
     print(f"source: ResNet-20 on {len(source.train_labels):,} animal images, {source_epochs} epochs", flush=True)
-    transfer.train(net, source, source_epochs, mean, std, lr=source_lr, batch_size=128, seed=seed, verbose=True)
+    transfer.train(net, source, source_epochs, mean, std, lr=source_lr, batch_size=source_batch, seed=seed,
+                   verbose=True)
     source_acc = transfer.test_accuracy(net, source, mean, std)
     source_seconds = time.time() - t0
     print(f"source test accuracy on the six animals: {source_acc:.1%} ({source_seconds:.0f} s)", flush=True)
@@ -71,7 +73,8 @@ def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[in
         "data": data.data_label,
         "source": {"classes": list(transfer.ANIMALS), "depth": 20, "train_images": len(source.train_labels),
                    "test_images": len(source.test_labels), "epochs": source_epochs, "lr": source_lr,
-                   "batch_size": 128, "recipe": "onecycle", "test_acc": source_acc, "seconds": round(source_seconds),
+                   "batch_size": source_batch, "recipe": "onecycle", "test_acc": source_acc,
+                   "seconds": round(source_seconds),
                    "mean": mean.tolist(), "std": std.tolist(), "file": transfer.SOURCE_FILE,
                    "sha256": sha256_of(folder / transfer.SOURCE_FILE)},
         "target": {"classes": list(transfer.VEHICLES), "steps": target_steps, "batch_size": 32,
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = dict(source_per_class=args.source_per_class, source_epochs=args.source_epochs, per_class=args.per_class,
                  target_steps=args.target_steps, test_per_class=None)
     if args.smoke:
-        sizes = dict(source_per_class=30, source_epochs=1, per_class=[10], target_steps=3, test_per_class=10)
+        sizes = dict(source_per_class=10, source_epochs=1, per_class=[10], target_steps=2, test_per_class=10,
+                     source_batch=32)
     run(args.out, fine_tune_lr=0.02, scratch_lr=0.1, source_lr=0.2, seed=args.seed, **sizes)
     return 0
 
