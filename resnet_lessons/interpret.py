@@ -35,8 +35,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["Recording", "recording", "layer_names", "get_layer", "feature_maps", "class_activation_map",
+__all__ = ["normalise", "Recording", "recording", "layer_names", "get_layer", "feature_maps", "class_activation_map",
            "grad_cam", "upsample", "first_layer_filters", "show_maps", "show_feature_maps"]
+
+
+def normalise(images: Tensor, mean, std) -> Tensor:
+    """uint8 images [N, 3, H, W] -> the float32 input the model takes: (x / 255 - mean) / std per channel
+    (mean, std: 3 values in 0..1 units, e.g. a shipped network's ``record.mean`` and ``record.std``)."""
+    mean = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (images.float() / 255 - mean) / std
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -219,7 +227,7 @@ def show_maps(images: Tensor, maps: Tensor, titles: list[str] | None = None, nco
     heat = upsample(maps.float().cpu(), images.shape[-1])
     heat = heat / heat.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
     rows = -(-len(images) // ncols)
-    figure, axes = plt.subplots(rows, ncols, figsize=(1.6 * ncols, 1.8 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, ncols, figsize=(1.6 * ncols, 2.0 * rows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):

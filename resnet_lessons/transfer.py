@@ -254,8 +254,12 @@ def plot_transfer(summary: dict, live: dict | None = None):
         if live is not None and method in live:
             ax.plot([live["per_class"]], [100 * live[method]], "x", markersize=10, color=line.get_color(),
                     label=f"{method} (this run)")
+    sizes = sorted({r["per_class"] for r in summary["runs"]} | ({live["per_class"]} if live else set()))
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.minorticks_off()
     ax.axhline(25, color="grey", linestyle=":", label="chance (4 classes)")
-    ax.set(xscale="log", xlabel="vehicle training images per class", ylabel="vehicle test accuracy (%)",
+    ax.set(xlabel="vehicle training images per class", ylabel="vehicle test accuracy (%)",
            title=f"Animals -> vehicles, ResNet-20 ({summary['data']})")
     ax.legend(fontsize=8)
     return figure

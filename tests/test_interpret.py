@@ -12,6 +12,7 @@ from resnet_lessons.interpret import (
     get_layer,
     grad_cam,
     layer_names,
+    normalise,
     recording,
     show_feature_maps,
     show_maps,
@@ -219,3 +220,13 @@ def test_an_output_changed_in_place_by_the_blocks_relu_is_refused_not_misread(ne
     assert hook_count(net) == 0
     assert grad_cam(net, images(), 0, "layer2.0").shape == (4, 16, 16)
     assert feature_maps(net, images(), "layer2.0.relu").shape == (4, 32, 16, 16)
+
+
+def test_normalise_gives_what_the_loader_gives():
+    from resnet_lessons.loader import DeviceLoader
+
+    uint8 = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    loader = DeviceLoader(uint8, torch.zeros(5, dtype=torch.int64), 5, mean, std, train=False, channels_last=False)
+    (batch, _), = list(loader)
+    torch.testing.assert_close(normalise(uint8, mean, std), batch)

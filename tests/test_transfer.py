@@ -156,3 +156,6 @@ def test_the_experiment_runs_end_to_end_as_a_smoke_run(tmp_path, monkeypatch):
     model, summary = transfer.stored_source_network(tmp_path / "results")
     assert [r["method"] for r in summary["runs"]] == ["fine-tune", "scratch", "linear probe"]
     assert summary["runs"][0]["train_images"] == 40 and summary["runs"][0]["test_images"] == 40
+    (folder / "figure.png").unlink()
+    assert transfer_run.main(["--replot", "--out", str(tmp_path / "results")]) == 0
+    assert (folder / "figure.png").is_file()

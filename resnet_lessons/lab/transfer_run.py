@@ -7,7 +7,8 @@
 3. writes ``transfer/`` under ``--out``: the animal network (``source_animals.pt``, half precision),
    ``summary.json`` (every setting and accuracy), ``provenance.json`` and ``figure.png``.
 
-Sized for one CPU core (about 20-30 minutes with the defaults); ``--smoke`` runs every step on a few images.
+Sized for one CPU core (tens of minutes with the defaults); ``--smoke`` runs every step on a few images;
+``--replot`` only redraws the figure from the stored ``summary.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from .. import transfer
 from ..data import load_cifar10
-from ..files import write_json
+from ..files import read_json, write_json
 from ..models import cifar_resnet
 from ..trained import sha256_of
 from .provenance import code_fingerprint, command_line, data_facts, environment, git_state, utc_now
@@ -108,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (1: leave the other cores alone)")
     parser.add_argument("--smoke", action="store_true", help="every step on a few images, to test the command")
+    parser.add_argument("--replot", action="store_true", help="only redraw figure.png from the stored summary.json")
     args = parser.parse_args(argv)
+    if args.replot:
+        folder = args.out / "transfer"
+        transfer.plot_transfer(read_json(folder / "summary.json")).savefig(folder / "figure.png", dpi=100,
+                                                                          bbox_inches="tight")
+        print(f"redrew {folder / 'figure.png'}")
+        return 0
     torch.set_num_threads(args.threads)
     sizes = dict(source_per_class=args.source_per_class, source_epochs=args.source_epochs, per_class=args.per_class,
                  target_steps=args.target_steps, test_per_class=None)
