@@ -1,12 +1,15 @@
 """Time every notebook of the series on this machine and record the figures for the README.
 
     python benchmarks/notebook_times.py --label "CPU (2 cores)" [--fast] [--out results/notebook_times]
+    python benchmarks/notebook_times.py --label "CPU (2 cores)" --fast --only 08 --add   # one more notebook
     python benchmarks/notebook_times.py --update-readme README.md
 
 Each notebook is executed top to bottom in a fresh kernel (as `make run` does); the wall time of the whole
 notebook is written to results/notebook_times/<label>.json together with the mode, the device and the date.
 `--update-readme` rewrites the table between the README's `<!-- times:start -->` and `<!-- times:end -->`
 markers from every stored JSON file, so the README's timings are read from runs, never typed.
+`--add` times only the `--only` notebooks and adds them to the stored record of the same label and mode
+(the others keep their times; each notebook's date is kept in the record's "dates").
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def kernel_env() -> dict[str, str]:
 
 
 def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = None,
-                   save_dir: Path | None = None) -> Path:
+                   save_dir: Path | None = None, add: bool = False) -> Path:
     import nbformat
     import torch
     from nbclient import NotebookClient
@@ -47,6 +50,10 @@ def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = N
     out.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", f"{label} {record['mode']}".lower()).strip("-")
     target = out / f"{slug}.json"
+    if add:  # keep the stored record's times, and each notebook's date
+        stored = json.loads(target.read_text())
+        dates = stored.get("dates") or {name: stored["date"] for name in stored["seconds"]}
+        record = {**stored, "dates": dates}
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         if only and not any(path.name.startswith(o) for o in only):
             continue
@@ -55,6 +62,8 @@ def time_notebooks(label: str, fast: bool, out: Path, only: list[str] | None = N
         client = NotebookClient(notebook, timeout=3600, resources={"metadata": {"path": str(NOTEBOOKS)}})
         client.execute(env=kernel_env())
         record["seconds"][path.stem] = round(time.perf_counter() - start, 1)
+        if add:
+            record["dates"][path.stem] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         print(f"{path.name}: {record['seconds'][path.stem]:.1f} s", flush=True)
         target.write_text(json.dumps(record, indent=1))  # after every notebook, so a cut-off run keeps its times
         if save_dir is not None:
@@ -85,8 +94,13 @@ def readme_table(out: Path) -> str:
             command += " --fast"
         if r.get("only"):
             command += " --only " + " ".join(r["only"])
-        lines.append(f"- {r['label']}, {r['mode']} mode: {r['device']}, torch {r['torch']}, {r['date'][:10]}, "
-                     f"{r['data']}; measured with `{command}`")
+        dates = sorted({d[:10] for d in r.get("dates", {}).values()} or {r["date"][:10]})
+        when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        added = "; " + ", ".join(f"`{n[:2]}` on {d[:10]} with `{command} --only {n[:2]} --add`"
+                                 for n, d in sorted(r.get("dates", {}).items()) if d[:10] != r["date"][:10]) \
+            if r.get("dates") else ""
+        lines.append(f"- {r['label']}, {r['mode']} mode: {r['device']}, torch {r['torch']}, {when}, "
+                     f"{r['data']}; measured with `{command}`{added}")
     return "\n".join(lines)
 
 
@@ -112,6 +126,8 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="run in fast mode (RESNET_LESSONS_FAST=1)")
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the JSON records")
+    parser.add_argument("--add", action="store_true",
+                        help="add the --only notebooks to the stored record of this label and mode")
     parser.add_argument("--save-dir", type=Path, help="also write the executed notebooks into this folder")
     parser.add_argument("--update-readme", type=Path, metavar="README", help="rewrite the README's timing table")
     args = parser.parse_args()
@@ -120,7 +136,9 @@ def main() -> None:
         return
     if not args.label:
         parser.error("--label is required to time notebooks")
-    print(f"wrote {time_notebooks(args.label, args.fast, args.out, args.only, args.save_dir)}")
+    if args.add and not args.only:
+        parser.error("--add needs --only: the notebooks to add to the stored record")
+    print(f"wrote {time_notebooks(args.label, args.fast, args.out, args.only, args.save_dir, args.add)}")
 
 
 if __name__ == "__main__":
