@@ -37,8 +37,8 @@ from resnet_lessons.lab.npm import AssetsError, NpmPackage, default_cache, tarba
 MAX_CODE_LINES = 12  # a longer code cell shows only its outputs on a slide
 MAX_SHOWN_WORDS = 80  # a longer markdown cell shows its opening on the slide, the rest in the speaker notes
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720  # reveal.js's slide size, in CSS pixels (a 16:9 projector)
-FIGURE_ROOM = 520  # px: the height all figures of one code cell share on a slide, less its text outputs
-TEXT_LINE = 26  # px: the height of one line of text output on a slide (15 px font, spaced)
+FIGURE_ROOM = 500  # px: the height all figures of one code cell share on a slide, less its text outputs
+TEXT_LINE = 28  # px: the height of one line of text output on a slide (15 px font, spaced)
 ASSETS = "assets"  # the folder beside the decks that holds the libraries
 
 _MATHJAX_FILES = ("MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/", "jax/input/TeX/",
