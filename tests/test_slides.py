@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
+import shutil
+import tarfile
 import threading
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import nbformat
 import pytest
 from test_browser import SCREENSHOTS, _chromium, wait_until
 
-from resnet_lessons.lab import slides
+from resnet_lessons.lab import npm, slides
 from resnet_lessons.lab.visdom_logger import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +68,39 @@ def test_long_prose_goes_to_the_speaker_notes():
     assert shown.startswith("## Heading") and "short opening" in shown and "long rest" not in shown
     assert notes.startswith("the long rest")
     assert slides.split_prose("a short cell", words=110) == ("a short cell", "")
+
+
+def test_make_slides_builds_the_others_and_names_a_notebook_without_a_path(tmp_path, capsys):
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    shutil.copy(NOTEBOOKS[0], source / NOTEBOOKS[0].name)
+    nbformat.write(_notebook(("md", "# New", None)), source / "08_new.ipynb")
+    assert slides.main([str(source), str(tmp_path / "slides")]) == 1
+    out, err = capsys.readouterr()
+    assert (tmp_path / "slides" / f"{NOTEBOOKS[0].stem}.slides.html").is_file()
+    assert not (tmp_path / "slides" / "08_new.slides.html").exists()
+    assert "no deck for 08_new.ipynb has no slide metadata" in err
+    count = slides.slide_count(nbformat.read(NOTEBOOKS[0], as_version=4))
+    assert f"{NOTEBOOKS[0].stem}.slides.html: {count} slides" in out
+
+
+def test_a_package_folder_is_unpacked_whole_and_a_missing_one_is_named(tmp_path):
+    def tarball(files: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(f"package/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    data = tarball({"dist/a.js": b"a", "dist/theme/b.css": b"b", "README.md": b"r"})
+    package = npm.NpmPackage("lib", "1.0.0", "sha512-unused", {"dist/": "lib/dist/"})
+    npm.unpack(package, data, tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "lib/dist/a.js", "lib/dist/theme/b.css"]
+    with pytest.raises(npm.AssetsError, match="lib-1.0.0.tgz has no folder plugin/"):
+        npm.unpack(npm.NpmPackage("lib", "1.0.0", "sha512-unused", {"plugin/": "lib/plugin/"}), data, tmp_path)
 
 
 def test_the_decks_load_nothing_from_the_web(tmp_path):
@@ -201,6 +237,12 @@ def test_deck_shows_every_slide_offline(path, server, offline_browser):
     open_deck(chrome, f"{server}/{deck.name}")
     assert failed_requests(chrome) == []
     assert chrome.execute_script("return Reveal.getTotalSlides()") == slides.slide_count(notebook)
+    math = chrome.execute_script("""  // the math on the slides (not in the hidden speaker notes)
+        const jax = MathJax.Hub.getAllJax().filter(j => !j.SourceElement().closest('aside.notes'));
+        return {jax: jax.length, drawn: jax.filter(j => document.getElementById(j.inputID + '-Frame')).length,
+                errors: document.querySelectorAll('.slides .mjx-merror, .slides merror').length}""")
+    if _math_in(notebook):
+        assert math["jax"] > 0 and math["drawn"] == math["jax"] and math["errors"] == 0, math
 
     found = chrome.execute_script(MEASURE)
     assert found["slides"] == slides.slide_count(notebook)
@@ -209,14 +251,7 @@ def test_deck_shows_every_slide_offline(path, server, offline_browser):
                   for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
     assert len(found["images"]) == figures  # every stored figure on a shown cell is on a slide...
     assert all(img["complete"] and img["width"] > 0 for img in found["images"]), found["images"]  # ...and drawn
-
-    math_settled(chrome)  # paging re-renders each slide's math
-    math = chrome.execute_script("""  // the math on the slides (not in the hidden speaker notes)
-        const jax = MathJax.Hub.getAllJax().filter(j => !j.SourceElement().closest('aside.notes'));
-        return {jax: jax.length, drawn: jax.filter(j => document.getElementById(j.inputID + '-Frame')).length,
-                errors: document.querySelectorAll('.slides .mjx-merror, .slides merror').length}""")
-    if _math_in(notebook):
-        assert math["jax"] > 0 and math["drawn"] == math["jax"] and math["errors"] == 0, math
+    math_settled(chrome)  # paging re-renders each slide's math, which may load more fonts
     assert failed_requests(chrome) == []  # MathJax's fonts and extensions, loaded while paging, too
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
