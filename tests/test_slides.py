@@ -67,6 +67,9 @@ def test_long_prose_goes_to_the_speaker_notes():
     shown, notes = slides.split_prose(source, words=110)
     assert shown.startswith("## Heading") and "short opening" in shown and "long rest" not in shown
     assert notes.startswith("the long rest")
+    # A displayed equation stays on the slide, wherever it is in the cell.
+    shown, notes = slides.split_prose(source + "\n\n$$y = F(x) + x$$\n\n" + "more words. " * 30, words=110)
+    assert "$$y = F(x) + x$$" in shown and "$$" not in notes and notes.endswith("more words.")
     assert slides.split_prose("a short cell", words=110) == ("a short cell", "")
 
 
@@ -237,13 +240,6 @@ def test_deck_shows_every_slide_offline(path, server, offline_browser):
     open_deck(chrome, f"{server}/{deck.name}")
     assert failed_requests(chrome) == []
     assert chrome.execute_script("return Reveal.getTotalSlides()") == slides.slide_count(notebook)
-    math = chrome.execute_script("""  // the math on the slides (not in the hidden speaker notes)
-        const jax = MathJax.Hub.getAllJax().filter(j => !j.SourceElement().closest('aside.notes'));
-        return {jax: jax.length, drawn: jax.filter(j => document.getElementById(j.inputID + '-Frame')).length,
-                errors: document.querySelectorAll('.slides .mjx-merror, .slides merror').length}""")
-    if _math_in(notebook):
-        assert math["jax"] > 0 and math["drawn"] == math["jax"] and math["errors"] == 0, math
-
     found = chrome.execute_script(MEASURE)
     assert found["slides"] == slides.slide_count(notebook)
     assert found["overflow"] == [], "\n".join(found["overflow"])
@@ -251,11 +247,19 @@ def test_deck_shows_every_slide_offline(path, server, offline_browser):
                   for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
     assert len(found["images"]) == figures  # every stored figure on a shown cell is on a slide...
     assert all(img["complete"] and img["width"] > 0 for img in found["images"]), found["images"]  # ...and drawn
-    math_settled(chrome)  # paging re-renders each slide's math, which may load more fonts
+    math_settled(chrome)  # after paging through: every slide's math is drawn
+    math = chrome.execute_script("""  // the math on the slides (not in the hidden speaker notes)
+        const jax = MathJax.Hub.getAllJax().filter(j => !j.SourceElement().closest('aside.notes'));
+        const frame = j => document.getElementById(j.inputID + '-Frame');  // what MathJax drew, laid out
+        return {jax: jax.length, drawn: jax.filter(j => frame(j) && frame(j).offsetWidth > 0).length,
+                errors: document.querySelectorAll('.slides .mjx-merror, .slides merror').length}""")
+    if _math_in(notebook):
+        assert math["jax"] > 0 and math["drawn"] == math["jax"] and math["errors"] == 0, math
     assert failed_requests(chrome) == []  # MathJax's fonts and extensions, loaded while paging, too
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     chrome.execute_script("Reveal.slide(1, 0, 1000)")  # the first section's slide, its fragments shown
+    math_settled(chrome)
     chrome.save_screenshot(str(SCREENSHOTS / f"slides-{path.stem}.png"))
 
 

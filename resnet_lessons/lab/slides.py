@@ -8,7 +8,7 @@ cell out and ``notes`` puts it in the speaker notes. ::
     python -m resnet_lessons.lab.slides notebooks build/slides     # what `make slides` runs
 
 writes ``build/slides/NN_name.slides.html`` for every notebook, from its stored outputs (nothing is
-executed), with nbconvert's :class:`~nbconvert.exporters.SlidesExporter` and three changes:
+executed), with nbconvert's :class:`~nbconvert.exporters.SlidesExporter` and these changes:
 
 - every script, style sheet and font is a local file under ``build/slides/assets/`` (reveal.js,
   require.js, jQuery and MathJax 2, the libraries nbconvert's reveal template loads from public CDNs),
@@ -19,8 +19,10 @@ executed), with nbconvert's :class:`~nbconvert.exporters.SlidesExporter` and thr
 - a code cell that draws a figure shows the figure (its figures share :data:`FIGURE_ROOM` pixels of
   height with its text outputs); a code cell longer than :data:`MAX_CODE_LINES` lines shows only its
   outputs (the code is in the notebook); ``# NBVAL_...`` lines (test markers) are not shown;
-- a markdown cell longer than :data:`MAX_SHOWN_WORDS` words shows its heading and opening paragraphs on
-  the slide and puts the rest in the speaker notes (key ``s``); prompts (``In [12]:``) are left out.
+- a markdown cell longer than :data:`MAX_SHOWN_WORDS` words shows its heading, opening paragraphs and
+  displayed equations on the slide and puts the rest in the speaker notes (key ``s``); prompts
+  (``In [12]:``) are left out;
+- every slide is laid out from the start and its math rendered once (see :data:`TEMPLATE`).
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ PACKAGES: tuple[NpmPackage, ...] = (
 )
 
 # nbconvert's reveal template, less its mermaid module, plus the course's slide styles (figures and
-# outputs sized to fit a 1280 x 720 slide) and `window.Reveal`.
+# outputs sized to fit a 1280 x 720 slide). Its start-up script is replaced: nbconvert's re-renders a slide's
+# math on every slide change, which leaves blank math when slides are passed quickly; here every slide is
+# laid out from the start and the math is rendered once, after reveal.js has sized the slides.
 TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -83,10 +87,19 @@ TEMPLATE = """\
 </style>
 {%- endblock html_head_css -%}
 {%- block footer_js -%}
-{{ super() }}
 <script>
-// reveal.js is loaded as a require.js module; `Reveal` on the page too, for the console and for tests.
-require(["{{ resources.reveal.url_prefix }}/dist/reveal.js"], function (Reveal) { window.Reveal = Reveal; });
+require(["{{ resources.reveal.url_prefix }}/dist/reveal.js", "{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"],
+  function (Reveal, RevealNotes) {
+    window.Reveal = Reveal;  // for the console and for tests
+    Reveal.initialize({
+      controls: true, progress: true, history: true, transition: "{{ resources.reveal.transition }}",
+      slideNumber: "{{ resources.reveal.number }}", plugins: [RevealNotes],
+      width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
+      viewDistance: 1000,  // every slide laid out, so that MathJax measures its math right
+    }).then(function () {
+      MathJax.Hub.Queue(["Rerender", MathJax.Hub]);  // once, now that the slides have their size
+    });
+  });
 </script>
 {%- endblock footer_js -%}
 """
@@ -139,20 +152,22 @@ def install_assets(folder: Path, cache: Path | None = None) -> list[str]:
 
 
 def split_prose(source: str, words: int = MAX_SHOWN_WORDS) -> tuple[str, str]:
-    """A markdown cell's text as (shown, notes): its paragraphs up to ``words`` words on the slide (at least
-    the first paragraph, and the one after a heading), the rest for the speaker notes ("" if it all fits)."""
-    blocks = [b for b in source.strip().split("\n\n") if b.strip()]
+    """A markdown cell's text as (shown, notes): its opening paragraphs up to ``words`` words (at least the
+    first, and the one after a heading) and every paragraph with a displayed equation (``$$``) on the
+    slide; the other paragraphs, in order, for the speaker notes ("" if the whole cell fits)."""
     if len(source.split()) <= words:
         return source, ""
-    shown, count = [], 0
-    for block in blocks:
-        size = len(block.split())
-        heading_only = len(shown) == 1 and shown[0].lstrip().startswith("#") and "\n" not in shown[0].strip()
-        if shown and count + size > words and not heading_only:
+    blocks = [b for b in source.strip().split("\n\n") if b.strip()]
+    keep, count = set(), 0
+    for i, block in enumerate(blocks):  # the opening
+        heading_only = i == 1 and blocks[0].lstrip().startswith("#") and "\n" not in blocks[0].strip()
+        if i > 0 and count + len(block.split()) > words and not heading_only:
             break
-        shown.append(block)
-        count += size
-    return "\n\n".join(shown), "\n\n".join(blocks[len(shown):])
+        keep.add(i)
+        count += len(block.split())
+    keep |= {i for i, block in enumerate(blocks) if "$$" in block}  # the derivations stay on the slide
+    return ("\n\n".join(b for i, b in enumerate(blocks) if i in keep),
+            "\n\n".join(b for i, b in enumerate(blocks) if i not in keep))
 
 
 def png_size(data: str) -> tuple[int, int]:
