@@ -6,6 +6,7 @@
 #   make execute NB=notebooks/01_x.ipynb [OUT=build]   execute one notebook in fast mode, save it with outputs
 #   make rehearse  run full mode's code on a CPU with every training run cut short (what CI does after test)
 #   make student   regenerate the student edition, student/, from notebooks/ (after any notebook change)
+#   make slides    the lecture decks: build/slides/NN_name.slides.html from the stored notebooks, offline
 
 PYTHON ?= python3
 VENV   := .venv
@@ -59,6 +60,12 @@ execute: $(STAMP)
 .PHONY: student
 student: $(STAMP)
 	$(BIN)/python -m resnet_lessons.lab.edition build notebooks student
+
+# The lecture decks (resnet_lessons/lab/slides.py): every notebook's slide metadata and stored outputs as a
+# reveal.js deck, its libraries fetched once from the npm registry into build/slides/assets/. No execution.
+.PHONY: slides
+slides: $(STAMP)
+	$(BIN)/python -m resnet_lessons.lab.slides notebooks build/slides
 
 lint: $(STAMP)
 	$(BIN)/ruff check resnet_lessons tests benchmarks

@@ -27,6 +27,15 @@ def test_committed_student_edition_is_in_step_with_the_notebooks():
     assert problems == [], f"student/ is out of step ({'; '.join(problems)}): run `make student` and commit student/"
 
 
+def test_the_student_edition_has_no_lecture_path():
+    """The instructor edition carries slide metadata (make slides); the student edition drops it."""
+    instructor = read(NOTEBOOKS / NAMES[1])
+    assert any("slideshow" in cell.metadata for cell in instructor.cells)
+    student = edition.student_edition(instructor, NAMES[1])
+    assert not any("slideshow" in cell.metadata for cell in student.cells)
+    assert len(student.cells) == len([c for c in instructor.cells if edition.SOLUTION not in tags(c)])
+
+
 def test_an_edited_solution_without_regenerating_is_caught(tmp_path):
     source, target = tmp_path / "notebooks", tmp_path / "student"
     shutil.copytree(NOTEBOOKS, source)

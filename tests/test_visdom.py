@@ -253,7 +253,7 @@ def test_page_files_are_pinned_to_visdoms_own_list():
 
 def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
     """Bytes that do not match the pinned sha512 are not unpacked, and not kept in the cache."""
-    from resnet_lessons.lab import visdom_assets
+    from resnet_lessons.lab import npm, visdom_assets
 
     class FakeResponse(io.BytesIO):
         def __enter__(self):
@@ -262,8 +262,8 @@ def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(visdom_assets.shutil, "which", lambda name: None)  # no npm: plain HTTPS download
-    monkeypatch.setattr(visdom_assets.urllib.request, "urlopen", lambda url, timeout: FakeResponse(b"not a tarball"))
+    monkeypatch.setattr(npm.shutil, "which", lambda name: None)  # no npm: plain HTTPS download
+    monkeypatch.setattr(npm.urllib.request, "urlopen", lambda url, timeout: FakeResponse(b"not a tarball"))
     with pytest.raises(visdom_assets.AssetsError, match="sha512"):
         visdom_assets.install(static=tmp_path / "static", cache=tmp_path / "cache")
     assert not list((tmp_path / "cache").glob("*.tgz"))
@@ -271,13 +271,13 @@ def test_a_tampered_download_is_refused(tmp_path, monkeypatch):
 
 
 def test_no_registry_gives_one_line_saying_what_to_do(tmp_path, monkeypatch, capsys):
-    from resnet_lessons.lab import visdom_assets
+    from resnet_lessons.lab import npm, visdom_assets
 
     def offline(url, timeout):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(visdom_assets.shutil, "which", lambda name: None)
-    monkeypatch.setattr(visdom_assets.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(npm.shutil, "which", lambda name: None)
+    monkeypatch.setattr(npm.urllib.request, "urlopen", offline)
     monkeypatch.setattr(visdom_assets, "static_dir", lambda: tmp_path / "static")
     monkeypatch.setattr(visdom_assets, "default_cache", lambda: tmp_path / "cache")
     assert visdom_assets.main() == 1

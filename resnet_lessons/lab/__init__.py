@@ -12,4 +12,5 @@ what a student reads and the notebooks call. This sub-package is the machinery a
     provenance   how a result was made: command, commit, versions, device, data
     visdom_logger, visdom_assets   curves in a visdom server, and its page files
     edition      the student edition of the notebooks (``make student``)
+    slides       the lecture decks (``make slides``); npm: page libraries from the npm registry, checked
 """

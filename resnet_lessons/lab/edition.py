@@ -8,7 +8,9 @@ The instructor edition is the source. Its cells carry tags that say what they ar
 - ``check``: the cell that runs the checker on the student's answer. Its outputs are cleared.
 
 Everything else is copied as it is, stored outputs included, except that links to an instructor
-notebook on GitHub or Colab (``.../blob/main/notebooks/NN_...``) point at ``student/`` instead.
+notebook on GitHub or Colab (``.../blob/main/notebooks/NN_...``) point at ``student/`` instead, and the
+lecture path (cell metadata ``slideshow``, read by ``make slides``) is dropped: students work through a
+notebook rather than present it, and the path skips cells the student edition has removed.
 Cleared cells also get nbval's ``nbval-ignore-output`` tag: nbval still runs them (so an unanswered
 check must not raise), but has no stored output to compare them with.
 
@@ -65,6 +67,14 @@ class StudentLinksPreprocessor(Preprocessor):
         return cell, resources
 
 
+class DropSlidesPreprocessor(Preprocessor):
+    """Remove the lecture path (``slideshow`` cell metadata): the student edition is not presented."""
+
+    def preprocess_cell(self, cell, resources, index):
+        cell.metadata.pop("slideshow", None)
+        return cell, resources
+
+
 def student_edition(instructor: NotebookNode, source_name: str = "") -> NotebookNode:
     """A new notebook: ``instructor`` without its ``solution`` cells and with exercise/check outputs cleared.
 
@@ -73,7 +83,8 @@ def student_edition(instructor: NotebookNode, source_name: str = "") -> Notebook
     """
     nb = copy.deepcopy(instructor)
     remove = TagRemovePreprocessor(remove_cell_tags={SOLUTION}, enabled=True)
-    for preprocessor in (remove, ClearTaggedOutputPreprocessor(), StudentLinksPreprocessor()):
+    for preprocessor in (remove, ClearTaggedOutputPreprocessor(), StudentLinksPreprocessor(),
+                         DropSlidesPreprocessor()):
         nb, _ = preprocessor.preprocess(nb, {})
     source_sha256 = hashlib.sha256(nbformat.writes(instructor).encode()).hexdigest()
     nb.metadata["resnet_lessons"] = {"edition": "student", "source": source_name, "source_sha256": source_sha256}

@@ -9,52 +9,19 @@ registry, in the exact versions visdom's list names, so we take them from there:
     python -m resnet_lessons.lab.visdom_assets          # what `make lab` / `make test` run after installing
     python -m resnet_lessons visdom                 # does the same before serving, if files are missing
 
-Each package is fetched once as its npm tarball (with ``npm pack`` when npm is installed, otherwise
-straight from https://registry.npmjs.org), checked against the registry's sha512 integrity pinned
-below, kept in ``<cache_dir>/npm/`` and unpacked into visdom's ``static/`` folder. After that the page
+Each package is fetched once as its npm tarball, checked against the registry's sha512 integrity pinned
+below and kept in ``<cache_dir>/npm/`` (:mod:`resnet_lessons.lab.npm`, which the lecture decks share),
+then unpacked into visdom's ``static/`` folder. After that the page
 works with no network at all. With internet, visdom's own download works as before (it finds the
 files in place and skips them).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
-import os
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
-REGISTRY = "https://registry.npmjs.org"
-DOWNLOAD_TIMEOUT = 60.0  # seconds per tarball
-
-
-class AssetsError(RuntimeError):
-    """The page's files are missing and could not be fetched; the message says what to do."""
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: hashable (by identity) despite its dict
-class NpmPackage:
-    """One npm package: which of its files go where in visdom's ``static/`` folder."""
-
-    name: str
-    version: str
-    integrity: str  # the registry's dist.integrity ("sha512-<base64>"), checked after download
-    files: dict[str, str]  # path inside the package -> path under static/
-
-    @property
-    def tarball_name(self) -> str:
-        return f"{self.name}-{self.version}.tgz"
-
-    @property
-    def url(self) -> str:
-        return f"{REGISTRY}/{self.name}/-/{self.tarball_name}"
+from resnet_lessons.lab.npm import AssetsError, NpmPackage, default_cache, tarballs, unpack
 
 
 def _glyphicons(kind: str) -> str:
@@ -132,71 +99,10 @@ def static_dir() -> Path:
     return Path(visdom.__file__).parent / "static"
 
 
-def default_cache() -> Path:
-    """Where the npm tarballs are kept: ``<cache_dir>/npm``."""
-    from resnet_lessons.config import cache_dir
-
-    return cache_dir() / "npm"
-
-
 def missing(static: Path | None = None) -> list[str]:
     """The page's files (paths under ``static/``) that are not in place."""
     static = static_dir() if static is None else Path(static)
     return [dest for package in PACKAGES for dest in package.files.values() if not (static / dest).is_file()]
-
-
-def _integrity_of(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-
-
-def _cached(package: NpmPackage, cache: Path) -> bytes | None:
-    """The package's tarball from the cache when it is there and intact, else None."""
-    path = cache / package.tarball_name
-    if path.is_file():
-        data = path.read_bytes()
-        if _integrity_of(data) == package.integrity:
-            return data
-        path.unlink()  # damaged or partial: fetch it again
-    return None
-
-
-def _download(packages: list[NpmPackage], cache: Path) -> None:
-    """Fetch these tarballs into ``cache`` from the npm registry, each checked against its integrity."""
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        npm = shutil.which("npm")
-        if npm:  # npm's own client (honours the user's registry, proxy and certificate settings), one call
-            specs = [f"{p.name}@{p.version}" for p in packages]
-            result = subprocess.run([npm, "pack", *specs, "--pack-destination", tmp, "--silent"],
-                                    capture_output=True, text=True, timeout=600)
-            if result.returncode != 0:
-                last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
-                raise AssetsError(f"`npm pack` failed ({last[0]})")
-        else:
-            for package in packages:
-                with urllib.request.urlopen(package.url, timeout=DOWNLOAD_TIMEOUT) as response:
-                    (Path(tmp) / package.tarball_name).write_bytes(response.read())
-        for package in packages:
-            fetched = Path(tmp) / package.tarball_name
-            if not fetched.is_file():
-                raise AssetsError(f"the npm registry gave no {package.tarball_name}")
-            if _integrity_of(fetched.read_bytes()) != package.integrity:
-                raise AssetsError(f"{package.tarball_name} from the npm registry does not match its pinned "
-                                  "sha512 integrity, so it is not used")
-            os.replace(fetched, cache / package.tarball_name)
-
-
-def _unpack(package: NpmPackage, data: bytes, static: Path) -> None:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        for inside, dest in package.files.items():
-            member = tar.extractfile(f"package/{inside}")
-            if member is None:
-                raise AssetsError(f"{package.tarball_name} has no file {inside}.")
-            target = static / dest
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp_path = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp_path.write_bytes(member.read())
-            os.replace(tmp_path, target)  # never a half-written file, even with two installs at once
 
 
 def install(static: Path | None = None, cache: Path | None = None) -> list[str]:
@@ -206,22 +112,13 @@ def install(static: Path | None = None, cache: Path | None = None) -> list[str]:
     be fetched, e.g. without access to the npm registry.
     """
     static = static_dir() if static is None else Path(static)
-    cache = default_cache() if cache is None else Path(cache)
     todo = {p: [d for d in p.files.values() if not (static / d).is_file()] for p in PACKAGES}
     todo = {p: dests for p, dests in todo.items() if dests}
-    tarballs = {p: _cached(p, cache) for p in todo}
-    absent = [p for p, data in tarballs.items() if data is None]
-    if absent:
-        try:
-            _download(absent, cache)
-        except (OSError, subprocess.SubprocessError) as e:
-            names = ", ".join(f"{p.name}@{p.version}" for p in absent)
-            raise AssetsError(f"could not fetch {names} from the npm registry ({type(e).__name__}: {e})") from e
-        tarballs.update({p: (cache / p.tarball_name).read_bytes() for p in absent})
+    data = tarballs(list(todo), default_cache() if cache is None else Path(cache))
     written = []
     for package, dests in todo.items():
         try:
-            _unpack(package, tarballs[package], static)
+            unpack(package, data[package], static)
         except OSError as e:
             raise AssetsError(f"could not write visdom's page files into {static} ({e})") from e
         written += dests
