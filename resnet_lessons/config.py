@@ -77,14 +77,14 @@ def set_fast(on: bool = True) -> None:
 
 
 def mode_reason() -> str:
-    """Which mode is on, why, and how to change it, in one sentence for the environment report."""
-    mode = "fast mode" if is_fast() else "full mode"
+    """Which mode is on, why, and how to change it, in one line for the environment report."""
+    fast = is_fast()
+    switch = "rl.set_fast(False) for full mode" if fast else "rl.set_fast(True) for fast mode"
     if FAST_ENV in os.environ:
-        return (f"{mode}, because {FAST_ENV}={os.environ[FAST_ENV]} (rl.set_fast or the environment); "
-                f"change it with rl.set_fast(True) or rl.set_fast(False).")
-    machine = "there is no GPU here" if is_fast() else f"this machine has a GPU ({get_device().type})"
-    other = "rl.set_fast(False) for full mode" if is_fast() else "rl.set_fast(True) for fast mode"
-    return f"{mode}, because {machine} and {FAST_ENV} is not set; {other}."
+        why = f"{FAST_ENV}={os.environ[FAST_ENV]} is set"
+    else:
+        why = "there is no GPU here" if fast else f"this machine has a GPU ({get_device().type})"
+    return f"{'fast' if fast else 'full'} mode, because {why}; {switch}."
 
 
 def pick(fast: T, full: T) -> T:

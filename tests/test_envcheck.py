@@ -93,6 +93,5 @@ def test_environment_report_says_the_mode_follows_the_machine(monkeypatch, capsy
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     report = environment_report(device=torch.device("cpu"))
-    assert report["mode"] == ("fast mode, because there is no GPU here and RESNET_LESSONS_FAST is not set; "
-                              "rl.set_fast(False) for full mode.")
+    assert report["mode"] == "fast mode, because there is no GPU here; rl.set_fast(False) for full mode."
     assert "will take hours" not in capsys.readouterr().out
