@@ -3,7 +3,7 @@
 Trains every live experiment of :mod:`resnet_lessons.live` in fast mode on the CPU with several seeds,
 exactly as the notebooks do (the same settings table, the same ``fit`` call, ``torch.manual_seed(seed)``
 before building each network and ``fit(..., seed=seed)``), and prints for each effect its size (mean over
-the seeds, in percentage points), its noise (the min-max range of the effect over the seeds) and the
+the seeds, in percentage points), its noise (the standard deviation of the effect over the seeds) and the
 training seconds. The effects:
 
 - 01: training error of the deep plain net minus the shallow one's (the degradation problem);
@@ -14,13 +14,13 @@ training seconds. The effects:
 - 07: test error of the original ResNet minus the pre-activation one's (07-train: the same for training
   error); left out when the pre-activation nets are not in the package.
 
-An effect is clear when it is larger than its noise. The record goes to
+An effect is clear when it is larger than twice its noise (``live.CLEAR_FACTOR``). The record goes to
 ``results/fast_mode_signal/<label>.json``, which the notebooks read through
 :func:`resnet_lessons.live.read_signal`.
 
-    python benchmarks/fast_mode_signal.py                         # 3 seeds, 2 threads, all experiments
+    python benchmarks/fast_mode_signal.py                         # 5 seeds, 2 threads, all experiments
     python benchmarks/fast_mode_signal.py --jobs 2 --threads 1    # two runs at once, 1 thread each (as CI)
-    python benchmarks/fast_mode_signal.py --experiments 01 --seeds 0 --out /tmp/signal   # a quick look
+    python benchmarks/fast_mode_signal.py --experiments 01 --seeds 0 1 --out /tmp/signal   # a quick look
 
 A network both 01 and 02 train with the same settings and seed (the deep plain net) is trained once.
 """
@@ -143,14 +143,14 @@ def effects_of(key: str, models: tuple[str, ...], runs: dict[tuple[str, int], di
 
 
 def summarise(values: list[float]) -> dict:
-    noise = live.spread(values)
+    noise = live.seed_noise(values)
     effect = statistics.fmean(values)
     return {"values": [round(v, 2) for v in values], "effect": round(effect, 2), "noise": round(noise, 2),
             "clear": live.is_clear(effect, noise)}
 
 
 def settings_record(run: live.LiveRun) -> dict:
-    record = asdict(replace(run, recipe="?"))
+    record = asdict(run)  # the recipe is replaced by its full record below
     record["models"] = list(run.models)
     record["recipe"] = get_recipe(run.recipe).to_dict()
     record["steps"] = run.steps
@@ -166,7 +166,7 @@ def settings_record(run: live.LiveRun) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiments", nargs="+", default=None, help="keys of resnet_lessons.live.EXPERIMENTS")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each in its own process)")
     parser.add_argument("--label", default=live.DEFAULT_SIGNAL_LABEL, help="the record's file name")
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if "07" in keys and not live.preact_available():
         parser.error("experiment 07 needs resnet_lessons.models.preact, which this checkout does not have")
     if len(args.seeds) < 2:
-        print("note: with one seed there is no spread to compare against (noise 0).")
+        parser.error("the noise is a standard deviation over seeds: give at least two (five for the course's record)")
     out = Path(args.out) if args.out else live.signal_path(args.label).parent
     started = provenance.utc_now()
     load_start = os.getloadavg()
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 finished(task, future.result())
 
     experiments = {}
-    print(f"\n{'effect':<11} {'mean':>7} {'range':>7}  clear  {'train s':>8}  what (points, over seeds {args.seeds})")
+    print(f"\n{'effect':<11} {'mean':>7} {'sd':>7}  clear  {'train s':>8}  what (points, over seeds {args.seeds})")
     for key in keys:
         run = live.live_settings(key, fast=True)
         runs = {(m, s): results[(replace(run, models=(m,)), m, s)] for m in run.models for s in args.seeds}
@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     git = provenance.git_state()
     record = {
         "command": "python benchmarks/fast_mode_signal.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-        "spread": live.SPREAD,
-        "effect": "mean over the seeds; an effect is clear when it is larger than its spread",
+        "noise": live.NOISE,
+        "effect": f"mean over the seeds; an effect is clear when it is larger than {live.CLEAR_FACTOR:g} x its noise",
         "provenance": {
             "commit": git["commit"],
             "dirty": git["dirty"],
@@ -272,7 +272,18 @@ def main(argv: list[str] | None = None) -> int:
         },
         "experiments": experiments,
     }
-    path = write_json(out / f"{args.label}.json", record)
+    previous = out / f"{args.label}.json"
+    if previous.is_file():  # keep the experiments not measured now, with where they were measured
+        old = json.loads(previous.read_text())
+        for key, entry in old.get("experiments", {}).items():
+            if key not in experiments:
+                entry.setdefault("provenance", old.get("provenance", {}))
+                entry.setdefault("command", old.get("command"))
+                entry["noise"] = round(live.seed_noise(entry["values"]), 2)  # the current noise statistic
+                entry["clear"] = live.is_clear(entry["effect"], entry["noise"])
+                experiments[key] = entry
+    record["experiments"] = dict(sorted(experiments.items()))
+    path = write_json(previous, record)
     print(f"\nwrote {path}")
     return 0
 

@@ -2,9 +2,11 @@
 
 Fast mode
 ---------
-Fast mode makes every notebook finish in about a minute on a laptop CPU: the same code runs on a
-smaller, stratified subset of CIFAR-10, for fewer epochs, with shallower networks. Turn it on with the
-environment variable ``RESNET_LESSONS_FAST=1`` (CI does this) or from Python::
+Fast mode makes every notebook finish in a few minutes on a laptop CPU: the same code runs on a
+smaller, stratified subset of CIFAR-10, for fewer epochs, with shallower networks. Unless told otherwise
+the mode follows the machine: fast mode without a GPU, full mode with one (:func:`mode_reason` says
+which and why). The environment variable ``RESNET_LESSONS_FAST=1`` or ``=0`` (CI sets 1) decides instead,
+and so does Python::
 
     import resnet_lessons as rl
     rl.set_fast(True)
@@ -38,8 +40,11 @@ T = TypeVar("T")
 
 
 def is_fast() -> bool:
-    """True when fast mode is on (``RESNET_LESSONS_FAST`` is 1/true/yes/on)."""
-    value = os.environ.get(FAST_ENV, "0").strip().lower()
+    """True when fast mode is on: ``RESNET_LESSONS_FAST`` is 1/true/yes/on, or it is unset and there is no GPU."""
+    value = os.environ.get(FAST_ENV)
+    if value is None:
+        return get_device().type == "cpu"
+    value = value.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -69,6 +74,17 @@ def cpu_bf16() -> bool:
 def set_fast(on: bool = True) -> None:
     """Switch fast mode on or off for this process (and the processes it starts)."""
     os.environ[FAST_ENV] = "1" if on else "0"
+
+
+def mode_reason() -> str:
+    """Which mode is on, why, and how to change it, in one line for the environment report."""
+    fast = is_fast()
+    switch = "rl.set_fast(False) for full mode" if fast else "rl.set_fast(True) for fast mode"
+    if FAST_ENV in os.environ:
+        why = f"{FAST_ENV}={os.environ[FAST_ENV]} is set"
+    else:
+        why = "there is no GPU here" if fast else f"this machine has a GPU ({get_device().type})"
+    return f"{'fast' if fast else 'full'} mode, because {why}; {switch}."
 
 
 def pick(fast: T, full: T) -> T:

@@ -43,7 +43,7 @@ def environment_report(device: torch.device | None = None) -> dict[str, str]:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "device": f"{device.type}: {device_name(device)}",
-        "fast mode": "on (small data, few epochs)" if config.is_fast() else "off (full runs)",
+        "mode": config.mode_reason(),
         "data": f"{data} (${config.DATA_ENV})" if data else "torchvision download into " + str(config.cache_dir()),
     }
     width = max(len(k) for k in report)
@@ -53,7 +53,7 @@ def environment_report(device: torch.device | None = None) -> dict[str, str]:
         print("\nThis Colab runtime has no GPU. For full mode: Runtime > Change runtime type > T4 GPU, "
               "then run the notebook again from the top.")
     elif device.type == "cpu" and not config.is_fast():
-        print("\nNo GPU here: full mode will be slow. Turn on fast mode with rl.set_fast(True).")
+        print("\nNo GPU here: full mode will take hours. Turn on fast mode with rl.set_fast(True).")
     return report
 
 

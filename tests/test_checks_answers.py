@@ -9,6 +9,7 @@ from resnet_lessons.checks.answers import (
     check_paths_through,
     check_paths_total,
     check_plain_parameters,
+    check_scaled_shortcut_units,
     check_steps_per_epoch,
     check_train_set_bytes,
 )
@@ -59,3 +60,13 @@ def test_paths(capsys):
     assert "order" in capsys.readouterr().out
     assert not check_paths_total(None) and not check_paths_through(None)
     assert capsys.readouterr().out.count("Not answered yet") == 2
+
+
+def test_scaled_shortcut_units(capsys):
+    assert 0.9**44 < 0.01 <= 0.9**43  # so the answer is 44
+    assert check_scaled_shortcut_units(44)
+    assert not check_scaled_shortcut_units(43)  # one unit too few: 0.9 ** 43 is still above 1 %
+    assert "one unit too few" in capsys.readouterr().out
+    assert not check_scaled_shortcut_units(22)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        check_scaled_shortcut_units(44, scale=1.2)

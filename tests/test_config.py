@@ -17,8 +17,26 @@ def _clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "cache"))
 
 
-def test_fast_mode_is_off_by_default():
-    assert config.is_fast() is False
+def test_unset_the_mode_follows_the_machine(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.is_fast() is True  # no GPU: fast mode
+    assert "because there is no GPU here" in config.mode_reason()
+    assert "rl.set_fast(False)" in config.mode_reason()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.is_fast() is False  # a GPU: full mode
+    assert config.mode_reason().startswith("full mode, because this machine has a GPU (cuda)")
+
+
+def test_a_set_mode_wins_over_the_machine(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    config.set_fast(False)
+    assert config.is_fast() is False  # full mode asked for, on a CPU
+    assert config.mode_reason().startswith("full mode, because RESNET_LESSONS_FAST=0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(config.FAST_ENV, "1")
+    assert config.is_fast() is True  # fast mode asked for, with a GPU
 
 
 @pytest.mark.parametrize("value", ["1", "true", "True", "YES", " on "])

@@ -42,7 +42,7 @@ def _isolated(monkeypatch, tmp_path):
     """Every test gets its own cache in tmp_path, no data folder, and fast mode off."""
     monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.delenv(config.DATA_ENV, raising=False)
-    monkeypatch.delenv(config.FAST_ENV, raising=False)
+    monkeypatch.setenv(config.FAST_ENV, "0")
 
 
 def _write_images(folder: Path, count: int, seed: int, suffix: str = ".jpg", size: int = 32) -> None:

@@ -72,16 +72,26 @@ def test_environment_report_names_the_device_mode_and_data(monkeypatch, capsys, 
     monkeypatch.setenv("RESNET_LESSONS_DATA", str(tmp_path))
     report = environment_report(device=torch.device("cpu"))
     assert report["device"].startswith("cpu: CPU (")
-    assert report["fast mode"].startswith("off")
+    assert report["mode"].startswith("full mode, because RESNET_LESSONS_FAST=0")
     assert str(tmp_path) in report["data"]
-    # On a CPU in full mode the student is told how to make the notebook quick.
-    assert "rl.set_fast(True)" in capsys.readouterr().out
+    # On a CPU in full mode the student is told how long that takes and how to make the notebook quick.
+    hint = "No GPU here: full mode will take hours. Turn on fast mode with rl.set_fast(True)."
+    assert hint in capsys.readouterr().out
 
 
 def test_environment_report_in_fast_mode_without_a_data_folder(monkeypatch, capsys):
     monkeypatch.setenv("RESNET_LESSONS_FAST", "1")
     monkeypatch.delenv("RESNET_LESSONS_DATA", raising=False)
     report = environment_report(device=torch.device("cpu"))
-    assert report["fast mode"].startswith("on")
+    assert report["mode"].startswith("fast mode, because RESNET_LESSONS_FAST=1")
     assert report["data"].startswith("torchvision download into")
-    assert "set_fast" not in capsys.readouterr().out
+    assert "will take hours" not in capsys.readouterr().out
+
+
+def test_environment_report_says_the_mode_follows_the_machine(monkeypatch, capsys):
+    monkeypatch.delenv("RESNET_LESSONS_FAST", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    report = environment_report(device=torch.device("cpu"))
+    assert report["mode"] == "fast mode, because there is no GPU here; rl.set_fast(False) for full mode."
+    assert "will take hours" not in capsys.readouterr().out

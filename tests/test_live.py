@@ -16,8 +16,8 @@ from resnet_lessons.live import (
     live_data,
     live_settings,
     read_signal,
+    seed_noise,
     signal_verdict,
-    spread,
     verdict,
 )
 
@@ -171,11 +171,10 @@ def test_live_data_subsets_and_downsamples():
 # --- the verdicts -----------------------------------------------------------------------------
 
 
-def test_spread_is_the_range():
-    assert spread([3.0, 7.5, 5.0]) == 4.5
-    assert spread([2.0]) == 0.0
-    with pytest.raises(ValueError):
-        spread([])
+def test_seed_noise_is_the_sample_standard_deviation():
+    assert seed_noise([3.0, 7.0, 5.0]) == pytest.approx(2.0)  # deviations -2, 2, 0: sqrt(8 / 2)
+    with pytest.raises(ValueError, match="at least two seeds"):
+        seed_noise([2.0])
 
 
 def test_a_margin_below_the_noise_is_not_called_an_effect():
@@ -183,13 +182,15 @@ def test_a_margin_below_the_noise_is_not_called_an_effect():
                        "the stored full runs below show the difference")
     assert sentence.startswith("within run-to-run noise at this size")
     assert "clearly" not in sentence and "the stored full runs below show the difference" in sentence
-    assert not is_clear(2.4, 3.1) and not is_clear(3.1, 3.1)
+    assert not is_clear(2.4, 3.1) and not is_clear(6.2, 3.1)  # within twice the standard deviation
+    assert verdict(6.0, 3.1, "A beats B").startswith("within run-to-run noise")
 
 
 def test_a_margin_above_the_noise_is_an_effect():
     sentence = verdict(12.0, 4.0, "plain-56 ends with a clearly higher training error than plain-20")
     assert sentence.startswith("plain-56 ends with a clearly higher training error") and "12.0 points" in sentence
-    assert is_clear(12.0, 4.0)
+    assert "twice the 4.0-point standard deviation" in sentence
+    assert is_clear(12.0, 4.0) and is_clear(8.1, 4.0)
 
 
 def test_a_margin_in_the_wrong_direction_is_not_an_effect():
@@ -204,11 +205,11 @@ def test_negative_noise_is_refused():
 def _signal_file(tmp_path):
     record = {
         "command": "python benchmarks/fast_mode_signal.py --label test",
-        "spread": live.SPREAD,
+        "noise": live.NOISE,
         "provenance": {"commit": "abc1234def", "device": "CPU (2 threads)", "data": "CIFAR-10 (JPEG q75 copy)"},
         "experiments": {
             "01": {"measure": "training error of plain-56 minus plain-20 (points)", "values": [10.0, 14.0, 12.5],
-                   "effect": 12.1667, "noise": 4.0, "seconds": 61.0},
+                   "effect": 12.1667, "noise": 2.0, "seconds": 61.0},
             "05": {"measure": "test error of resnet-44 minus resnext-11 (points)", "values": [1.0, -2.0, 0.5],
                    "effect": -0.1667, "noise": 3.0, "seconds": 90.0},
         },
@@ -221,8 +222,8 @@ def _signal_file(tmp_path):
 def test_read_signal_returns_the_effect_and_its_noise(tmp_path):
     path = _signal_file(tmp_path)
     s = read_signal("01", path)
-    assert (s.effect, s.noise, s.values, s.seconds) == (12.1667, 4.0, (10.0, 14.0, 12.5), 61.0)
-    assert "3 seeds" in s.source and "abc1234" in s.source and "CIFAR-10 (JPEG q75 copy)" in s.source
+    assert (s.effect, s.noise, s.values, s.seconds) == (12.1667, 2.0, (10.0, 14.0, 12.5), 61.0)
+    assert "3 seeds" in s.source and "CIFAR-10 (JPEG q75 copy)" in s.source and "test.json" in s.source
     assert signal_verdict("01", "deeper is worse", path=path).startswith("deeper is worse: 12.2 points")
     assert signal_verdict("05", "ResNeXt wins", "too close to call", path=path).startswith("within run-to-run")
 
@@ -232,3 +233,21 @@ def test_read_signal_names_what_the_file_has(tmp_path):
         read_signal("02", _signal_file(tmp_path))
     with pytest.raises(FileNotFoundError):
         read_signal("01", tmp_path / "missing.json")
+
+
+def test_the_stored_signal_of_01_and_02_matches_the_settings_and_shows_the_effect():
+    """The committed fast-mode record was made with the current settings, over at least five seeds, and
+    shows each lesson's effect: every network learns, and the effect is clear of the noise."""
+    record = json.loads(live.signal_path().read_text())
+    assert record["noise"] == live.NOISE
+    for key in ("01", "02"):
+        stored = record["experiments"][key]
+        run = EXPERIMENTS[key].fast
+        settings = stored["settings"]
+        assert tuple(settings["models"]) == run.models, f"{key}: the record was made with other networks; rerun it"
+        assert (settings["train_images"], settings["image_size"], settings["epochs"], settings["batch_size"]) == (
+            run.train_images, run.image_size, run.epochs, run.batch_size), f"{key}: the record is stale; rerun it"
+        assert len(stored["values"]) >= 5
+        assert stored["noise"] == pytest.approx(seed_noise(stored["values"]), abs=0.01)
+        assert is_clear(stored["effect"], stored["noise"]), f"{key}: the effect is within twice its noise"
+        assert all(r["train_error"] < 85 for r in stored["runs"]), f"{key}: a network did not learn"

@@ -88,3 +88,23 @@ def check_paths_through(answer: object, k: int = 27, blocks: int = 54) -> Verdic
                       "that counts ordered choices; the order of the chosen blocks does not matter.":
                           math.perm(blocks, k)},
         hint=f"choose which {k} of the {blocks} blocks the path goes through.")
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 07
+# ---------------------------------------------------------------------------------------------
+
+
+def check_scaled_shortcut_units(answer: object, scale: float = 0.9, share: float = 0.01) -> Verdict:
+    """Notebook 07, exercise 2: the fewest units L whose shortcut path, scaled by ``scale`` in every unit,
+    passes less than ``share`` of the gradient to x_0 (``scale ** L < share``)."""
+    if not 0 < scale < 1 or not 0 < share < 1:
+        raise ValueError(f"scale and share must lie between 0 and 1, got scale={scale}, share={share}.")
+    expected = 1
+    while scale**expected >= share:
+        expected += 1
+    return number_verdict(
+        answer, expected, "the number of units",
+        wrong_values={"that is one unit too few: the path still passes at least that share there; take one more.":
+                          expected - 1},
+        hint="try stacks of growing depth, with the branches off; the shortcut path passes scale ** L.")
