@@ -6,8 +6,9 @@ What happens in one epoch:
 
 1. :class:`~resnet_lessons.loader.DeviceLoader` shuffles and augments the whole training set on the
    device and hands out batches (views, no copies);
-2. :class:`TrainStep` runs forward, loss, backward and the SGD update for each batch, under bf16
-   autocast on recent GPUs (fp16 with a gradient scaler on older ones, full fp32 on the CPU);
+2. :func:`resnet_lessons.loop.train_one_epoch` runs :func:`~resnet_lessons.loop.train_step` (forward,
+   loss, backward and the SGD update) for each batch, under bf16 autocast on recent GPUs (fp16 with a
+   gradient scaler on older ones, full fp32 on the CPU);
 3. losses and correct counts are written into tensors on the device; the CPU reads them only a few
    times per epoch (a GPU that has to stop and report after every step is a slow GPU), to move the
    progress bar and to check that the loss is still a finite number;
@@ -15,10 +16,11 @@ What happens in one epoch:
    into the :class:`~resnet_lessons.history.History`,
    and, with ``out_dir``, a checkpoint and ``history.json`` are written.
 
-On a GPU the forward pass and the loss are compiled with ``torch.compile(mode="reduce-overhead")``:
-the compiler fuses small operations and records the forward and backward passes as CUDA graphs, so
-each step costs two graph launches instead of hundreds of kernel launches. On the CPU the same code
-runs without compiling.
+On a GPU the model is trained through :class:`~resnet_lessons.loop.CompiledModel`
+(``torch.compile(model, mode="reduce-overhead")``): the compiler fuses small operations and records the
+forward and backward passes as CUDA graphs, so a step costs a few graph launches instead of hundreds
+of kernel launches. On the CPU the same code runs without compiling (``compile=True`` compiles there
+too, in mode "default": a CPU has no CUDA graphs).
 
 Stopping and resuming: Ctrl-C stops training cleanly (the checkpoint of the last finished epoch stays
 on disk, and fit says how to continue); ``resume=True`` continues from it and ends exactly where an
@@ -49,11 +51,10 @@ from .checkpoint import (
     set_rng_state,
 )
 from .data import channel_mean_std, validation_split
-from .evaluate import loss_and_accuracy
 from .files import remove_orphans, tensor_checksum
 from .history import History, RunRecord
 from .loader import DeviceLoader
-from .loop import train_one_epoch
+from .loop import CompiledModel, evaluate, train_one_epoch
 from .preflight import check_data_and_model, check_out_dir, check_settings, checkpoint_bytes
 from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
 from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
@@ -92,87 +93,6 @@ def amp_dtype_for(device: torch.device) -> torch.dtype | None:
         return None
     major, _minor = torch.cuda.get_device_capability(device)
     return torch.bfloat16 if major >= 8 else torch.float16
-
-
-class TrainStep:
-    """The fast version of :func:`resnet_lessons.loop.train_step`: the same step, with the same
-    arguments, made faster for GPUs. What it adds, and why:
-
-    - mixed precision: the forward pass runs under autocast (``amp_dtype`` bf16 or fp16), so the GPU's
-      tensor cores do the matrix products; fp16 needs ``scaler`` (a GradScaler) so that small gradients
-      do not round to zero, and the scaler skips a step whose gradients overflowed;
-    - compiling: with ``compile_mode`` (e.g. "reduce-overhead") the forward pass and the loss go through
-      ``torch.compile``, which fuses small operations and, in that mode, replays them as CUDA graphs.
-      If compiling fails on the first step (an unsupported GPU, no C compiler...), it warns once and
-      continues without compiling.
-
-    ``model`` and ``criterion`` are fixed when it is built (the compiled function belongs to them);
-    each call trains one batch and returns its mean loss and its number of correct predictions, as
-    tensors on the device.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        criterion: nn.Module,
-        scaler: torch.amp.GradScaler,
-        amp_dtype: torch.dtype | None = None,
-        compile_mode: str | None = None,
-    ):
-        self.model = model
-        self.criterion = criterion
-        self.scaler = scaler
-        self.amp_dtype = amp_dtype
-        self.device_type = next(model.parameters()).device.type
-        self.forward = self.forward_and_loss
-        self.compiled = compile_mode is not None
-        self.uses_cuda_graphs = compile_mode in ("reduce-overhead", "max-autotune")
-        if self.compiled:
-            self.forward = torch.compile(self.forward_and_loss, mode=compile_mode)
-        self.steps_done = 0
-
-    def forward_and_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean loss (float32 scalar) and number of correct predictions (int64 scalar) of a batch."""
-        enabled = self.amp_dtype is not None
-        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=enabled):
-            logits = self.model(x)
-        loss = self.criterion(logits.float(), y)
-        correct = (logits.argmax(dim=1) == y).sum()
-        return loss, correct
-
-    def _step(self, x, y, optimizer, scheduler) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.uses_cuda_graphs:
-            torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be reused
-        loss, correct = self.forward(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()  # the scaler multiplies fp16 losses so small gradients survive
-        self.scaler.step(optimizer)  # unscales, skips the update if a gradient is inf/NaN
-        self.scaler.update()
-        scheduler.step()  # the learning rate for the next step
-        return loss.detach(), correct
-
-    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                 optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
-                 criterion: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-        if model is not self.model or criterion is not self.criterion:
-            raise ValueError("This TrainStep was built for another model or loss; build one per run.")
-        if self.compiled and self.steps_done == 0:
-            try:
-                result = self._step(images, labels, optimizer, scheduler)
-            except Exception as e:  # compiling happens during the first call
-                warnings.warn(
-                    f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
-                    "training continues without compiling (slower).",
-                    stacklevel=2,
-                )
-                optimizer.zero_grad(set_to_none=True)
-                self.compiled = self.uses_cuda_graphs = False
-                self.forward = self.forward_and_loss
-                result = self._step(images, labels, optimizer, scheduler)
-        else:
-            result = self._step(images, labels, optimizer, scheduler)
-        self.steps_done += 1
-        return result
 
 
 class StepWatcher:
@@ -430,7 +350,7 @@ def fit(
     scheduler = make_scheduler(optimizer, recipe, epochs * steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    step = TrainStep(model, criterion, scaler, amp_dtype, compile_mode)
+    trained = CompiledModel(model, compile_mode) if compile_mode else model  # the same weights, compiled
 
     run = _run_settings(model, recipe, epochs, seed, augment, data, val_size, name) if out_dir is not None else {}
     history = History(record=RunRecord(
@@ -526,18 +446,18 @@ def fit(
                 unit_scale=True, leave=False, disable=not progress,
             ) as bar:
                 started = time.perf_counter()
-                if step.compiled and step.steps_done == 0:
+                if compile_mode and epoch == start_epoch + 1:
                     bar.set_postfix_str("compiling the model (first epoch only, about a minute)")
                 watch = StepWatcher(optimizer, epoch, steps_per_epoch, recipe.batch_size, check_every, bar)
-                train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, criterion,
-                                                        step=step, after_step=watch)
+                train_loss, train_acc = train_one_epoch(trained, train_loader, optimizer, scheduler, criterion,
+                                                        amp_dtype, scaler, after_step=watch)
                 last_lr = watch.last_lr
                 seconds = time.perf_counter() - started
             validation = {}
             if val_loader is not None:
-                val_loss, val_acc = loss_and_accuracy(model, val_loader, amp_dtype)
+                val_loss, val_acc = evaluate(model, val_loader, amp_dtype)
                 validation = {"val_loss": val_loss, "val_acc": val_acc}
-            test_loss, test_acc = loss_and_accuracy(model, test_loader, amp_dtype)
+            test_loss, test_acc = evaluate(model, test_loader, amp_dtype)
             history.append(
                 epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                 test_acc=test_acc, lr=last_lr, seconds=seconds,
