@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from test_notebook_outputs import problems  # the same reading of a stored notebook
 
-from resnet_lessons.lab.visdom_logger import free_port
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"

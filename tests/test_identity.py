@@ -2,15 +2,17 @@
 listing each difference; damaged checkpoints are refused; interrupted saves leave nothing behind."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
-from resnet_lessons.checkpoint import FORMAT_V1, CheckpointError, load_checkpoint
+from resnet_lessons.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.models import build_model
-from resnet_lessons.train import _legacy_run_settings, fit
+from resnet_lessons.recipes import ONECYCLE
+from resnet_lessons.train import fit
 
 
 def _data(n_train: int = 64, n_test: int = 20, seed: int = 0) -> CIFAR10Tensors:
@@ -25,7 +27,8 @@ def _data(n_train: int = 64, n_test: int = 20, seed: int = 0) -> CIFAR10Tensors:
 
 
 DATA = _data()
-RUN = dict(recipe="onecycle", batch_size=32, progress=False, device="cpu")  # 2 steps per epoch
+RECIPE = replace(ONECYCLE, batch_size=32)  # 2 steps per epoch
+RUN = dict(recipe=RECIPE, device="cpu")
 
 
 def _tiny_net() -> nn.Module:
@@ -34,10 +37,11 @@ def _tiny_net() -> nn.Module:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
 
 
-def _refusal(tmp_path, model, data=DATA, **settings) -> str:
-    """The message of the CheckpointError that resuming the run in tmp_path with these arguments raises."""
+def _refusal(tmp_path, model, data=DATA, name=None, **recipe_settings) -> str:
+    """The message of the CheckpointError that resuming the run in tmp_path with these settings raises."""
     with pytest.raises(CheckpointError, match="from a different run") as info:
-        fit(model, data, 1, out_dir=tmp_path, resume=True, **{**RUN, **settings})
+        fit(model, data, 1, replace(RECIPE, **recipe_settings), name=name, out_dir=tmp_path, resume=True,
+            device="cpu")
     return str(info.value)
 
 
@@ -115,18 +119,15 @@ def test_overwritten_checkpoint_tensors_are_refused_like_a_corrupt_file(tmp_path
     assert path.read_bytes() == damaged
 
 
-def test_a_first_format_checkpoint_still_resumes(tmp_path, capsys):
+def test_a_checkpoint_of_another_format_is_refused_with_how_to_remake_it(tmp_path):
     fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
     path = tmp_path / "checkpoint.pt"
     state = load_checkpoint(path)
-    state.update(format=FORMAT_V1, run=_legacy_run_settings(state["run"]))  # as the first trainer wrote it
-    torch.save(state, path)
-    history = fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
-    assert len(history) == 2 and "earlier version of the trainer" in capsys.readouterr().out
-    state["run"]["epochs"] = 3
-    torch.save({**state, "epoch": 1}, path)
-    with pytest.raises(CheckpointError, match="epochs: checkpoint 3, this call 2"):
+    save_checkpoint({**state, "format": "resnet_lessons checkpoint v1"}, path)  # an older trainer's format
+    kept = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"'resnet_lessons checkpoint v1'.*Train the run again"):
         fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    assert path.read_bytes() == kept
 
 
 def test_orphan_temporary_files_are_cleaned_at_the_start_of_a_run(tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_fit_trains_exactly_like_plain_sgd():
     config.set_cpu_threads()  # the thread count fit uses: the sums must be done in the same order
     data = _data()
     by_fit = _net()
-    fit(by_fit, data, epochs=2, recipe=RECIPE, progress=False, device="cpu", augment=False, seed=3)
+    fit(by_fit, data, epochs=2, recipe=replace(RECIPE, augment=False, seed=3), device="cpu")
     by_hand = _reference_sgd(data, epochs=2, seed=3)
     for (name, a), b in zip(by_fit.state_dict().items(), by_hand.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
@@ -76,7 +76,7 @@ def test_fit_calls_loop_train_step_once_per_batch(monkeypatch):
         return train_step(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", counting_step)
-    fit(_net(), _data(), epochs=2, recipe=RECIPE, progress=False, device="cpu")
+    fit(_net(), _data(), epochs=2, recipe=RECIPE, device="cpu")
     assert calls == [50] * 8  # 200 images, batches of 50, 2 epochs
 
 
@@ -98,8 +98,8 @@ def test_a_broken_step_is_caught_through_fit(monkeypatch, broken):
 
 def test_fit_compiles_on_the_cpu_and_trains_the_same():
     """compile=True on a CPU: torch.compile in mode "default" (no CUDA graphs), through loop.CompiledModel."""
-    compiled_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, progress=False, device="cpu", compile=True)
-    plain_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, progress=False, device="cpu")
+    compiled_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
+    plain_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu")
     assert compiled_run.record.compiled == "default"
     assert compiled_run.train_loss[0] == pytest.approx(plain_run.train_loss[0], rel=1e-3)
     assert compiled_run.test_acc[0] == pytest.approx(plain_run.test_acc[0], abs=0.02)
@@ -113,7 +113,7 @@ def test_a_failed_compile_warns_and_trains_uncompiled(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", failing_compile)
     with pytest.warns(UserWarning, match="no C compiler"):
-        history = fit(_net(), _data(), epochs=1, recipe=RECIPE, progress=False, device="cpu", compile=True)
+        history = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
     assert len(history) == 1 and history.train_loss[0] > 0
 
 
@@ -176,5 +176,5 @@ def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
 
 def test_fit_puts_the_thread_count_back():
     torch.set_num_threads(1)
-    fit(_net(), _data(), epochs=1, recipe=replace(RECIPE), progress=False, device="cpu")
+    fit(_net(), _data(), epochs=1, recipe=replace(RECIPE), device="cpu")
     assert torch.get_num_threads() == 1

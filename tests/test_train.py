@@ -45,7 +45,8 @@ def _net():
 
 
 DATA = _data()
-RUN = dict(recipe="onecycle", batch_size=32, progress=False, device="cpu")  # 8 steps per epoch
+RECIPE = replace(ONECYCLE, batch_size=32)  # 8 steps per epoch
+RUN = dict(recipe=RECIPE, device="cpu")
 NUMBERS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")
 
 
@@ -88,20 +89,19 @@ def test_bad_recipe_names_and_values():
     assert "batch 128" in PAPER.summary()
 
 
-def test_the_old_name_fast_says_the_recipe_is_now_onecycle():
-    """"fast" names fast mode only; the one-cycle recipe that had that name is "onecycle"."""
+def test_the_recipes_by_name():
     assert sorted(RECIPES) == ["cosine", "onecycle", "paper"]
     assert get_recipe("onecycle") is ONECYCLE and ONECYCLE.schedule == "onecycle"
-    with pytest.raises(ValueError, match=r"now called 'onecycle'") as error:
+    with pytest.raises(ValueError) as error:
         get_recipe("fast")
     assert "['cosine', 'onecycle', 'paper']" in str(error.value)  # the valid names
 
 
-def test_fit_rejects_the_old_recipe_name_before_any_work():
+def test_fit_rejects_an_unknown_recipe_before_any_work():
     model = _net()
     before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(ValueError, match="onecycle"):
-        fit(model, DATA, epochs=1, **{**RUN, "recipe": "fast"})
+        fit(model, DATA, epochs=1, recipe="quick", device="cpu")
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
@@ -120,8 +120,8 @@ def test_loss_goes_down_and_accuracy_up():
 
 def test_overrides_and_callbacks(tmp_path):
     seen = []
-    history = fit(_net(), DATA, epochs=2, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
-                  callbacks=[lambda h, m: seen.append((len(h), type(m).__name__))], **RUN)
+    history = fit(_net(), DATA, epochs=2, recipe=replace(RECIPE, lr=0.01, weight_decay=0.0, label_smoothing=0.0),
+                  callbacks=[lambda h, m: seen.append((len(h), type(m).__name__))], device="cpu")
     assert seen == [(1, "Sequential"), (2, "Sequential")]
     assert history.record.recipe_settings["lr"] == 0.01 and history.record.batch_size == 32
     assert max(history.lr) <= 0.01
@@ -186,7 +186,7 @@ def test_resume_with_other_settings_says_what_differs(tmp_path):
     with pytest.raises(CheckpointError, match=r"epochs: checkpoint 2, this call 3"):
         fit(_net(), DATA, epochs=3, out_dir=tmp_path, resume=True, **RUN)
     with pytest.raises(CheckpointError, match=r"recipe.lr"):
-        fit(_net(), DATA, epochs=2, out_dir=tmp_path, resume=True, **{**RUN, "lr": 0.5})
+        fit(_net(), DATA, 2, replace(RECIPE, lr=0.5), out_dir=tmp_path, resume=True, device="cpu")
 
 
 def test_resume_without_a_checkpoint(tmp_path):
@@ -235,17 +235,20 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path):
 
 
 def test_without_a_visdom_server_one_warning_and_training_completes():
-    from resnet_lessons.lab.visdom_logger import VisdomLogger, free_port
+    from conftest import free_port
+    from resnet_lessons.lab.visdom_logger import VisdomLogger
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = fit(_net(), DATA, epochs=2, visdom=VisdomLogger(port=free_port()), **RUN)
+        history = fit(_net(), DATA, epochs=2, callbacks=[VisdomLogger(port=free_port())], **RUN)
     visdom_warnings = [w for w in caught if "visdom" in str(w.message)]
     assert len(visdom_warnings) == 1 and len(history) == 2
 
 
 def test_live_plot_outside_a_notebook_is_quiet():
-    history = fit(_net(), DATA, epochs=1, live_plot=True, **RUN)
+    from resnet_lessons.plots import LivePlot
+
+    history = fit(_net(), DATA, epochs=1, callbacks=[LivePlot()], **RUN)
     assert len(history) == 1
 
 
@@ -253,8 +256,8 @@ def test_several_runs_can_share_one_live_plot():
     from resnet_lessons.plots import LivePlot
 
     live = LivePlot()
-    fit(_net(), DATA, epochs=1, live_plot=live, name="first", **RUN)
-    fit(_net(), DATA, epochs=1, live_plot=live, name="second", **RUN)
+    fit(_net(), DATA, epochs=1, callbacks=[live], name="first", **RUN)
+    fit(_net(), DATA, epochs=1, callbacks=[live], name="second", **RUN)
     assert list(live.runs) == ["first", "second"]
 
 
