@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import tiny_net
 from resnet_lessons import config, loop
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.loader import DeviceLoader
@@ -22,12 +23,6 @@ def _data(n=200):
     return CIFAR10Tensors(images, labels, images[:100].clone(), labels[:100].clone(), [f"c{i}" for i in range(10)], "s")
 
 
-def _net():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
-
-
 # weight decay, momentum, label smoothing and a schedule that changes every step: a step that skips
 # any of them (or the zero_grad, the update, the scheduler) ends with other weights than the reference
 RECIPE = Recipe(name="test", lr=0.05, batch_size=50, momentum=0.9, weight_decay=5e-4, label_smoothing=0.1,
@@ -36,7 +31,7 @@ RECIPE = Recipe(name="test", lr=0.05, batch_size=50, momentum=0.9, weight_decay=
 
 def _reference_sgd(data, epochs, seed):
     """The same training written out in the test, with torch's own optimizer and loss (the oracle)."""
-    model = _net().to(memory_format=torch.channels_last)  # fit keeps images and weights channels-last
+    model = tiny_net().to(memory_format=torch.channels_last)  # fit keeps images and weights channels-last
     mean, std = data.mean_std()
     loader = DeviceLoader(data.train_images, data.train_labels, RECIPE.batch_size, mean, std, train=True,
                           augment=False, device="cpu", seed=seed, channels_last=True)
@@ -60,7 +55,7 @@ def test_fit_trains_exactly_like_plain_sgd():
     a step that forgets the update, the zero_grad or the schedule, or uses another loss, fails here."""
     config.set_cpu_threads()  # the thread count fit uses: the sums must be done in the same order
     data = _data()
-    by_fit = _net()
+    by_fit = tiny_net()
     fit(by_fit, data, epochs=2, recipe=replace(RECIPE, augment=False, seed=3), device="cpu")
     by_hand = _reference_sgd(data, epochs=2, seed=3)
     for (name, a), b in zip(by_fit.state_dict().items(), by_hand.state_dict().values(), strict=True):
@@ -76,7 +71,7 @@ def test_fit_calls_loop_train_step_once_per_batch(monkeypatch):
         return train_step(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", counting_step)
-    fit(_net(), _data(), epochs=2, recipe=RECIPE, device="cpu")
+    fit(tiny_net(), _data(), epochs=2, recipe=RECIPE, device="cpu")
     assert calls == [50] * 8  # 200 images, batches of 50, 2 epochs
 
 
@@ -98,8 +93,8 @@ def test_a_broken_step_is_caught_through_fit(monkeypatch, broken):
 
 def test_fit_compiles_on_the_cpu_and_trains_the_same():
     """compile=True on a CPU: torch.compile in mode "default" (no CUDA graphs), through loop.CompiledModel."""
-    compiled_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
-    plain_run = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu")
+    compiled_run = fit(tiny_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
+    plain_run = fit(tiny_net(), _data(), epochs=1, recipe=RECIPE, device="cpu")
     assert compiled_run.record.compiled == "default"
     assert compiled_run.train_loss[0] == pytest.approx(plain_run.train_loss[0], rel=1e-3)
     assert compiled_run.test_acc[0] == pytest.approx(plain_run.test_acc[0], abs=0.02)
@@ -113,13 +108,13 @@ def test_a_failed_compile_warns_and_trains_uncompiled(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", failing_compile)
     with pytest.warns(UserWarning, match="no C compiler"):
-        history = fit(_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
+        history = fit(tiny_net(), _data(), epochs=1, recipe=RECIPE, device="cpu", compile=True)
     assert len(history) == 1 and history.train_loss[0] > 0
 
 
 def test_train_one_epoch_learns_and_evaluate_measures_it():
     data = _data()
-    model = _net()
+    model = tiny_net()
     mean, std = data.mean_std()
     loader = DeviceLoader(data.train_images, data.train_labels, 20, mean, std, train=True, augment=False, device="cpu")
     test = DeviceLoader(data.test_images, data.test_labels, 50, mean, std, train=False, device="cpu")
@@ -138,7 +133,7 @@ def test_the_step_uses_the_loss_it_is_given():
     images, labels = torch.randn(8, 3, 32, 32), torch.arange(8) % 10
     results = []
     for smoothing in (0.0, 0.5):
-        model = _net()
+        model = tiny_net()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         criterion = nn.CrossEntropyLoss(label_smoothing=smoothing)
@@ -150,7 +145,7 @@ def test_the_step_uses_the_loss_it_is_given():
 def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
     """The path a T4 takes (fp16 autocast + GradScaler in loop.train_step), run on the CPU: it learns, and a
     step whose gradients overflow is skipped (weights unchanged) while the scale is halved."""
-    model = _net()
+    model = tiny_net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
@@ -176,5 +171,5 @@ def test_fp16_step_with_gradient_scaler_learns_and_skips_an_overflow():
 
 def test_fit_puts_the_thread_count_back():
     torch.set_num_threads(1)
-    fit(_net(), _data(), epochs=1, recipe=replace(RECIPE), device="cpu")
+    fit(tiny_net(), _data(), epochs=1, recipe=replace(RECIPE), device="cpu")
     assert torch.get_num_threads() == 1

@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from conftest import tiny_net
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.recipes import RECIPES
 from resnet_lessons.train import fit
@@ -23,15 +23,9 @@ def tiny_data(n_train: int = 64, n_test: int = 20) -> CIFAR10Tensors:
     )
 
 
-def tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
-
-
 def smoothing_used_in_training(monkeypatch, recipe) -> set[float]:
     """The label_smoothing of every cross-entropy computed while the model is in training mode."""
-    model = tiny_net()
+    model = tiny_net(4)
     seen = set()
     cross_entropy = F.cross_entropy
 
