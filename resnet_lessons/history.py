@@ -183,13 +183,14 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        """A History from :meth:`to_dict`'s dict; a dict in another layout raises ValueError."""
-        if "record" not in data:
-            raise ValueError(f"Not a history written by History.to_dict (it has no 'record', only {sorted(data)}): "
-                             "train the run again to write it in this format (its command is in the "
+        """A History from :meth:`to_dict`'s dict (without "record": the numbers only, as a shipped network's
+        record stores them). A file that keeps the facts under "meta" raises ValueError."""
+        if "meta" in data:
+            raise ValueError("This history keeps the run's facts under 'meta', a layout this package no longer "
+                             "reads: train the run again to write it in this format (its command is in the "
                              "experiment's provenance.json).")
         known = {k: data[k] for k in (*FIELDS, *VALIDATION_FIELDS) if k in data}
-        return cls(**known, record=RunRecord.from_dict(data["record"]))
+        return cls(**known, record=RunRecord.from_dict(data.get("record", {})))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
