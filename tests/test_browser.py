@@ -139,10 +139,14 @@ def http_ok(url: str) -> bool:
 TRAINING_CELL = """\
 # NBVAL_IGNORE_OUTPUT
 # Added by tests/test_browser.py: a short training run with its progress bars and live figure.
+from dataclasses import replace
+
+from resnet_lessons.plots import LivePlot
+from resnet_lessons.recipes import ONECYCLE
 from resnet_lessons.train import fit
 
-history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), epochs=2, recipe="onecycle",
-              batch_size=20, live_plot=True, name="resnet-8")
+history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), 2, replace(ONECYCLE, batch_size=20),
+              name="resnet-8", callbacks=[LivePlot(title="resnet-8")])
 """
 
 
