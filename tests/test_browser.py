@@ -170,7 +170,8 @@ def lab(tmp_path):
 
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "RESNET_LESSONS_FAST": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+           "RESNET_LESSONS_PROGRESS": "1"}  # bars on, as a student sees them (tests/conftest.py turns them off)
     env.pop("MPLBACKEND", None)  # kernels draw inline, as in a student's JupyterLab
     root_flag = ["--allow-root"] if os.geteuid() == 0 else []  # as the Makefile adds it
     command = [str(BIN / "jupyter"), "lab", f"--notebook-dir={folder}", *root_flag, "--no-browser",
