@@ -1,6 +1,6 @@
 # resnet-lessons: two commands for a fresh machine.
 #   make lab    create .venv if missing, install everything, open JupyterLab on notebooks/
-#   make test   create/update .venv, then ruff, the unit tests and nbval over both editions (fast mode)
+#   make test   create/update .venv, then ruff, the unit tests and nbval over the student edition (fast mode)
 # and, for instructors:
 #   make run    execute the whole series headless (fast mode unless RESNET_LESSONS_FAST=0) into build/
 #   make execute NB=notebooks/01_x.ipynb [OUT=build]   execute one notebook in fast mode, save it with outputs
@@ -73,9 +73,12 @@ lint: $(STAMP)
 unit: $(STAMP)
 	RESNET_LESSONS_FAST=1 $(BIN)/pytest -q -n $(WORKERS) tests
 
+# nbval runs the student edition, top to bottom as a student runs it, and compares its outputs with the
+# stored ones (every output but the cleared exercises' is the instructor edition's, tests/test_edition.py).
+# The instructor edition's solutions are run and checked by `make rehearse`, in full mode.
 nbval: $(STAMP)
-	RESNET_LESSONS_FAST=1 $(KERNEL_ENV) $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --nbval notebooks \
-	  student --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	RESNET_LESSONS_FAST=1 $(KERNEL_ENV) $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --nbval student \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 test: lint unit nbval
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_lessons import live
+from resnet_lessons import config, live
 from resnet_lessons.data import JPEG_COPY_LABEL, load_cifar10
 from resnet_lessons.files import write_json
 from resnet_lessons.lab import provenance
@@ -84,8 +84,9 @@ def train_one(key: str, model_name: str, seed: int, threads: int) -> dict:
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     torch.manual_seed(seed)
     model = live.build_live_model(model_name)
-    history = fit(model, data, run.epochs, run.recipe, batch_size=run.batch_size, seed=seed, device="cpu",
-                  progress=False, name=run.display_name(model_name))
+    config.set_progress(False)
+    history = fit(model, data, run.epochs, replace(run.full_recipe(), seed=seed), device="cpu",
+                  name=run.display_name(model_name))
     return {
         "model": model_name,
         "seed": seed,
@@ -152,7 +153,7 @@ def summarise(values: list[float]) -> dict:
 def settings_record(run: live.LiveRun) -> dict:
     record = asdict(run)  # the recipe is replaced by its full record below
     record["models"] = list(run.models)
-    record["recipe"] = get_recipe(run.recipe).to_dict()
+    record["recipe"] = get_recipe(run.recipe).optimiser_settings()
     record["steps"] = run.steps
     record["describe"] = run.describe()
     return record
@@ -165,7 +166,7 @@ def settings_record(run: live.LiveRun) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--experiments", nargs="+", default=None, help="keys of resnet_lessons.live.EXPERIMENTS")
+    parser.add_argument("--experiments", nargs="+", default=None, help="keys of resnet_lessons.live.LIVE_EXPERIMENTS")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each in its own process)")
@@ -174,10 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="reuse the runs already in <label>.runs.jsonl")
     args = parser.parse_args(argv)
 
-    keys = args.experiments or [k for k in live.EXPERIMENTS if k != "07" or live.preact_available()]
-    unknown = [k for k in keys if k not in live.EXPERIMENTS]
+    keys = args.experiments or [k for k in live.LIVE_EXPERIMENTS if k != "07" or live.preact_available()]
+    unknown = [k for k in keys if k not in live.LIVE_EXPERIMENTS]
     if unknown:
-        parser.error(f"unknown experiments {unknown}; choose from {sorted(live.EXPERIMENTS)}")
+        parser.error(f"unknown experiments {unknown}; choose from {sorted(live.LIVE_EXPERIMENTS)}")
     if "07" in keys and not live.preact_available():
         parser.error("experiment 07 needs resnet_lessons.models.preact, which this checkout does not have")
     if len(args.seeds) < 2:
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {(m, s): results[(replace(run, models=(m,)), m, s)] for m in run.models for s in args.seeds}
         seconds = [sum(runs[(m, s)]["train_seconds"] for m in run.models) for s in args.seeds]
         for effect_id, (text, values) in effects_of(key, run.models, runs, args.seeds).items():
-            record = {"experiment": key, "notebook": live.EXPERIMENTS[key].notebook, "measure": text,
+            record = {"experiment": key, "notebook": live.LIVE_EXPERIMENTS[key].notebook, "measure": text,
                       **summarise(values), "seconds": round(statistics.fmean(seconds), 1),
                       "seconds_per_seed": [round(s, 1) for s in seconds]}
             experiments[effect_id] = record

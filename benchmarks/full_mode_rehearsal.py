@@ -39,17 +39,22 @@ def kernel_env() -> dict[str, str]:
 
 # The cell put in front of each notebook: every call of fit trains briefly on a subset.
 PREAMBLE = """\
+import dataclasses as _rehearsal_dataclasses
+
 import resnet_lessons.train as _rehearsal_train
+from resnet_lessons.recipes import get_recipe as _rehearsal_get_recipe
 
 _rehearsal_real_fit = _rehearsal_train.fit
 
-def _rehearsal_fit(model, data, epochs, *args, **kwargs):
+def _rehearsal_fit(model, data, epochs, recipe="onecycle", **kwargs):
+    recipe = _rehearsal_get_recipe(recipe)
     if len(data.train_labels) > {train} or len(data.test_labels) > {test}:
         full = len(data.train_labels)
         data = data.subset(min({train}, full), min({test}, len(data.test_labels)))
-        if kwargs.get("val_size"):  # hold out the same share of the smaller training set
-            kwargs["val_size"] = max(1, kwargs["val_size"] * len(data.train_labels) // full)
-    return _rehearsal_real_fit(model, data, min(epochs, {epochs}), *args, **kwargs)
+        if recipe.val_size:  # hold out the same share of the smaller training set
+            recipe = _rehearsal_dataclasses.replace(
+                recipe, val_size=max(1, recipe.val_size * len(data.train_labels) // full))
+    return _rehearsal_real_fit(model, data, min(epochs, {epochs}), recipe, **kwargs)
 
 _rehearsal_train.fit = _rehearsal_fit
 

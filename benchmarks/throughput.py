@@ -33,12 +33,12 @@ from torchvision import transforms
 
 from resnet_lessons import config
 from resnet_lessons.data import load_cifar10
-from resnet_lessons.evaluate import loss_and_accuracy
 from resnet_lessons.history import History
 from resnet_lessons.loader import DeviceLoader
+from resnet_lessons.loop import evaluate
 from resnet_lessons.models import build_model
 from resnet_lessons.recipes import Recipe, get_recipe
-from resnet_lessons.train import EVAL_BATCH_SIZE, amp_dtype_for, fit
+from resnet_lessons.train import EVAL_BATCH_SIZE, fit
 
 SEED_BATCH_SIZE = 256
 
@@ -122,8 +122,8 @@ class ProfileSecondEpoch:
 def trainer_images_per_s(model: nn.Module, data, device: torch.device, epochs: int, recipe: Recipe,
                          compile: bool, callbacks=()) -> tuple[float, History]:
     """fit() for ``epochs`` epochs; mean images/s of the epochs after the first (which compiles)."""
-    history = fit(model, data, epochs, recipe, device=device, compile=None if compile else False, progress=False,
-                  callbacks=callbacks)
+    config.set_progress(False)
+    history = fit(model, data, epochs, recipe, device=device, compile=None if compile else False, callbacks=callbacks)
     speeds = history.images_per_s[1:] or history.images_per_s
     return sum(speeds) / len(speeds), history
 
@@ -143,11 +143,11 @@ def eval_images_per_s(model: nn.Module, data, device: torch.device, repeats: int
     mean, std = data.mean_std()
     loader = DeviceLoader(data.test_images, data.test_labels, EVAL_BATCH_SIZE, mean, std, train=False,
                           device=device, channels_last=device.type in ("cuda", "cpu"))
-    amp = amp_dtype_for(device)
-    loss_and_accuracy(model, loader, amp)  # warm-up
+    amp = config.amp_dtype_for(device)
+    evaluate(model, loader, amp)  # warm-up
     started = time.perf_counter()
     for _ in range(repeats):
-        loss_and_accuracy(model, loader, amp)
+        evaluate(model, loader, amp)
     return repeats * loader.num_images / (time.perf_counter() - started)
 
 
@@ -244,9 +244,9 @@ def time_to_accuracy(args, data, device: torch.device, onecycle: Recipe, paper: 
         torch.manual_seed(args.seed)
         model = build_model("resnet20")
         print(f"\nResNet-20, {recipe.summary()}, {epochs} epochs", flush=True)
-        history = fit(model, data, epochs, recipe, device=device, seed=args.seed,
-                      compile=False if args.no_compile else None, progress=not args.no_progress,
-                      name=f"resnet20 {recipe.name}")
+        config.set_progress(not args.no_progress)
+        history = fit(model, data, epochs, replace(recipe, seed=args.seed), device=device,
+                      compile=False if args.no_compile else None, name=f"resnet20 {recipe.name}")
         history.save(out / f"resnet20-{recipe.name}.json")
         histories[recipe.name] = history
         print(f"{'epoch':>5} {'seconds':>8} {'test acc':>8}")

@@ -1,4 +1,21 @@
-"""resnet_lessons: the tested toolbox behind the notebooks of the resnet-lessons course."""
+"""resnet_lessons: the tested toolbox behind the notebooks of the resnet-lessons course.
+
+One word, one meaning:
+
+- a **model** is a network (``resnet_lessons.models``: ``build_model("resnet20")``);
+- a **recipe** is how a model is trained: optimiser, learning-rate schedule, batch size, label smoothing,
+  and how the training images are served (seed, augmentation, validation split) (``recipes.Recipe``);
+- a **plan** is what a notebook's live run or a lab experiment trains, and at which sizes
+  (``live.LiveRun``, ``lab.plans.Run``);
+- a **run** is one training of one model with one recipe on one data set (``train.fit``);
+- its **record** is what the run was and produced (``history.RunRecord``, inside its ``History``);
+- an **experiment** is a named set of runs whose results are stored under ``results/``
+  (``python -m resnet_lessons experiment NAME``).
+
+The course layer (everything here outside ``lab/``) is what the notebooks call and a student reads; the
+lab (``resnet_lessons.lab``) makes and stores the reference results and imports the course layer, never
+the other way round.
+"""
 
 from .config import get_device, is_fast, pick, set_fast
 

@@ -14,21 +14,15 @@ import sys
 from pathlib import Path
 
 from .lab.cli import add_arguments as add_experiment_arguments
-from .recipes import RECIPES, RENAMED
+from .recipes import RECIPES
 
 DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
 
-TRAIN_FLAGS = {  # fit's argument -> the train command's flag, to name settings in error messages
+TRAIN_FLAGS = {  # a setting of fit or of the Recipe -> the train command's flag, to name it in error messages
     "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
-    "label_smoothing": "--label-smoothing", "val_size": "--val-size", "device": "--device", "out_dir": "--out",
+    "label_smoothing": "--label-smoothing", "val_size": "--val-size", "seed": "--seed", "device": "--device",
+    "out_dir": "--out",
 }
-
-
-def recipe_name(name: str) -> str:
-    """``--recipe``'s value; an old name (``fast``) is a usage error that gives the new one."""
-    if name in RENAMED:
-        raise argparse.ArgumentTypeError(f"the recipe {name!r} is now called {RENAMED[name]!r}")
-    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "default resnet20")
     train.add_argument("--epochs", type=int, default=30, help="epochs to train (default 30)")
     recipes = "; ".join(r.summary() for r in RECIPES.values()).replace("%", "%%")
-    train.add_argument("--recipe", default="onecycle", type=recipe_name, choices=sorted(RECIPES),
+    train.add_argument("--recipe", default="onecycle", choices=sorted(RECIPES),
                        help=f"optimiser and learning-rate schedule (default onecycle). {recipes}")
     train.add_argument("--data", default=None, metavar="PATH",
                        help="CIFAR-10 folder (ImageFolder train/ and test/, or torchvision's files); "
@@ -129,25 +123,33 @@ def _data(args):
     return data
 
 
-def _check_train_arguments(args, out: Path):
-    """Every check that needs no data, before loading it: the settings, the model, the output folder.
-    Returns the model. Raises SettingsError or ValueError."""
+def _recipe_and_model(args, out: Path):
+    """The recipe with the command's overrides, and the model. What can be refused without the data is
+    refused here, before loading it (the recipe's values, the epochs, the device, the model's name, the
+    output folder); fit checks the data against the model. Raises SettingsError or ValueError."""
+    from dataclasses import replace
+
     from .models import build_model
     from .preflight import SettingsError, check_out_dir, check_settings, checkpoint_bytes
+    from .recipes import get_recipe
 
-    check_settings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                   label_smoothing=args.label_smoothing, val_size=args.val_size, device=args.device)
     for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
         if value is not None and value < 1:
             raise SettingsError(f"{flag} {value} holds no images: give 1 or more (e.g. 1000), or leave it out.")
+    check_settings(epochs=args.epochs, device=args.device)
+    overrides = {"batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
+                 "label_smoothing": args.label_smoothing}
+    recipe = replace(get_recipe(args.recipe), seed=args.seed, augment=not args.no_augment, val_size=args.val_size,
+                     **{k: v for k, v in overrides.items() if v is not None})  # a bad value fails here
     model = build_model(args.model)  # a misspelt name should not wait for the data
     check_out_dir(out, checkpoint_bytes(model))
-    return model
+    return recipe, model
 
 
 def train_main(args, argv: list[str]) -> int:
     import torch
 
+    from . import config
     from .checkpoint import CheckpointError
     from .data import DataNotFoundError
     from .plots import plot_curves, save_figure
@@ -157,7 +159,7 @@ def train_main(args, argv: list[str]) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.recipe}"
     try:
         torch.manual_seed(args.seed)
-        model = _check_train_arguments(args, out)
+        recipe, model = _recipe_and_model(args, out)
         data = _data(args)
     except SettingsError as e:
         print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
@@ -165,14 +167,17 @@ def train_main(args, argv: list[str]) -> int:
     except (ValueError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    callbacks = []
+    if args.visdom is not None:
+        from .lab.visdom_logger import VisdomLogger
+
+        callbacks.append(VisdomLogger(env=args.visdom, name=args.model))
+    config.set_progress(not args.no_progress)
     try:
         history = fit(
-            model, data, args.epochs, args.recipe,
-            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-            label_smoothing=args.label_smoothing, out_dir=out, resume=args.resume,
-            visdom=args.visdom, seed=args.seed, device=args.device,
-            compile=False if args.no_compile else (True if args.compile else None), augment=not args.no_augment,
-            progress=not args.no_progress, name=args.model, val_size=args.val_size,
+            model, data, args.epochs, recipe, name=args.model, out_dir=out, resume=args.resume,
+            callbacks=callbacks, device=args.device,
+            compile=False if args.no_compile else (True if args.compile else None),
         )
     except SettingsError as e:  # found by fit before any training (the data does not fit the model...)
         print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)

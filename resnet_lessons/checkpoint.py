@@ -6,34 +6,40 @@ A checkpoint is one ``torch.save`` file holding a dict:
 - ``rng``: the state of every random generator the run uses (PyTorch's CPU and CUDA generators, the
   data loader's own generator, Python's ``random`` and NumPy's), so a resumed run draws the same
   shuffles and crops as an uninterrupted one;
-- ``history``: the per-epoch numbers so far; ``run``: the run's identity (model, data, recipe, every
-  setting; see ``resnet_lessons.train``), all of which must match to resume; ``epoch``: how many
-  epochs are done;
+- ``history``: the per-epoch numbers so far; ``run``: the run's identity (:func:`run_identity`: model,
+  data, recipe, every setting), all of which must match to resume; ``epoch``: how many epochs are done;
 - ``checksum``: a SHA-256 of everything above (:func:`~resnet_lessons.files.tensor_checksum`), so a
   file whose bytes were overwritten is refused instead of resumed.
 
 It is written to a temporary file in the same folder and then renamed over the old one: a rename
 is atomic, so a crash or Ctrl-C while saving leaves the previous checkpoint intact, never half a file.
 It is read back with ``torch.load(weights_only=True)``, which loads tensors and plain Python values
-but never runs code stored in the file. Checkpoints of the first format (``FORMAT_V1``, without a
-checksum) are still read.
+but never runs code stored in the file.
+
+:func:`save_run` writes a run's checkpoint and ``history.json`` after every epoch; :func:`resume_run`
+continues a run from them, once it has checked that the checkpoint is this run's.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from .files import atomic_write, tensor_checksum
+from .files import atomic_write, remove_orphans, tensor_checksum
+from .history import History
+from .recipes import DATA_FIELDS, Recipe
 
 FORMAT = "resnet_lessons checkpoint v2"
-FORMAT_V1 = "resnet_lessons checkpoint v1"  # no checksum, a shorter run identity: still readable
-REQUIRED_KEYS = ("format", "epoch", "run", "model", "optimizer", "scheduler", "scaler", "rng", "history")
+REQUIRED_KEYS = ("format", "epoch", "run", "model", "optimizer", "scheduler", "scaler", "rng", "history", "checksum")
+CHECKPOINT_FILE = "checkpoint.pt"
+HISTORY_FILE = "history.json"
 
 
 class CheckpointError(RuntimeError):
@@ -78,18 +84,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             f"{path} is not a readable checkpoint (it may be truncated or corrupt): "
             f"{type(e).__name__}: {_short(e)}. {advice}"
         ) from None
-    if not isinstance(state, dict) or state.get("format") not in (FORMAT, FORMAT_V1):
+    if not isinstance(state, dict) or not str(state.get("format", "")).startswith("resnet_lessons checkpoint"):
         raise CheckpointError(f"{path} was not written by resnet_lessons' trainer ({FORMAT!r}). {advice}")
-    missing = [k for k in REQUIRED_KEYS + (("checksum",) if state["format"] == FORMAT else ()) if k not in state]
+    if state["format"] != FORMAT:
+        raise CheckpointError(
+            f"{path} is a {state['format']!r} checkpoint; this trainer reads {FORMAT!r} only. Train the run "
+            f"again into an empty folder (the same fit(...) call or command, with another out_dir / --out). {advice}"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: it lacks {missing}. {advice}")
-    if state["format"] == FORMAT:
-        saved = state.pop("checksum")
-        if tensor_checksum(state) != saved:
-            raise CheckpointError(
-                f"{path} is damaged: its contents do not match the checksum saved with them (some of its "
-                f"bytes were changed after it was written), so its weights cannot be trusted. {advice}"
-            )
+    saved = state.pop("checksum")
+    if tensor_checksum(state) != saved:
+        raise CheckpointError(
+            f"{path} is damaged: its contents do not match the checksum saved with them (some of its "
+            f"bytes were changed after it was written), so its weights cannot be trusted. {advice}"
+        )
     return state
 
 
@@ -124,3 +134,115 @@ def set_rng_state(state: dict, loader_generator: torch.Generator) -> None:
     random.setstate(state["python"])
     kind, keys, *rest = state["numpy"]
     np.random.set_state((kind, keys.numpy(), *rest))
+
+
+def run_identity(model: nn.Module, recipe: Recipe, epochs: int, data, name: str) -> dict:
+    """The run's identity, stored in its checkpoint: all of it must be the same to resume the run.
+
+    model: its name, class, parameter count and printed layers (which show the depth, the block
+    types, the shortcut option, the widths and groups, the number of classes); data: what it is, its
+    fingerprint (a SHA-256 of every image and label) and how a subset was drawn; then the recipe's
+    optimiser settings, the epochs, and how the training images are served (seed, augmentation,
+    validation split).
+    """
+    fingerprint = data.fingerprint() if hasattr(data, "fingerprint") else tensor_checksum(
+        [data.train_images, data.train_labels, data.test_images, data.test_labels])
+    return {
+        "model": {
+            "name": name,
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "layers": repr(model),
+        },
+        "data": {
+            "source": getattr(data, "data_label", "") or getattr(data, "source", ""),
+            "fingerprint": fingerprint,
+            "subset": getattr(data, "subset_note", ""),
+            "train_images": len(data.train_labels),
+            "test_images": len(data.test_labels),
+        },
+        "recipe": recipe.optimiser_settings(),
+        "epochs": epochs,
+        **{k: getattr(recipe, k) for k in DATA_FIELDS},
+    }
+
+
+def save_run(out_dir: Path, epoch: int, identity: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler, scaler: torch.amp.GradScaler, generator: torch.Generator, history: History) -> None:
+    """Write the run's checkpoint (everything needed to continue it) and its ``history.json``."""
+    save_checkpoint(
+        {
+            "format": FORMAT,
+            "epoch": epoch,
+            "run": identity,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_state(generator),
+            "history": history.to_dict(),
+        },
+        out_dir / CHECKPOINT_FILE,
+    )
+    history.save(out_dir / HISTORY_FILE)
+
+
+def resume_run(out_dir: Path, resume: bool | str, identity: dict, model: nn.Module,
+               optimizer: torch.optim.Optimizer, scheduler, scaler: torch.amp.GradScaler,
+               generator: torch.Generator) -> History | None:
+    """Continue the run saved in ``out_dir``: load the model, optimiser, schedule, scaler and random
+    generators, and return its History. Returns None when the run starts afresh (``resume`` False, or
+    "auto" without a checkpoint). Raises CheckpointError, saying what differs, when the checkpoint is
+    another run's."""
+    name = identity["model"]["name"]
+    removed = remove_orphans(out_dir, [CHECKPOINT_FILE, HISTORY_FILE])
+    if removed:
+        print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
+              f"{out_dir} ({', '.join(p.name for p in removed)}).")
+    path = out_dir / CHECKPOINT_FILE
+    if resume is False or (resume == "auto" and not path.exists()):
+        if path.exists():
+            warnings.warn(f"{path} holds an earlier run; this run starts from scratch and will replace it "
+                          "(pass resume=True to continue that run instead).", stacklevel=3)
+        return None
+    saved = load_checkpoint(path)  # clear errors for a missing, corrupt or damaged file
+    different = _differences(saved["run"], identity)
+    if different:
+        raise CheckpointError(
+            f"The checkpoint {path} is from a different run, so it cannot be resumed here:\n  "
+            + "\n  ".join(different)
+            + "\nCall fit with the run's original settings (on the command line: the run's original command "
+            "with --resume), or use another out_dir (--out) to start a new run."
+        )
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"The model in {path} does not fit this model: {e}") from None
+    kept = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
+    optimizer.load_state_dict(saved["optimizer"])
+    for group, flags in zip(optimizer.param_groups, kept, strict=True):  # keep this device's implementation
+        group.update(flags)
+    scheduler.load_state_dict(saved["scheduler"])
+    scaler.load_state_dict(saved["scaler"])
+    set_rng_state(saved["rng"], generator)
+    return History.from_dict(saved["history"])
+
+
+def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    """One line per setting that differs between a checkpoint's identity and this call's."""
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key, "(not recorded)"), now.get(key, "(not recorded)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, prefix + key + ".")
+        elif isinstance(a, str) and isinstance(b, str) and "\n" in a + b and a != b:
+            # printed layers: show the first line that differs, not two whole networks
+            lines_a, lines_b = a.splitlines(), b.splitlines()
+            line = next((i for i in range(max(len(lines_a), len(lines_b)))
+                         if lines_a[i : i + 1] != lines_b[i : i + 1]), 0)
+            where = lines_a[line].strip() if line < len(lines_a) else "(the end)"
+            here = lines_b[line].strip() if line < len(lines_b) else "(the end)"
+            out.append(f"{prefix}{key}: they differ from line {line + 1}: checkpoint {where!r}, this call {here!r}")
+        elif a != b:
+            out.append(f"{prefix}{key}: checkpoint {a!r}, this call {b!r}")
+    return out

@@ -18,6 +18,7 @@ mode; only training length and data size do. Use :func:`pick` to choose a value 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ FAST_ENV = "RESNET_LESSONS_FAST"
 DATA_ENV = "RESNET_LESSONS_DATA"
 CACHE_ENV = "RESNET_LESSONS_CACHE"
 CPU_BF16_ENV = "RESNET_LESSONS_CPU_BF16"
+PROGRESS_ENV = "RESNET_LESSONS_PROGRESS"
 """Set to 1 to train in bf16 autocast on a CPU that computes bf16 natively (see :func:`cpu_bf16`)."""
 RESULTS_ENV = "RESNET_LESSONS_RESULTS"
 """Environment variable naming the results folder (default: the repository's ``results/``)."""
@@ -140,3 +142,77 @@ def set_cpu_threads() -> int:
     sharing = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     torch.set_num_threads(max(1, cores // max(1, sharing)))
     return torch.get_num_threads()
+
+
+def show_progress() -> bool:
+    """False when ``RESNET_LESSONS_PROGRESS`` is 0/false/no/off (no progress bars); True otherwise.
+    The command line's ``--no-progress`` sets it for its process; the tests set it off."""
+    return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in _FALSE
+
+
+def set_progress(on: bool = True) -> None:
+    """Show (or hide) fit's progress bars in this process, as ``RESNET_LESSONS_PROGRESS`` would."""
+    os.environ[PROGRESS_ENV] = "1" if on else "0"
+
+
+# --- the process settings fit uses: precision, and switches it turns on while it trains --------------
+
+
+def amp_dtype_for(device: torch.device) -> torch.dtype | None:
+    """Autocast precision: bf16 on GPUs that compute in it natively (Ampere, 2020, and newer),
+    fp16 on older GPUs such as Colab's T4 (with a gradient scaler), None (fp32) on the CPU unless
+    ``RESNET_LESSONS_CPU_BF16=1`` asks for bf16 (:func:`resnet_lessons.config.cpu_bf16`).
+
+    The CPU default is fp32 on purpose. bf16 autocast trained ResNet-20 1.41x (AMD EPYC, AVX-512 BF16) and
+    1.69x (Intel Xeon, AMX) as fast at the same accuracy (results/benchmarks/throughput-cpu-2cores.log), but
+    most laptop CPUs have neither and emulate bf16 slowly; and a fast-mode run whose precision depended on
+    the CPU would no longer be the run whose seed-to-seed noise the course measured (results/fast_mode_signal).
+    """
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_bf16() else None
+    if device.type != "cuda":
+        return None
+    major, _minor = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
+def apply_process_settings(device: torch.device, compiling: bool) -> Callable[[], None]:
+    """Every process-wide switch that fit changes, in one place. Returns a function that puts them back
+    (fit calls it when training ends, however it ends):
+
+    - on the CPU, torch's thread count: all the cores this process may use (shared out when several
+      notebooks run at once under pytest-xdist, see :func:`resnet_lessons.config.set_cpu_threads`);
+    - on a GPU, cuDNN's autotuner (time the convolution algorithms once per shape, keep the fastest) and
+      TF32 matrix products (tensor cores for fp32 work, about 3 significant digits instead of 7);
+    - when compiling, PyTorch's recompile limit: it keeps 8 compiled versions of a function by default
+      and then silently stops compiling; a notebook's worth of runs needs more.
+
+    The random seed is the one global fit does not put back: ``torch.manual_seed(seed)`` when a run
+    starts afresh, as any training script does.
+    """
+    dynamo_config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+    saved = {
+        "threads": torch.get_num_threads(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+        "recompile_limit": getattr(dynamo_config, limit),
+    }
+    if device.type == "cpu":
+        set_cpu_threads()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if compiling:
+        setattr(dynamo_config, limit, max(saved["recompile_limit"], 64))
+
+    def restore() -> None:
+        torch.set_num_threads(saved["threads"])
+        torch.backends.cudnn.benchmark = saved["cudnn_benchmark"]
+        torch.backends.cuda.matmul.allow_tf32 = saved["matmul_tf32"]
+        torch.backends.cudnn.allow_tf32 = saved["cudnn_tf32"]
+        setattr(dynamo_config, limit, saved["recompile_limit"])
+
+    return restore

@@ -63,7 +63,7 @@ TORCHVISION_LABEL = "CIFAR-10 (original, torchvision)"
 
 FAST_TRAIN_SIZE = 2_000
 """Training images of ``load_course_data()`` in fast mode (200 per class). A notebook's live experiment
-sets its own sizes, fast and full, in :data:`resnet_lessons.live.EXPERIMENTS`."""
+sets its own sizes, fast and full, in :data:`resnet_lessons.live.LIVE_EXPERIMENTS`."""
 FAST_TEST_SIZE = 1_000
 """Test images of ``load_course_data()`` in fast mode (100 per class)."""
 

@@ -23,22 +23,12 @@ import torch
 from torch import nn
 
 from .loader import DeviceLoader
-from .loop import evaluate as evaluate_loop
 
 
 def model_device(model: nn.Module) -> torch.device:
     """The device the model's parameters live on (the CPU for a model without parameters)."""
     first = next(model.parameters(), None)
     return first.device if first is not None else torch.device("cpu")
-
-
-def loss_and_accuracy(
-    model: nn.Module, loader: DeviceLoader, amp_dtype: torch.dtype | None = None
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over every batch of ``loader`` (eval mode):
-    :func:`resnet_lessons.loop.evaluate`. ``amp_dtype`` (torch.bfloat16 or torch.float16) runs the
-    model under autocast, as in training."""
-    return evaluate_loop(model, loader, amp_dtype)
 
 
 @torch.no_grad()

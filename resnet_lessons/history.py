@@ -96,7 +96,7 @@ class History:
 
     ``seconds`` is the wall time of the epoch's training (evaluation excluded);
     ``val_loss`` and ``val_acc`` are filled only when the run held out a validation split
-    (``fit(..., val_size=N)``), and stay empty otherwise;
+    (a recipe with ``val_size=N``), and stay empty otherwise;
     ``record`` says what the run was (model, recipe, device, data...), see :class:`RunRecord`.
     """
 
@@ -145,7 +145,8 @@ class History:
         """
         if not self.has_validation:
             raise ValueError("This run has no validation split, so no epoch can be chosen: train with "
-                             "fit(..., val_size=N) to hold out N training images for choosing.")
+                             "a recipe with val_size=N (dataclasses.replace(recipe, val_size=N)) to hold out N "
+                             "training images for choosing.")
         return self.epoch[max(range(len(self.val_acc)), key=self.val_acc.__getitem__)]
 
     def __len__(self) -> int:
@@ -182,11 +183,14 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        """A History from :meth:`to_dict`'s dict. Files written before the record had its name keep it
-        under "meta"; both are read."""
+        """A History from :meth:`to_dict`'s dict (without "record": the numbers only, as a shipped network's
+        record stores them). A file that keeps the facts under "meta" raises ValueError."""
+        if "meta" in data:
+            raise ValueError("This history keeps the run's facts under 'meta', a layout this package no longer "
+                             "reads: train the run again to write it in this format (its command is in the "
+                             "experiment's provenance.json).")
         known = {k: data[k] for k in (*FIELDS, *VALIDATION_FIELDS) if k in data}
-        record = data.get("record", data.get("meta", {}))
-        return cls(**known, record=RunRecord.from_dict(record))
+        return cls(**known, record=RunRecord.from_dict(data.get("record", {})))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""

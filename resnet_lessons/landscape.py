@@ -21,7 +21,8 @@ What is here:
   share of points where the surface curves downwards in some direction);
 - :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_interpolation`;
 - :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
-- a command, ``python -m resnet_lessons.landscape --help``, that computes a stored surface with provenance.
+- its command, ``python -m resnet_lessons.lab.landscape --help`` (:mod:`resnet_lessons.lab.landscape`),
+  computes the stored surfaces with their provenance.
 
 Everything is evaluated in eval mode (BatchNorm uses the network's running statistics, which the
 directions do not change), under ``torch.no_grad``, on a fixed set of images, a batch at a time. The
@@ -30,7 +31,6 @@ network's own weights are put back after every surface.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -433,86 +433,3 @@ def load_surface(path: str | Path) -> Surface:
     d = read_json(path)
     return Surface(np.asarray(d["xs"]), np.asarray(d["ys"]), np.asarray(d["losses"]), np.asarray(d["accuracies"]),
                    d.get("seconds", 0.0), d.get("meta", {}))
-
-
-# ---------------------------------------------------------------------------------------------
-# the command: python -m resnet_lessons.landscape
-# ---------------------------------------------------------------------------------------------
-
-STORED_DIR = Path(__file__).resolve().parent.parent / "results" / "landscape"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons.landscape",
-        description="Compute the 2-D loss surface around the course's trained networks (resnet_lessons.trained) "
-        "and store it with its provenance as results/landscape/<model>.json, plus a figure of all stored ones.",
-    )
-    parser.add_argument("--models", nargs="+", default=["plain20", "resnet20"],
-                        help="trained networks (names that resnet_lessons.trained accepts; default plain20 resnet20)")
-    parser.add_argument("--grid", type=int, default=21, help="points per axis, odd (default 21)")
-    parser.add_argument("--extent", type=float, default=1.0, help="the grid spans -extent..extent (default 1)")
-    parser.add_argument("--images", type=int, default=1000, help="training images to evaluate on (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the directions and of the image subset")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--data", default=None, metavar="PATH", help="CIFAR-10 folder (default $RESNET_LESSONS_DATA)")
-    parser.add_argument("--out", default=str(STORED_DIR), metavar="DIR",
-                        help="output folder (default results/landscape)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .data import load_cifar10
-    from .files import write_json
-    from .lab.provenance import command_line, data_facts, environment, git_state, utc_now
-    from .trained import trained
-
-    args = build_parser().parse_args(argv)
-    grid(args.grid)  # check before any work
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    data = load_cifar10(args.data)
-    out = Path(args.out)
-    for name in args.models:
-        model, record = trained(name)
-        images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
-        speed = images_per_second(model, images, labels)
-        points = args.grid**2
-        print(f"{name}: {speed:,.0f} images/s, {points} points x {args.images} images: "
-              f"about {points * args.images / speed / 60:.1f} min", flush=True)
-        started = utc_now()
-        surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
-                             seed=args.seed, progress=True)
-        surface.meta = {
-            "model": name,
-            "trained": {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
-                        "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
-                        "command": record.command},
-            "grid": f"{args.grid}x{args.grid}",
-            "extent": args.extent,
-            "images": args.images,
-            "split": "train",
-            "seed": args.seed,
-            "directions": "random Gaussian, filter-normalised; BatchNorm and bias parameters left out (zero)",
-            "mode": "eval (BatchNorm running statistics)",
-            "command": command_line(argv if argv is not None else sys.argv[1:],
-                                    prefix="python -m resnet_lessons.landscape"),
-            "started": started,
-            "finished": utc_now(),
-            "wall_seconds": round(surface.seconds, 1),
-            "images_per_second": round(speed),
-            "git": git_state(),
-            "environment": environment(),
-            "data": data_facts(data),
-        }
-        save_surface(out / f"{name}.json", surface)
-        print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
-              flush=True)
-    write_json(out / "provenance.json", {"command": command_line(argv if argv is not None else sys.argv[1:],
-                                                                 prefix="python -m resnet_lessons.landscape"),
-                                         "finished": utc_now(), "models": args.models, "git": git_state()})
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ and does everything else there, for all images of an epoch at once:
 
 Each batch is then a slice (a view) of that epoch tensor: no Python per image and no copy per step.
 All random numbers come from the loader's own ``torch.Generator``, so a seed fixes the order and the
-augmentation, and :meth:`DeviceLoader.state_dict` lets a checkpoint resume them exactly.
+augmentation, and a checkpoint that saves that generator's state resumes them exactly.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class DeviceLoader:
     labels: int64 [N].
     mean, std: per-channel statistics in 0..1 units (``data.mean_std()``).
     train: True shuffles and augments each epoch (pad-4 random crop + horizontal flip) and drops the
-        last incomplete batch by default (every step then has the same shape, which compiled models
+        last incomplete batch (every step then has the same shape, which compiled models
         and CUDA graphs need); False keeps the order, does not augment and keeps every image.
     augment: with ``train``, crop and flip (False: shuffle only, e.g. to show what augmentation is worth).
     seed: seeds the loader's own random generator (order and augmentation).
@@ -99,9 +99,7 @@ class DeviceLoader:
         augment: bool = True,
         device: str | torch.device | None = None,
         seed: int = 0,
-        drop_last: bool | None = None,
         channels_last: bool = True,
-        dtype: torch.dtype = torch.float32,
     ):
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
             got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
@@ -117,14 +115,12 @@ class DeviceLoader:
         self.batch_size = batch_size
         self.train = train
         self.augment = train and augment
-        self.drop_last = train if drop_last is None else drop_last
-        if self.drop_last and len(images) < batch_size:
+        if train and len(images) < batch_size:
             raise ValueError(
-                f"Only {len(images)} images for batch_size={batch_size} with drop_last: not one full batch. "
-                "Use a smaller batch_size."
+                f"Only {len(images)} training images for batch_size={batch_size}: not one full batch (the last "
+                "incomplete batch is dropped). Use a smaller batch_size."
             )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.dtype = dtype
         channels = images.shape[1]
         self.mean = _as_channel_vector(mean, "mean", channels).to(self.device)
         self.std = _as_channel_vector(std, "std", channels).to(self.device)
@@ -145,7 +141,7 @@ class DeviceLoader:
     def __len__(self) -> int:
         """Batches per epoch."""
         n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return n // self.batch_size if self.train else -(-n // self.batch_size)
 
     @property
     def num_images(self) -> int:
@@ -153,8 +149,8 @@ class DeviceLoader:
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [B, C, H, W] -> float [B, C, H, W], per channel (x/255 - mean)/std, in the chosen layout."""
-        x = images.contiguous(memory_format=self.memory_format).to(self.dtype)
-        return (x / 255 - self.mean.to(self.dtype)) / self.std.to(self.dtype)
+        x = images.contiguous(memory_format=self.memory_format).float()
+        return (x / 255 - self.mean) / self.std
 
     def epoch_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All images and labels of the next epoch, in batch order: ([N, C, H, W] float, [N] int64).
@@ -176,10 +172,3 @@ class DeviceLoader:
         for i in range(len(self)):
             start = i * self.batch_size
             yield images[start : start + self.batch_size], labels[start : start + self.batch_size]
-
-    def state_dict(self) -> dict:
-        """The random generator's state (what a checkpoint needs to resume the same epochs)."""
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"].cpu())

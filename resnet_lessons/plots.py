@@ -488,30 +488,6 @@ def plot_grad_norms(
     return fig
 
 
-def plot_lr_schedule(
-    lrs: Sequence[float],
-    ax: Axes | None = None,
-    epochs: Sequence[float] | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Learning rate per epoch as a step line; log y axis when it spans more than a factor 10."""
-    lrs = [float(v) for v in lrs]
-    if not lrs:
-        raise ValueError("lrs is empty: give one learning rate per epoch.")
-    xs = list(epochs) if epochs is not None else list(range(1, len(lrs) + 1))
-    if len(xs) != len(lrs):
-        raise ValueError(f"Got {len(xs)} epochs for {len(lrs)} learning rates.")
-    fig, ax = _new_axes(ax, (6.0, 3.0))
-    ax.plot(xs, lrs, drawstyle="steps-post", color=COLORS[0], linewidth=2)
-    if min(lrs) > 0 and max(lrs) / min(lrs) > 10:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(title or "learning-rate schedule")
-    return fig
-
-
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix, e.g. .png or .pdf), creating folders."""
     path = Path(path)

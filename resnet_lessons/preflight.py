@@ -1,8 +1,9 @@
 """Checks made before any training: a run that cannot work should fail in a second, not after an epoch.
 
-:func:`resnet_lessons.train.fit` (and the command line, before it even loads the data) calls:
+:func:`resnet_lessons.train.fit` calls, once, before any work:
 
-- :func:`check_settings`: the numbers (epochs, batch size, learning rate, label smoothing...) and the device;
+- :func:`check_settings`: the number of epochs, the validation size and the device (and, whenever a
+  :class:`~resnet_lessons.recipes.Recipe` is made, :func:`check_recipe`: batch size, learning rate...);
 - :func:`check_out_dir`: the output folder can be created and can hold a file the size of the checkpoint
   (a path that is a file, a read-only folder and a full disk are found here, not after the first epoch);
 - :func:`check_data_and_model`: the data fits the model (number of classes, at least one full batch,
@@ -22,6 +23,8 @@ import torch
 from torch import nn
 
 from .files import check_writable
+
+SCHEDULES = ("steps", "onecycle", "cosine", "constant")
 
 
 class SettingsError(ValueError):
@@ -51,30 +54,42 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_settings(*, epochs: object, batch_size: object, lr: object, weight_decay: object,
-                   label_smoothing: object, val_size: object, device: str | torch.device | None) -> None:
-    """Raise SettingsError for a setting no run can use; ``None`` means "the recipe's value" and passes."""
+def check_settings(*, epochs: object, device: str | torch.device | None) -> None:
+    """Raise SettingsError for a number of epochs or a device no run can use."""
     if not _is_whole(epochs) or epochs < 1:
         raise SettingsError("{epochs} trains nothing: give a whole number of epochs, 1 or more.", epochs=epochs)
-    if batch_size is not None and (not _is_whole(batch_size) or batch_size < 1):
+    check_device(device)
+
+
+def check_recipe(recipe) -> None:
+    """Raise SettingsError for a recipe no run can use (a :class:`~resnet_lessons.recipes.Recipe` calls
+    this when it is made, so a bad ``dataclasses.replace(recipe, lr=0)`` fails there)."""
+    batch_size, lr, weight_decay, label_smoothing = (recipe.batch_size, recipe.lr, recipe.weight_decay,
+                                                     recipe.label_smoothing)
+    if not _is_whole(batch_size) or batch_size < 1:
         raise SettingsError("{batch_size} is not a batch size: give a whole number of images per step, "
                             "1 or more (the recipes use 128 or 256).", batch_size=batch_size)
-    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise SettingsError("{lr} cannot train: the learning rate must be a number above 0 "
                             "(the recipes use 0.1 or 0.2).", lr=lr)
-    if weight_decay is not None and not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay)
-                                         and weight_decay >= 0):
+    if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0):
         raise SettingsError("{weight_decay} is not a weight decay: it must be 0 or more (e.g. 0.0001).",
                             weight_decay=weight_decay)
-    if label_smoothing is not None and not (isinstance(label_smoothing, (int, float))
-                                            and 0 <= label_smoothing < 1):
+    if not (isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1):
         raise SettingsError("{label_smoothing} is not a label smoothing: it is the probability moved away from "
                             "the true class, from 0 (off) up to but not including 1 (e.g. 0.1).",
                             label_smoothing=label_smoothing)
-    if not _is_whole(val_size) or val_size < 0:
+    if not _is_whole(recipe.val_size) or recipe.val_size < 0:
         raise SettingsError("{val_size} is not a number of images: give 0 (no validation split) or more.",
-                            val_size=val_size)
-    check_device(device)
+                            val_size=recipe.val_size)
+    if not _is_whole(recipe.seed):
+        raise SettingsError("{seed} is not a seed: give a whole number (e.g. 0).", seed=recipe.seed)
+    if recipe.schedule not in SCHEDULES:
+        raise SettingsError(f"schedule={recipe.schedule!r} is not one of {SCHEDULES}.")
+    if not 0 <= recipe.warmup < 1:
+        raise SettingsError(f"warmup={recipe.warmup} is not a fraction of training in [0, 1).")
+    if any(not 0 < m < 1 for m in recipe.milestones):
+        raise SettingsError(f"milestones={recipe.milestones} are not all fractions of training in (0, 1).")
 
 
 def check_device(device: str | torch.device | None) -> None:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-SCHEDULES = ("steps", "onecycle", "cosine", "constant")
+from .preflight import check_recipe
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,15 @@ class Recipe:
         "onecycle" (linear rise over the first ``warmup`` fraction from ``lr * start_factor``, then a
         linear fall to ``lr * final_factor``), "cosine" (optional linear warm-up, then half a cosine
         down to ``lr * final_factor``) or "constant".
+
+    How the training images are served (the data side of a recipe, :data:`DATA_FIELDS`):
+
+    seed: seeds the shuffling and the augmentation (seed the model's initialisation yourself, before
+        building it, e.g. with ``torch.manual_seed``).
+    augment: random crops and flips of the training images (True, as in the paper).
+    val_size: hold out this many training images (stratified, always the same ones for the same number,
+        whatever the seed) as a validation split, evaluated after every epoch (``history.val_acc``).
+        Choose epochs and settings on it, never on the test set. 0: none.
     """
 
     name: str
@@ -52,18 +61,12 @@ class Recipe:
     warmup: float = 0.0
     start_factor: float = 0.1
     final_factor: float = 0.0
+    seed: int = 0
+    augment: bool = True
+    val_size: int = 0
 
     def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule={self.schedule!r} is not one of {SCHEDULES}.")
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ValueError(f"lr must be > 0 and batch_size >= 1, got lr={self.lr}, batch_size={self.batch_size}.")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
-        if not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup is a fraction of training in [0, 1), got {self.warmup}.")
-        if any(not 0 < m < 1 for m in self.milestones):
-            raise ValueError(f"milestones are fractions of training in (0, 1), got {self.milestones}.")
+        check_recipe(self)  # a SettingsError (a ValueError) that names the bad field, e.g. lr=0
 
     def summary(self) -> str:
         """One line, e.g. 'paper: SGD lr 0.1, momentum 0.9, batch 128, weight decay 0.0001, steps ...'."""
@@ -82,12 +85,22 @@ class Recipe:
         ]
         if self.label_smoothing:
             parts.append(f"label smoothing {self.label_smoothing:g}")
+        if not self.augment:
+            parts.append("no augmentation")
         return f"{self.name}: " + ", ".join(parts) + f", {schedule}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["milestones"] = list(self.milestones)
         return d
+
+    def optimiser_settings(self) -> dict:
+        """:meth:`to_dict` without :data:`DATA_FIELDS`: the optimiser, the schedule and the batch size."""
+        return {k: v for k, v in self.to_dict().items() if k not in DATA_FIELDS}
+
+
+DATA_FIELDS = ("seed", "augment", "val_size")
+"""A recipe's fields that say how the training images are served; a run's identity records them apart."""
 
 
 # He et al. (2016), Section 4.2: SGD with momentum 0.9, batch 128, weight decay 1e-4 on every weight,
@@ -128,18 +141,10 @@ COSINE = Recipe(
 
 RECIPES = {r.name: r for r in (PAPER, ONECYCLE, COSINE)}
 
-RENAMED = {"fast": "onecycle"}
-"""Old recipe names and what they are called now (the one-cycle recipe was called "fast" until it was
-renamed, so that "fast" only means fast mode)."""
-
-
 def get_recipe(recipe: str | Recipe) -> Recipe:
     """A recipe by name ("paper", "onecycle", "cosine"), or the given Recipe unchanged."""
     if isinstance(recipe, Recipe):
         return recipe
-    if recipe in RENAMED:
-        raise ValueError(f"The recipe {recipe!r} is now called {RENAMED[recipe]!r} (same settings; "
-                         f"\"fast\" now only means fast mode); choose one of {sorted(RECIPES)} or pass a Recipe.")
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}; choose one of {sorted(RECIPES)} or pass a Recipe.")
     return RECIPES[recipe]

@@ -78,12 +78,12 @@ def test_unknown_model_fails_before_loading_data(capsys):
     assert "Did you mean" in capsys.readouterr().err
 
 
-def test_the_old_recipe_name_fast_is_a_usage_error_that_names_onecycle(capsys):
+def test_an_unknown_recipe_is_a_usage_error_that_lists_the_recipes(capsys):
     assert build_parser().parse_args(["train"]).recipe == "onecycle"  # the default
     with pytest.raises(SystemExit) as stopped:
         main(["train", "--recipe", "fast", "--data", "/nonexistent"])
     assert stopped.value.code == 2
-    assert "the recipe 'fast' is now called 'onecycle'" in capsys.readouterr().err
+    assert "invalid choice: 'fast' (choose from 'cosine', 'onecycle', 'paper')" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_epoch_1_gives_a_command_that_works(tmp_path, monkeypatch, capsys):

@@ -11,8 +11,8 @@ from resnet_lessons.lab import cli, experiments
 from resnet_lessons.lab.cli import experiment_main
 from resnet_lessons.lab.experiments import EXPERIMENTS
 from resnet_lessons.lab.plans import seed001_recipe
-from resnet_lessons.lab.reference import load_reference, reference_label, results_table
 from resnet_lessons.recipes import lr_factor
+from resnet_lessons.reference import load_reference, reference_label, results_table
 
 
 def _source() -> Path | None:
@@ -152,16 +152,12 @@ def test_dry_run_and_bad_arguments(run_smoke, tiny_data, capsys):
     assert "no such run" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("via", ["experiment_main", "python -m resnet_lessons"])
-def test_the_old_fast_flag_is_a_usage_error_that_names_smoke(via, tmp_path, capsys):
-    """``--fast`` was the smoke run's flag; "fast" now only means fast mode, so the flag is gone (no alias)."""
-    from resnet_lessons.__main__ import main
-
+def test_an_unknown_flag_is_a_usage_error_before_any_work(tmp_path, capsys):
     args = ["shortcuts", "--fast", "--out", str(tmp_path / "results")]
     with pytest.raises(SystemExit) as stopped:
-        experiment_main(args) if via == "experiment_main" else main(["experiment", *args])
+        experiment_main(args)
     assert stopped.value.code == 2  # argparse's usage error, before any data is read or anything trained
-    assert "--fast is now called --smoke" in capsys.readouterr().err
+    assert "unrecognized arguments: --fast" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
     assert cli.default_out(True).name == "experiments-smoke"
 

@@ -30,12 +30,13 @@ def test_the_record_is_stored_under_its_name(tmp_path):
     assert saved["record"]["recipe"] == "onecycle"
 
 
-def test_a_file_that_keeps_the_facts_under_meta_is_read(tmp_path):
-    """Histories written before the record had its name (stored checkpoints) keep it under "meta"."""
+def test_a_history_in_another_layout_is_refused_saying_how_to_remake_it():
     d = _history().to_dict()
-    d["meta"] = d.pop("record")
-    back = History.from_dict(d)
-    assert back.record.model == "resnet-20" and back.record.epochs == 2
+    d["meta"] = d.pop("record")  # the facts under another key
+    with pytest.raises(ValueError, match=r"under 'meta'.*train the run again"):
+        History.from_dict(d)
+    numbers_only = {k: v for k, v in _history().to_dict().items() if k != "record"}  # a shipped network's
+    assert History.from_dict(numbers_only).test_acc == _history().test_acc
 
 
 def test_a_misspelt_fact_is_refused_with_the_names_it_could_be():

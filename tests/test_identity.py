@@ -2,15 +2,17 @@
 listing each difference; damaged checkpoints are refused; interrupted saves leave nothing behind."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
-from torch import nn
 
-from resnet_lessons.checkpoint import FORMAT_V1, CheckpointError, load_checkpoint
+from conftest import tiny_net
+from resnet_lessons.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.models import build_model
-from resnet_lessons.train import _legacy_run_settings, fit
+from resnet_lessons.recipes import ONECYCLE
+from resnet_lessons.train import fit
 
 
 def _data(n_train: int = 64, n_test: int = 20, seed: int = 0) -> CIFAR10Tensors:
@@ -25,19 +27,15 @@ def _data(n_train: int = 64, n_test: int = 20, seed: int = 0) -> CIFAR10Tensors:
 
 
 DATA = _data()
-RUN = dict(recipe="onecycle", batch_size=32, progress=False, device="cpu")  # 2 steps per epoch
+RECIPE = replace(ONECYCLE, batch_size=32)  # 2 steps per epoch
+RUN = dict(recipe=RECIPE, device="cpu")
 
 
-def _tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
-
-
-def _refusal(tmp_path, model, data=DATA, **settings) -> str:
-    """The message of the CheckpointError that resuming the run in tmp_path with these arguments raises."""
+def _refusal(tmp_path, model, data=DATA, name=None, **recipe_settings) -> str:
+    """The message of the CheckpointError that resuming the run in tmp_path with these settings raises."""
     with pytest.raises(CheckpointError, match="from a different run") as info:
-        fit(model, data, 1, out_dir=tmp_path, resume=True, **{**RUN, **settings})
+        fit(model, data, 1, replace(RECIPE, **recipe_settings), name=name, out_dir=tmp_path, resume=True,
+            device="cpu")
     return str(info.value)
 
 
@@ -63,28 +61,28 @@ def test_shortcut_option_a_and_pool_are_different_runs(tmp_path):
 
 
 def test_another_subset_seed_is_another_run(tmp_path):
-    fit(_tiny_net(), DATA.subset(40, seed=0), 1, out_dir=tmp_path, **RUN)
-    said = _refusal(tmp_path, _tiny_net(), DATA.subset(40, seed=1))
+    fit(tiny_net(4, bias=True), DATA.subset(40, seed=0), 1, out_dir=tmp_path, **RUN)
+    said = _refusal(tmp_path, tiny_net(4, bias=True), DATA.subset(40, seed=1))
     assert "data.fingerprint: checkpoint '" in said
     assert "data.subset: checkpoint 'stratified subset of 64 / 20 (seed 0)', this call '" in said
 
 
 def test_other_data_of_the_same_size_and_every_setting_are_compared(tmp_path):
-    fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)
-    assert "data.fingerprint" in _refusal(tmp_path, _tiny_net(), _data(seed=1))
-    assert "val_size: checkpoint 0, this call 10" in _refusal(tmp_path, _tiny_net(), val_size=10)
-    assert "augment: checkpoint True, this call False" in _refusal(tmp_path, _tiny_net(), augment=False)
-    said = _refusal(tmp_path, _tiny_net(), weight_decay=0.0, label_smoothing=0.0)
+    fit(tiny_net(4, bias=True), DATA, 1, out_dir=tmp_path, **RUN)
+    assert "data.fingerprint" in _refusal(tmp_path, tiny_net(4, bias=True), _data(seed=1))
+    assert "val_size: checkpoint 0, this call 10" in _refusal(tmp_path, tiny_net(4, bias=True), val_size=10)
+    assert "augment: checkpoint True, this call False" in _refusal(tmp_path, tiny_net(4, bias=True), augment=False)
+    said = _refusal(tmp_path, tiny_net(4, bias=True), weight_decay=0.0, label_smoothing=0.0)
     assert "recipe.weight_decay" in said and "recipe.label_smoothing" in said  # each difference, one per line
-    assert "seed: checkpoint 0, this call 1" in _refusal(tmp_path, _tiny_net(), seed=1)
+    assert "seed: checkpoint 0, this call 1" in _refusal(tmp_path, tiny_net(4, bias=True), seed=1)
     identity = load_checkpoint(tmp_path / "checkpoint.pt")["run"]
     assert set(identity) == {"model", "data", "val_size", "recipe", "epochs", "seed", "augment"}
     assert len(identity["data"]["fingerprint"]) == 64 and identity["data"]["fingerprint"] == DATA.fingerprint()
 
 
 def test_the_same_run_still_resumes(tmp_path, capsys):
-    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
-    history = fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+    history = fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
     assert len(history) == 2 and "resuming from the checkpoint of epoch 1" in capsys.readouterr().out
 
 
@@ -104,29 +102,26 @@ def _flip_bytes_inside(path, tensor: torch.Tensor) -> None:
 
 
 def test_overwritten_checkpoint_tensors_are_refused_like_a_corrupt_file(tmp_path):
-    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+    fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
     path = tmp_path / "checkpoint.pt"
     weights = load_checkpoint(path)["model"]["0.weight"]
     _flip_bytes_inside(path, weights)
     assert not torch.equal(torch.load(path, weights_only=True)["model"]["0.weight"], weights)  # torch.load accepts it
     damaged = path.read_bytes()
     with pytest.raises(CheckpointError, match=r"checkpoint.pt is damaged: .*checksum.*left as it is"):
-        fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+        fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
     assert path.read_bytes() == damaged
 
 
-def test_a_first_format_checkpoint_still_resumes(tmp_path, capsys):
-    fit(_tiny_net(), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
+def test_a_checkpoint_of_another_format_is_refused_with_how_to_remake_it(tmp_path):
+    fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, callbacks=[_stop_after_epoch_1], **RUN)
     path = tmp_path / "checkpoint.pt"
     state = load_checkpoint(path)
-    state.update(format=FORMAT_V1, run=_legacy_run_settings(state["run"]))  # as the first trainer wrote it
-    torch.save(state, path)
-    history = fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
-    assert len(history) == 2 and "earlier version of the trainer" in capsys.readouterr().out
-    state["run"]["epochs"] = 3
-    torch.save({**state, "epoch": 1}, path)
-    with pytest.raises(CheckpointError, match="epochs: checkpoint 3, this call 2"):
-        fit(_tiny_net(), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    save_checkpoint({**state, "format": "resnet_lessons checkpoint v1"}, path)  # an older trainer's format
+    kept = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"'resnet_lessons checkpoint v1'.*Train the run again"):
+        fit(tiny_net(4, bias=True), DATA, 2, out_dir=tmp_path, resume=True, **RUN)
+    assert path.read_bytes() == kept
 
 
 def test_orphan_temporary_files_are_cleaned_at_the_start_of_a_run(tmp_path, capsys):
@@ -135,7 +130,7 @@ def test_orphan_temporary_files_are_cleaned_at_the_start_of_a_run(tmp_path, caps
     for orphan in orphans:
         orphan.write_bytes(b"\0" * 1000)
     (tmp_path / "notes.tmp").write_text("not ours")
-    fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)
+    fit(tiny_net(4, bias=True), DATA, 1, out_dir=tmp_path, **RUN)
     assert not any(orphan.exists() for orphan in orphans)
     assert (tmp_path / "notes.tmp").exists()
     assert "removed 2 unfinished temporary file(s)" in capsys.readouterr().out
@@ -143,7 +138,7 @@ def test_orphan_temporary_files_are_cleaned_at_the_start_of_a_run(tmp_path, caps
 
 
 def test_ctrl_c_in_epoch_1_says_there_is_no_checkpoint_and_not_to_resume(tmp_path, capsys):
-    model = _tiny_net()
+    model = tiny_net(4, bias=True)
 
     def press_ctrl_c(module, inputs, output):
         if module.training:
@@ -155,4 +150,4 @@ def test_ctrl_c_in_epoch_1_says_there_is_no_checkpoint_and_not_to_resume(tmp_pat
     assert len(history) == 0 and history.record.interrupted
     assert "during epoch 1" in said and "no checkpoint to resume" in said and "without resume=True" in said
     assert not (tmp_path / "checkpoint.pt").exists()
-    assert len(fit(_tiny_net(), DATA, 1, out_dir=tmp_path, **RUN)) == 1  # what the message says works
+    assert len(fit(tiny_net(4, bias=True), DATA, 1, out_dir=tmp_path, **RUN)) == 1  # what the message says works

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from resnet_lessons import landscape as L
+from resnet_lessons.lab import landscape as landscape_command
 from resnet_lessons.models import build_model, cifar_resnet
 
 
@@ -244,13 +245,13 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
     monkeypatch.setattr(trained_module, "trained", fake_trained)
-    assert L.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path)]) == 0
+    assert landscape_command.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path)]) == 0
     surface = L.load_surface(tmp_path / "resnet8.json")
     assert surface.losses.shape == (3, 3)
     meta = surface.meta
     assert meta["grid"] == "3x3" and meta["images"] == 20 and meta["model"] == "resnet8"
     assert meta["trained"]["summary"] == "a tiny test network"
     assert "device" in meta["environment"] and "commit" in meta["git"] and meta["data"]["label"] == "fake data"
-    assert meta["command"].startswith("python -m resnet_lessons.landscape --models resnet8")
+    assert meta["command"].startswith("python -m resnet_lessons.lab.landscape --models resnet8")
     with pytest.raises(ValueError, match="odd number"):
-        L.main(["--grid", "4", "--out", str(tmp_path)])
+        landscape_command.main(["--grid", "4", "--out", str(tmp_path)])

@@ -1,6 +1,7 @@
 """Tests for resnet_lessons.live: the live experiments' settings, downsample, the stored signal and the verdicts."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ import torch
 from resnet_lessons import config, live
 from resnet_lessons.data import CLASSES, CIFAR10Tensors
 from resnet_lessons.live import (
-    EXPERIMENTS,
+    LIVE_EXPERIMENTS,
     LiveRun,
     build_live_model,
     downsample,
@@ -20,6 +21,7 @@ from resnet_lessons.live import (
     signal_verdict,
     verdict,
 )
+from resnet_lessons.recipes import ONECYCLE
 
 
 def tiny_data(train_per_class: int = 4, test_per_class: int = 2, size: int = 32) -> CIFAR10Tensors:
@@ -77,10 +79,10 @@ def test_downsample_to_the_same_size_is_a_copy_with_equal_pixels():
 
 def test_settings_follow_the_mode(monkeypatch):
     monkeypatch.setenv(config.FAST_ENV, "1")
-    assert live_settings("01") is EXPERIMENTS["01"].fast
+    assert live_settings("01") is LIVE_EXPERIMENTS["01"].fast
     monkeypatch.setenv(config.FAST_ENV, "0")
-    assert live_settings("01") is EXPERIMENTS["01"].full
-    assert live_settings("01", fast=True) is EXPERIMENTS["01"].fast
+    assert live_settings("01") is LIVE_EXPERIMENTS["01"].full
+    assert live_settings("01", fast=True) is LIVE_EXPERIMENTS["01"].fast
 
 
 def test_unknown_experiment_names_the_known_ones():
@@ -90,20 +92,20 @@ def test_unknown_experiment_names_the_known_ones():
 
 def test_full_mode_keeps_the_notebooks_settings():
     """Full mode is what the notebooks trained before fast mode was resized (20 epochs, batch 512, all data)."""
-    for exp in EXPERIMENTS.values():
+    for exp in LIVE_EXPERIMENTS.values():
         full = exp.full
         assert (full.train_images, full.test_images, full.image_size) == (None, None, 32)
         assert (full.epochs, full.batch_size, full.recipe) == (20, 512, "onecycle")
-    assert EXPERIMENTS["01"].full.models == ("plain-20", "plain-56")
-    assert EXPERIMENTS["02"].full.models == ("plain-56", "resnet-56")
-    assert EXPERIMENTS["03"].full.models == ("resnet-20",)
-    assert EXPERIMENTS["05"].full.models == ("resnet-110", "resnext-29 (8x4d)")
+    assert LIVE_EXPERIMENTS["01"].full.models == ("plain-20", "plain-56")
+    assert LIVE_EXPERIMENTS["02"].full.models == ("plain-56", "resnet-56")
+    assert LIVE_EXPERIMENTS["03"].full.models == ("resnet-20",)
+    assert LIVE_EXPERIMENTS["05"].full.models == ("resnet-110", "resnext-29 (8x4d)")
 
 
 def test_01_and_02_tell_one_story():
     """02's plain net is 01's deep plain net, trained the same way, in both modes."""
     for mode in ("fast", "full"):
-        one, two = getattr(EXPERIMENTS["01"], mode), getattr(EXPERIMENTS["02"], mode)
+        one, two = getattr(LIVE_EXPERIMENTS["01"], mode), getattr(LIVE_EXPERIMENTS["02"], mode)
         assert one.models[1] == two.models[0]
         assert (one.train_images, one.image_size, one.epochs, one.batch_size, one.recipe) == (
             two.train_images, two.image_size, two.epochs, two.batch_size, two.recipe)
@@ -119,8 +121,9 @@ def test_a_stand_in_is_named_as_such():
 
 def test_the_live_recipes_are_named_after_the_onecycle_recipe():
     assert live.LIVE_RECIPE.name == "onecycle, gentle start" and live.LIVE_RECIPE.schedule == "onecycle"
-    assert LiveRun(("plain-56",), 1000, 100, 32, 1, 128).recipe == "onecycle"
-    with pytest.raises(ValueError, match="now called 'onecycle'"):  # the old name fails at once, not in fit
+    run = LiveRun(("plain-56",), 1000, 100, 32, 1, 128)
+    assert run.recipe == "onecycle" and run.full_recipe() == replace(ONECYCLE, batch_size=128)  # what fit gets
+    with pytest.raises(ValueError, match="Unknown recipe 'fast'"):  # an unknown name fails at once, not in fit
         LiveRun(("plain-56",), 1000, 100, 32, 1, 128, "fast")
 
 
@@ -144,7 +147,7 @@ def test_bad_settings_are_refused(bad):
 
 
 def test_every_fast_model_builds_and_takes_its_image_size():
-    for key, exp in EXPERIMENTS.items():
+    for key, exp in LIVE_EXPERIMENTS.items():
         run = exp.fast
         for name in run.models:
             if name.startswith("preact") and not live.preact_available():
@@ -242,7 +245,7 @@ def test_the_stored_signal_of_01_and_02_matches_the_settings_and_shows_the_effec
     assert record["noise"] == live.NOISE
     for key in ("01", "02"):
         stored = record["experiments"][key]
-        run = EXPERIMENTS[key].fast
+        run = LIVE_EXPERIMENTS[key].fast
         settings = stored["settings"]
         assert tuple(settings["models"]) == run.models, f"{key}: the record was made with other networks; rerun it"
         assert (settings["train_images"], settings["image_size"], settings["epochs"], settings["batch_size"]) == (

@@ -71,16 +71,16 @@ def test_crops_shift_by_at_most_four_pixels():
     assert zero_rows.max() > 0  # some crops did move
 
 
-def test_same_seed_same_epochs_and_state_dict_resumes():
+def test_same_seed_same_epochs_and_the_generator_state_resumes():
     images, labels = _images(48)
     a = DeviceLoader(images, labels, 16, MEAN, STD, train=True, seed=3)
     b = DeviceLoader(images, labels, 16, MEAN, STD, train=True, seed=3)
     c = DeviceLoader(images, labels, 16, MEAN, STD, train=True, seed=4)
     xa, xb, xc = next(iter(a))[0], next(iter(b))[0], next(iter(c))[0]
     assert torch.equal(xa, xb) and not torch.equal(xa, xc)
-    state = a.state_dict()
+    state = a.generator.get_state()  # what a checkpoint saves (checkpoint.rng_state)
     next_epoch = torch.cat([x for x, _ in a])
-    c.load_state_dict(state)
+    c.generator.set_state(state)
     assert torch.equal(torch.cat([x for x, _ in c]), next_epoch)
 
 

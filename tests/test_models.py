@@ -231,18 +231,18 @@ def test_option_pool_has_option_a_parameter_count():
     lambda option: build_model("resnet20", shortcut=option),
     lambda option: build_model("preact_resnet20", shortcut=option),
 ], ids=["check", "make_shortcut", "cifar_resnet", "build_model", "preact"])
-@pytest.mark.parametrize("option", ["C", "c"])
-def test_option_c_is_refused_naming_both_meanings(build, option):
-    """The paper's option C is projections on every shortcut; the course's average pooling is "pool"."""
+@pytest.mark.parametrize("option", ["C", "c", "D"])
+def test_an_unknown_option_is_refused_naming_the_valid_ones(build, option):
+    """Option C (the paper's projections on every shortcut) is not built; the error lists A, B and pool."""
     with pytest.raises(ValueError) as info:
         build(option)
     message = str(info.value)
-    assert "the paper's option C" in message and "every shortcut" in message  # what C means
-    assert "option 'pool'" in message and "Average pooling" in message  # what the student may have meant
-    assert "notebook 04" in message
+    assert f"unknown shortcut option {option!r}" in message
+    assert "'A' (IdentityPadding" in message and "'B' (ConvProjection" in message
+    assert "'pool' (AvgPoolPadding" in message
 
 
-def test_option_c_is_refused_before_any_layer_is_built(monkeypatch):
+def test_an_unknown_option_is_refused_before_any_layer_is_built(monkeypatch):
     import resnet_lessons.models.cifar as cifar
 
     def no_work(*args, **kwargs):
@@ -250,7 +250,7 @@ def test_option_c_is_refused_before_any_layer_is_built(monkeypatch):
 
     monkeypatch.setattr(cifar, "conv3x3", no_work)
     monkeypatch.setattr(cifar, "make_layer", no_work)
-    with pytest.raises(ValueError, match="every shortcut"):
+    with pytest.raises(ValueError, match="unknown shortcut option"):
         cifar_resnet(20, shortcut="C")
 
 

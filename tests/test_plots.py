@@ -206,15 +206,6 @@ def test_grad_norms_log_scale_and_pairs():
     np.testing.assert_allclose(lines["resnet-8"].get_xdata(), [1, 2, 3, 4])
 
 
-def test_lr_schedule():
-    lrs = [0.1] * 5 + [0.01] * 3 + [0.001] * 2
-    ax = plots.plot_lr_schedule(lrs).axes[0]
-    assert ax.get_yscale() == "log"
-    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), lrs)
-    with pytest.raises(ValueError, match="empty"):
-        plots.plot_lr_schedule([])
-
-
 def test_save_figure_makes_folders(tmp_path):
-    path = plots.save_figure(plots.plot_lr_schedule([0.1, 0.1, 0.01]), tmp_path / "a" / "b" / "lr.png")
+    path = plots.save_figure(plots.plot_grad_norms({"a": [0.1, 0.2]}), tmp_path / "a" / "b" / "norms.png")
     assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"

@@ -4,6 +4,7 @@ traceback), a SettingsError naming fit's arguments from Python."""
 import errno
 import os
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,12 @@ import torch
 from PIL import Image
 from torch import nn
 
+from conftest import tiny_net
 from resnet_lessons import files
 from resnet_lessons.__main__ import main
 from resnet_lessons.data import CLASSES, CIFAR10Tensors, load_cifar10
 from resnet_lessons.preflight import SettingsError
+from resnet_lessons.recipes import ONECYCLE
 from resnet_lessons.train import fit
 
 
@@ -76,17 +79,17 @@ def test_cuda_without_a_gpu(capsys, tmp_path, monkeypatch):
     said = _train(capsys, "--device", "cuda", "--data", str(tmp_path / "none"), out=tmp_path / "run")
     assert "--device cuda: this machine has no CUDA GPU" in said
     with pytest.raises(SettingsError, match="device='cuda': this machine has no CUDA GPU"):
-        fit(_net(), _tensors(), 1, device="cuda", progress=False)
+        fit(tiny_net(4, bias=True), _tensors(), 1, device="cuda")
 
 
 def test_python_names_its_arguments(tmp_path):
     for settings, expected in [({"lr": 0}, "lr=0 cannot train"), ({"batch_size": 0}, "batch_size=0 is not"),
                                ({"label_smoothing": 1.5}, "label_smoothing=1.5 is not"),
                                ({"val_size": -1}, "val_size=-1 is not")]:
-        with pytest.raises(SettingsError, match=expected):
-            fit(_net(), _tensors(), 1, progress=False, device="cpu", **settings)
+        with pytest.raises(SettingsError, match=expected):  # a Recipe is checked when it is made
+            replace(ONECYCLE, **settings)
     with pytest.raises(SettingsError, match="epochs=0 trains nothing"):
-        fit(_net(), _tensors(), 0, progress=False, device="cpu")
+        fit(tiny_net(4, bias=True), _tensors(), 0, device="cpu")
 
 
 # ----------------------------------------------------------------------- the output folder
@@ -129,7 +132,8 @@ def test_a_subset_below_the_batch_size(capsys, tmp_path, folder):
     said = _train(capsys, "--data", str(folder), "--subset", "20", "--batch-size", "32", out=tmp_path / "run")
     assert "Only 20 training images for --batch-size 32: not one full batch" in said
     with pytest.raises(SettingsError, match="Only 20 training images for batch_size=32"):
-        fit(_net(), load_cifar10(folder, progress=False).subset(20), 1, batch_size=32, progress=False, device="cpu")
+        fit(tiny_net(4, bias=True), load_cifar10(folder, progress=False).subset(20),
+            1, replace(ONECYCLE, batch_size=32), device="cpu")
 
 
 def test_eleven_classes(capsys, tmp_path):
@@ -171,18 +175,19 @@ def test_batch_norm_with_batches_of_one(capsys, tmp_path, folder):
 
 def test_a_model_that_cannot_take_the_images(tmp_path):
     with pytest.raises(SettingsError, match=r"parameters are torch.float64.*model.float\(\)"):
-        fit(_net().double(), _tensors(), 1, batch_size=8, progress=False, device="cpu")
+        fit(tiny_net(4, bias=True).double(), _tensors(), 1, replace(ONECYCLE, batch_size=8), device="cpu")
     wrong_input = nn.Sequential(nn.Flatten(), nn.Linear(5, 10))  # made for other images
     with pytest.raises(SettingsError, match=r"fails on a batch of 2 training images .*RuntimeError"):
-        fit(wrong_input, _tensors(), 1, batch_size=8, progress=False, device="cpu")
+        fit(wrong_input, _tensors(), 1, replace(ONECYCLE, batch_size=8), device="cpu")
     with pytest.raises(SettingsError, match="data has 10 classes.*returned shape \\[2, 3\\]"):
-        fit(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 3)), _tensors(), 1, batch_size=8, progress=False,
+        fit(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 3)), _tensors(), 1, replace(ONECYCLE, batch_size=8),
             device="cpu")
 
 
 def test_nothing_was_written_when_refused(tmp_path):
     with pytest.raises(SettingsError):
-        fit(_net(), _tensors(), 1, batch_size=1, out_dir=tmp_path / "run", progress=False, device="cpu")
+        fit(tiny_net(4, bias=True), _tensors(), 1, replace(ONECYCLE, batch_size=1), out_dir=tmp_path / "run",
+            device="cpu")
     assert not (tmp_path / "run").exists() or not list((tmp_path / "run").iterdir())
 
 
@@ -192,14 +197,8 @@ def test_nothing_was_written_when_refused(tmp_path):
 def test_a_subset_that_is_not_a_multiple_of_the_classes_trains_and_says_so(tmp_path):
     data = _tensors(100).subset(45)
     assert data.train_labels.bincount().tolist() == [5] * 5 + [4] * 5
-    history = fit(_net(), data, 1, batch_size=16, out_dir=tmp_path, progress=False, device="cpu")
+    history = fit(tiny_net(4, bias=True), data, 1, replace(ONECYCLE, batch_size=16), out_dir=tmp_path, device="cpu")
     assert "near-equal classes (45 training images are not a multiple of 10 classes)" in history.record.subset
-
-
-def _net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
 
 
 def _tensors(n: int = 40) -> CIFAR10Tensors:

@@ -9,19 +9,21 @@ from resnet_lessons.history import History, RunRecord
 from resnet_lessons.lab.reference import (
     END_MARKER,
     START_MARKER,
-    available,
     compare_results,
+    main,
+    results_markdown,
+    update_readme_results,
+)
+from resnet_lessons.reference import (
+    available,
     grad_norms,
     is_smoke,
     load_reference,
-    main,
     plot_degradation_with_reference,
     plot_with_reference,
     reference_label,
-    results_markdown,
     results_table,
     short_device,
-    update_readme_results,
 )
 
 DEVICE = "NVIDIA H100 80GB HBM3"
@@ -108,19 +110,16 @@ def test_reference_label_says_hardware_data_length_and_commit(results):
     assert short_device("CPU (2 threads)") == "CPU (2 threads)"
 
 
-@pytest.mark.parametrize("flags", [{"smoke": True}, {"fast": True}], ids=["smoke", "older key fast"])
-def test_a_smoke_run_is_labelled_as_such_whichever_key_stored_it(flags, tmp_path):
-    """Results written before --fast became --smoke say "fast": True; they are read as smoke runs too."""
+def test_a_smoke_run_is_labelled_as_such(tmp_path):
     root = tmp_path / "results"
-    _store(root, "depth", {"resnet-8": [0.2]}, flags=flags)
+    _store(root, "depth", {"resnet-8": [0.2]}, flags={"smoke": True})
     _store(root, "shortcuts", {"resnet-8": [0.2]})
     ref = load_reference("depth", root)
     assert is_smoke(ref.summary) and not is_smoke(load_reference("shortcuts", root).summary)
     assert reference_label(ref).endswith(", smoke run (tiny data, not a real reference)")
     assert "smoke run" not in reference_label(load_reference("shortcuts", root))
     assert "**Warning:** depth stored from smoke runs" in results_markdown(root)
-    assert not is_smoke({"smoke": False, "fast": True})  # the new key wins where both are there
-    assert not is_smoke({})
+    assert not is_smoke({"fast": True}) and not is_smoke({})  # only the key "smoke" says so
 
 
 def test_results_table_is_read_from_the_summary(results):

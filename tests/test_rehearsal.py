@@ -1,11 +1,13 @@
 """benchmarks/full_mode_rehearsal.py: the cut-short fit it injects, and how it reads the solution checks."""
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 
 import resnet_lessons.train as train
+from resnet_lessons.recipes import ONECYCLE
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "full_mode_rehearsal.py"
 _spec = importlib.util.spec_from_file_location("full_mode_rehearsal", _PATH)
@@ -30,15 +32,14 @@ def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
     for name in ("grid", "evaluation_subset"):  # the preamble wraps them too: restored after the test
         monkeypatch.setattr(landscape, name, getattr(landscape, name))
     calls = []
-    monkeypatch.setattr(train, "fit", lambda model, data, epochs, *args, **kwargs: calls.append(
-        (len(data.train_labels), len(data.test_labels), epochs, kwargs)))
+    monkeypatch.setattr(train, "fit", lambda model, data, epochs, recipe, **kwargs: calls.append(
+        (len(data.train_labels), len(data.test_labels), epochs, recipe.val_size, kwargs)))
     exec(rehearsal.PREAMBLE.format(epochs=1, train=1000, test=500), {})
 
-    train.fit("model", FakeData(50_000, 10_000), 30, recipe="onecycle")  # a full-mode run
-    train.fit("model", FakeData(500, 200), 2, batch_size=100)        # already small: data kept
-    train.fit("model", FakeData(50_000, 10_000), 30, val_size=5_000)  # a tenth held out: still a tenth
-    assert calls == [(1000, 500, 1, {"recipe": "onecycle"}), (500, 200, 1, {"batch_size": 100}),
-                     (1000, 500, 1, {"val_size": 100})]
+    train.fit("model", FakeData(50_000, 10_000), 30, recipe="onecycle", name="a")  # a full-mode run
+    train.fit("model", FakeData(500, 200), 2, replace(ONECYCLE, batch_size=100))  # already small: data kept
+    train.fit("model", FakeData(50_000, 10_000), 30, replace(ONECYCLE, val_size=5_000))  # a tenth: still a tenth
+    assert calls == [(1000, 500, 1, 0, {"name": "a"}), (500, 200, 1, 0, {}), (1000, 500, 1, 100, {})]
 
 
 def test_only_solution_cells_count_as_failed_checks():

@@ -1,10 +1,12 @@
 """The loss that fit() trains with is the recipe's: its label smoothing reaches the cross-entropy."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from conftest import tiny_net
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.recipes import RECIPES
 from resnet_lessons.train import fit
@@ -21,15 +23,9 @@ def tiny_data(n_train: int = 64, n_test: int = 20) -> CIFAR10Tensors:
     )
 
 
-def tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
-
-
-def smoothing_used_in_training(monkeypatch, **fit_kwargs) -> set[float]:
+def smoothing_used_in_training(monkeypatch, recipe) -> set[float]:
     """The label_smoothing of every cross-entropy computed while the model is in training mode."""
-    model = tiny_net()
+    model = tiny_net(4)
     seen = set()
     cross_entropy = F.cross_entropy
 
@@ -39,7 +35,7 @@ def smoothing_used_in_training(monkeypatch, **fit_kwargs) -> set[float]:
         return cross_entropy(*args, **kwargs)
 
     monkeypatch.setattr(F, "cross_entropy", spy)  # nn.CrossEntropyLoss calls F.cross_entropy
-    fit(model, tiny_data(), epochs=1, batch_size=32, progress=False, device="cpu", compile=False, **fit_kwargs)
+    fit(model, tiny_data(), epochs=1, recipe=replace(recipe, batch_size=32), device="cpu", compile=False)
     return seen
 
 
@@ -52,9 +48,9 @@ def test_some_recipe_smooths_labels():
 
 @pytest.mark.parametrize("recipe", SMOOTHED, ids=[r.name for r in SMOOTHED])
 def test_the_recipes_label_smoothing_reaches_the_training_loss(monkeypatch, recipe):
-    assert smoothing_used_in_training(monkeypatch, recipe=recipe) == {recipe.label_smoothing}
+    assert smoothing_used_in_training(monkeypatch, recipe) == {recipe.label_smoothing}
 
 
 def test_an_override_reaches_the_training_loss(monkeypatch):
-    assert smoothing_used_in_training(monkeypatch, recipe=SMOOTHED[0], label_smoothing=0.0) == {0.0}
-    assert smoothing_used_in_training(monkeypatch, recipe=RECIPES["paper"], label_smoothing=0.2) == {0.2}
+    assert smoothing_used_in_training(monkeypatch, replace(SMOOTHED[0], label_smoothing=0.0)) == {0.0}
+    assert smoothing_used_in_training(monkeypatch, replace(RECIPES["paper"], label_smoothing=0.2)) == {0.2}

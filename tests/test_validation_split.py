@@ -1,10 +1,13 @@
 """The validation split: held out of training, stratified, fixed; History chooses epochs on it, never on test."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from resnet_lessons.data import CIFAR10Tensors, validation_split
 from resnet_lessons.history import History
+from resnet_lessons.recipes import ONECYCLE
 from resnet_lessons.train import fit
 
 
@@ -34,7 +37,7 @@ def test_fit_holds_out_the_validation_images_and_reports_them_every_epoch():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                 torch.nn.Linear(4, 10))
-    h = fit(model, data, epochs=2, batch_size=50, val_size=100, progress=False, device="cpu")
+    h = fit(model, data, epochs=2, recipe=replace(ONECYCLE, batch_size=50, val_size=100), device="cpu")
     assert h.record.train_images == 200 and h.record.val_images == 100
     assert len(h.val_acc) == len(h.val_loss) == 2 and h.has_validation
     assert all(0 <= a <= 1 for a in h.val_acc)
@@ -70,4 +73,4 @@ def test_every_epoch_or_none_has_validation_numbers():
 @pytest.mark.parametrize("bad", [-1, 1.5, True, 300, 305])
 def test_bad_validation_sizes_are_refused_before_training(bad):
     with pytest.raises(ValueError):
-        fit(torch.nn.Linear(1, 1), _data(), epochs=1, val_size=bad, progress=False, device="cpu")
+        fit(torch.nn.Linear(1, 1), _data(), epochs=1, recipe=replace(ONECYCLE, val_size=bad), device="cpu")

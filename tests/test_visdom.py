@@ -17,8 +17,9 @@ import warnings
 
 import pytest
 
+from conftest import free_port
 from resnet_lessons.history import History, RunRecord
-from resnet_lessons.lab.visdom_logger import VisdomLogger, free_port, port_answers, start_server
+from resnet_lessons.lab.visdom_logger import VisdomLogger, port_answers, start_server
 
 visdom = pytest.importorskip("visdom")
 

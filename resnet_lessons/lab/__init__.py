@@ -1,14 +1,15 @@
-"""The lab: how the course makes, stores and shows its reference results. Notebooks rarely need it.
+"""The lab: how the course makes and stores its reference results. Notebooks never import it.
 
-The course layer (``resnet_lessons.models``, ``data``, ``loop``, ``train``, ``plots``, ``checks``, ...) is
-what a student reads and the notebooks call. This sub-package is the machinery around it:
+The course layer (``resnet_lessons.models``, ``data``, ``loop``, ``train``, ``plots``, ``reference``,
+``checks``, ...) is what a student reads and the notebooks call; it imports nothing from here
+(tests/test_layers.py checks it). This sub-package is the machinery around it:
 
     plans        what each reference experiment trains (its runs, as plain data)
     experiments  runs a plan with the course's trainer and writes its results
     store        where results live (results/NAME/): file names, run keys, reuse of stored runs
     figures      the figure of each experiment; tables: its summary table
     cli          ``python -m resnet_lessons experiment ...``
-    reference    reads stored results back for the notebooks (tables, curves under a live run)
+    reference    the README's results section from the stored results; did a rerun reproduce them
     provenance   how a result was made: command, commit, versions, device, data
     visdom_logger, visdom_assets   curves in a visdom server, and its page files
     edition      the student edition of the notebooks (``make student``)

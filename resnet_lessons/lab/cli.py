@@ -16,20 +16,9 @@ def default_out(smoke: bool) -> Path:
     """Where results go by default: the repository's results/ (full size) or runs/experiments-smoke."""
     if smoke:
         return Path("runs") / "experiments-smoke"
-    from .reference import default_results_dir
+    from ..config import default_results_dir
 
     return default_results_dir()
-
-
-class _RenamedFlag(argparse.Action):
-    """A flag that no longer exists: argparse's usage error (exit status 2), saying what replaced it."""
-
-    def __init__(self, option_strings, dest, hint: str, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS, **kwargs)
-        self.hint = hint
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} {self.hint}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a tiny run on any CPU that checks the whole pipeline in about a minute "
                         f"(≤{SMOKE_TRAIN_IMAGES} training images, 1 epoch, depths 8 and 14); not a result. "
                         "Default output runs/experiments-smoke")
-    parser.add_argument("--fast", action=_RenamedFlag, dest="renamed_fast",
-                        hint="is now called --smoke (a tiny pipeline check, not the notebooks' fast mode)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"epochs of every training run (default {FULL_EPOCHS}; the seed-001 baseline keeps its "
                         "20 and the gradients experiment its 2)")

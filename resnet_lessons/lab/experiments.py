@@ -47,6 +47,7 @@ import torch
 from .. import config
 from ..files import read_json, write_json
 from ..history import History
+from ..reference import is_smoke
 from ..train import TrainingDiverged, fit
 from . import provenance
 from .figures import (
@@ -74,7 +75,6 @@ from .plans import (
     shortcuts_plan,
     trained_plan,
 )
-from .reference import is_smoke
 from .store import HISTORIES_FILE, PROVENANCE_FILE, find_stored_run, load_histories, run_key, write_results
 from .tables import (
     depth_columns,
@@ -205,11 +205,9 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
         recorder = GradNormRecorder(*_grad_batch(run_data, target))
         recorder.measure(model, epoch=0)
         callbacks.append(recorder)
-    history = fit(
-        model, run_data, run.epochs, run.full_recipe(), seed=run.seed, device=device,
-        compile=run.compile if compile is None else compile,
-        callbacks=callbacks, progress=progress, name=run.name, val_size=run.val_size,
-    )
+    config.set_progress(progress)
+    history = fit(model, run_data, run.epochs, run.full_recipe(), name=run.name, callbacks=callbacks, device=device,
+                  compile=run.compile if compile is None else compile)
     wall = time.perf_counter() - start
     if history.record.interrupted:
         raise KeyboardInterrupt
@@ -374,7 +372,7 @@ def replot_experiment(name: str, out_dir: str | Path) -> Path:
     if not histories:
         raise ValueError(f"No stored runs in {out / HISTORIES_FILE}: nothing to replot.")
     old = read_json(out / PROVENANCE_FILE) if (out / PROVENANCE_FILE).exists() else {}
-    smoke = is_smoke(old)  # "smoke", or "fast" in results written before --fast became --smoke
+    smoke = is_smoke(old)
     first = next(iter(histories.values())).record
     data_facts = old.get("data") or {"label": first.data or "?", "source": first.data_source or "?",
                                      "train_images": first.train_images, "test_images": first.test_images}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from matplotlib.figure import Figure
 
 from ..history import History
+from ..live import LIVE_RECIPE  # the onecycle recipe with a gentle start, for short runs
 from ..recipes import Recipe, get_recipe
 
 FULL_EPOCHS = 10
@@ -26,16 +27,6 @@ GRAD_BATCH = 250  # a multiple of the 10 classes, so the batch is stratified
 """Images in the fixed batch on which gradient norms are measured."""
 GRADIENTS_TRAIN_IMAGES = 20_000
 """The gradients experiment trains on a subset: the norms are the point, not the accuracy."""
-GRADIENTS_RECIPE = replace(get_recipe("onecycle"), name="onecycle, gentle start", lr=0.1, batch_size=128,
-                           warmup=0.3)
-"""The onecycle recipe made gentler for the gradients experiment's two short epochs (312 steps).
-
-With the architecture experiments' settings (batch 512, peak lr 0.2, 15 % warm-up) two epochs are only 78
-steps with a 12-step warm-up: in the first stored run (commit 8e75991) ResNet-56 and ResNet-110 never left
-the 90 % error of guessing, so their "after training" gradients described failed starts. Batch 128, peak
-lr 0.1 and a 30 % warm-up let the residual networks start learning (ResNet-110 reached 77 % training error
-after one such epoch in a CPU trial); the deep plain networks may still not, which is the point.
-"""
 
 # He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016, Table 6:
 # CIFAR-10 test error (%) of the CIFAR ResNets, original CIFAR-10, 64k iterations. Quoted from the paper.
@@ -71,7 +62,7 @@ class Run:
         gradients experiment its 2).
     train_images: train on a stratified subset of this many images (None: all of them).
     grad_norms: also measure per-layer gradient norms at initialisation and after every epoch.
-    val_size: hold out this many training images as a validation split (``fit(..., val_size=...)``).
+    val_size: hold out this many training images as a validation split (the recipe's ``val_size``).
     ship: store the trained network under this name for :func:`resnet_lessons.trained.trained`.
     compile: torch.compile the model (None: as ``fit`` decides, on a GPU only); ``--compile`` overrides it.
     group, depth: how the figure and the tables sort the run ("plain"/"residual"/..., its depth).
@@ -94,7 +85,8 @@ class Run:
     compile: bool | None = None
 
     def full_recipe(self) -> Recipe:
-        recipe = get_recipe(self.recipe)
+        """The recipe ``fit`` gets: ``recipe`` with this run's batch size, seed and validation split."""
+        recipe = replace(get_recipe(self.recipe), seed=self.seed, val_size=self.val_size)
         return replace(recipe, batch_size=self.batch_size) if self.batch_size else recipe
 
     def model_description(self) -> str:
@@ -211,9 +203,9 @@ def trained_plan(smoke: bool) -> list[Run]:
 def gradients_plan(smoke: bool) -> list[Run]:
     common = _arch_fields(smoke)
     common["epochs"] = 1 if smoke else 2
-    common["recipe"] = GRADIENTS_RECIPE
+    common["recipe"] = LIVE_RECIPE
     if not smoke:
-        common["batch_size"] = GRADIENTS_RECIPE.batch_size
+        common["batch_size"] = LIVE_RECIPE.batch_size
     depths = _depths(smoke, (20, 56, 110))
     subset = None if smoke else GRADIENTS_TRAIN_IMAGES
     runs = []

@@ -26,7 +26,7 @@ def run_key(run: Run, data, device: str) -> dict:
     return {
         "model": run.model,
         "model_kwargs": dict(run.model_kwargs),
-        "recipe": run.full_recipe().to_dict(),
+        "recipe": run.full_recipe().optimiser_settings(),
         "epochs": run.epochs,
         "seed": run.seed,
         "train_images": run.train_images or len(data.train_labels),

@@ -64,13 +64,6 @@ def port_answers(host: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def default_env_path() -> Path:
     """Where our servers keep visdom's saved environments: ``<cache_dir>/visdom``."""
     from resnet_lessons.config import cache_dir

@@ -17,9 +17,8 @@ blocks' shortcuts are plain identities.
 
 Note on names: A and B are the paper's options A and B; option B (projections where the shape changes)
 is also torchvision's ``downsample``. The paper's option C means "projections on *every* shortcut",
-which the course does not build (notebook 04's exercise 4 counts what it would cost). The course calls
-its average-pooling shortcut "pool", not C, because the paper's C is all-projection shortcuts; asking
-for option "C" raises a ValueError that says so.
+which the course does not build (notebook 04's exercise 4 counts what it would cost); the course's
+average-pooling shortcut is option "pool".
 """
 
 from __future__ import annotations
@@ -31,25 +30,13 @@ SHORTCUT_OPTIONS = ("A", "B", "pool")
 
 
 def check_shortcut_option(option: object) -> str:
-    """Return ``option`` as "A", "B" or "pool" (any case accepted).
-
-    "C" raises ValueError saying that the paper's option C (projections on every shortcut) is not built
-    here and that average pooling plus zero channels is option "pool"; anything else raises ValueError
-    listing the valid options.
-    """
+    """Return ``option`` as "A", "B" or "pool" (any case accepted); anything else raises ValueError
+    listing the valid options."""
     if isinstance(option, str):
         if option.upper() in ("A", "B"):
             return option.upper()
         if option.lower() == "pool":
             return "pool"
-        if option.upper() == "C":
-            raise ValueError(
-                f"shortcut option {option!r} is not built here: the paper's option C means projections on "
-                "every shortcut (a 1x1 convolution + BatchNorm in every block), which this package does not "
-                "build; notebook 04's exercise 4 counts what it would cost. Average pooling plus zero "
-                "channels (AvgPoolPadding, no parameters) is option 'pool'; a projection only where the "
-                "shape changes is option 'B'."
-            )
     raise ValueError(
         f"unknown shortcut option {option!r}: valid options are 'A' (IdentityPadding: subsample and add zero "
         "channels, no parameters), 'B' (ConvProjection: 1x1 convolution + BatchNorm) and 'pool' "
