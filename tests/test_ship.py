@@ -33,8 +33,8 @@ DATA = _data()
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
-    fit(build_model("resnet8"), DATA, 2, replace(get_recipe("onecycle"), batch_size=40), out_dir=out,
-        name="resnet8", val_size=20, device="cpu", progress=False)
+    fit(build_model("resnet8"), DATA, 2, replace(get_recipe("onecycle"), batch_size=40, val_size=20), out_dir=out,
+        name="resnet8", device="cpu")
     return out
 
 
