@@ -21,6 +21,7 @@ DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves i
 TRAIN_FLAGS = {  # fit's argument -> the train command's flag, to name settings in error messages
     "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
     "label_smoothing": "--label-smoothing", "val_size": "--val-size", "device": "--device", "out_dir": "--out",
+    "seed": "--seed", "resume": "--resume", "overwrite": "--overwrite", "switch_hardware": "--switch-hardware",
 }
 
 
@@ -65,9 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hold out N training images (stratified) as a validation split, evaluated "
                        "every epoch; choose epochs and settings on it, not on the test set (default 0: none)")
     train.add_argument("--out", default=None, metavar="DIR",
-                       help="output folder (default runs/<model>-<recipe>)")
+                       help="output folder (default runs/ and a name made of every setting given, e.g. "
+                       "runs/resnet20-onecycle-30ep-seed0-subset1000)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (same settings as when it started)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run saved in --out (without it, a folder that holds a run is refused)")
+    train.add_argument("--switch-hardware", action="store_true",
+                       help="with --resume: continue on another device or precision than the run started on "
+                       "(recorded in the history)")
     train.add_argument("--batch-size", type=int, default=None, help="override the recipe's batch size")
     train.add_argument("--lr", type=float, default=None, help="override the recipe's (peak) learning rate")
     train.add_argument("--weight-decay", type=float, default=None, help="override the recipe's weight decay")
@@ -129,24 +136,62 @@ def _data(args):
     return data
 
 
+def default_run_dir(args) -> Path:
+    """``--out``'s default: runs/ and a name made of the settings, so runs with different settings never share
+    a folder, e.g. ``runs/resnet20-onecycle-30ep-seed0`` or ``runs/resnet20-onecycle-30ep-seed0-subset1000-val100``."""
+    parts = [args.model, args.recipe, f"{args.epochs}ep", f"seed{args.seed}"]
+    optional = {"subset": args.subset, "test": args.test_subset, "val": args.val_size or None,
+                "bs": args.batch_size, "lr": args.lr, "wd": args.weight_decay, "ls": args.label_smoothing}
+    parts += [f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}"
+              for name, value in optional.items() if value is not None]
+    if args.no_augment:
+        parts.append("noaugment")
+    if args.data:
+        parts.append("data-" + (Path(args.data).expanduser().resolve().name or "root"))
+    return Path("runs") / "-".join(parts)
+
+
 def _check_train_arguments(args, out: Path):
-    """Every check that needs no data, before loading it: the settings, the model, the output folder.
-    Returns the model. Raises SettingsError or ValueError."""
+    """Every check that needs no data, before loading it: the settings, the model, the output folder, the
+    environment's switches. Returns the model. Raises SettingsError or ValueError."""
+    import torch
+
+    from . import config
+    from .checkpoint import OutDirLock, check_not_replacing
     from .models import build_model
-    from .preflight import SettingsError, check_out_dir, check_settings, checkpoint_bytes
+    from .preflight import (
+        SettingsError,
+        check_out_dir,
+        check_out_dir_place,
+        check_seed,
+        check_settings,
+        checkpoint_bytes,
+    )
 
     check_settings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                    label_smoothing=args.label_smoothing, val_size=args.val_size, device=args.device)
+    check_seed(args.seed)
     for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
         if value is not None and value < 1:
             raise SettingsError(f"{flag} {value} holds no images: give 1 or more (e.g. 1000), or leave it out.")
+    if args.switch_hardware and not args.resume:
+        raise SettingsError("--switch-hardware only applies to a resumed run: add --resume, or leave it out.")
+    if config.get_device(args.device).type == "cpu":
+        config.cpu_bf16()  # a bad RESNET_LESSONS_CPU_BF16 is a ValueError here, not after the data loads
+    if args.visdom is not None:
+        from .lab.visdom_logger import default_port
+
+        default_port()  # a bad RESNET_LESSONS_VISDOM_PORT, likewise
+    check_out_dir_place(out, args.data or config.data_dir())
+    check_not_replacing(out, args.resume, args.overwrite)
+    OutDirLock(out).check()
+    torch.manual_seed(args.seed)  # the model's initial weights
     model = build_model(args.model)  # a misspelt name should not wait for the data
     check_out_dir(out, checkpoint_bytes(model))
     return model
 
 
 def train_main(args, argv: list[str]) -> int:
-    import torch
 
     from .checkpoint import CheckpointError
     from .data import DataNotFoundError
@@ -154,9 +199,8 @@ def train_main(args, argv: list[str]) -> int:
     from .preflight import SettingsError
     from .train import TrainingDiverged, fit
 
-    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.recipe}"
+    out = Path(args.out) if args.out else default_run_dir(args)
     try:
-        torch.manual_seed(args.seed)
         model = _check_train_arguments(args, out)
         data = _data(args)
     except SettingsError as e:
@@ -173,6 +217,7 @@ def train_main(args, argv: list[str]) -> int:
             visdom=args.visdom, seed=args.seed, device=args.device,
             compile=False if args.no_compile else (True if args.compile else None), augment=not args.no_augment,
             progress=not args.no_progress, name=args.model, val_size=args.val_size,
+            overwrite=args.overwrite, switch_hardware=args.switch_hardware,
         )
     except SettingsError as e:  # found by fit before any training (the data does not fit the model...)
         print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)

@@ -43,7 +43,12 @@ from .checkpoint import (
     FORMAT,
     FORMAT_V1,
     CheckpointError,
+    OutDirLock,
+    check_not_replacing,
+    check_same_hardware,
+    clear_run,
     load_checkpoint,
+    record_hardware_switch,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -345,6 +350,8 @@ def fit(
     progress: bool = True,
     name: str | None = None,
     val_size: int = 0,
+    overwrite: bool = False,
+    switch_hardware: bool = False,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return the per-epoch History.
 
@@ -356,7 +363,8 @@ def fit(
     out_dir: folder for ``checkpoint.pt`` (after every epoch) and ``history.json``; None saves nothing.
     resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs);
         "auto" does so when there is a checkpoint and starts afresh otherwise; False starts afresh
-        (and replaces an earlier checkpoint in ``out_dir``).
+        (refused when ``out_dir`` holds a run, unless ``overwrite``). While fit runs, ``out_dir/run.lock``
+        keeps a second training out of the folder.
     live_plot: True draws the loss and error curves in the notebook, updated in place after every
         epoch; pass a :class:`~resnet_lessons.plots.LivePlot` instead to draw several runs on one figure.
     visdom: a :class:`~resnet_lessons.lab.visdom_logger.VisdomLogger`, or an environment name, to send the
@@ -372,6 +380,9 @@ def fit(
     val_size: hold out this many training images (stratified, always the same ones for the same
         number, whatever the seed) as a validation split, evaluated after every epoch
         (``history.val_acc``). Choose epochs and settings on it, never on the test set. 0: none.
+    overwrite: replace the run stored in ``out_dir`` (its files are deleted before training starts).
+    switch_hardware: resume a run on another device or precision than it started on (refused otherwise,
+        as it changes the run's numbers); the history's ``device`` and ``precision`` record the change.
     """
     # --- every check that can fail, before any work (preflight.SettingsError says what to change) ---
     check_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -380,6 +391,7 @@ def fit(
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
     if resume is True and out_dir is None:
         raise ValueError("resume=True needs out_dir: the folder that holds the run's checkpoint.")
+    check_not_replacing(out_dir, resume, overwrite)
     recipe = get_recipe(recipe)
     overrides = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
@@ -400,6 +412,9 @@ def fit(
     check_data_and_model(model, data, batch_size=recipe.batch_size, val_size=val_size, device=device)
     if out_dir is not None:
         check_out_dir(out_dir, checkpoint_bytes(model))
+        OutDirLock(out_dir).acquire()  # released when fit ends; refused while another process trains here
+        if overwrite:
+            clear_run(out_dir)
         removed = remove_orphans(out_dir, [CHECKPOINT_FILE, HISTORY_FILE])
         if removed:
             print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
@@ -473,6 +488,9 @@ def fit(
                 + "\nCall fit with the run's original settings (on the command line: the run's original command "
                 "with --resume), or use another out_dir (--out) to start a new run."
             )
+        this_call = history.record
+        switched = check_same_hardware(History.from_dict(saved["history"]).record, this_call, switch_hardware,
+                                       checkpoint_path)
         try:
             model.load_state_dict(saved["model"])
         except RuntimeError as e:
@@ -485,16 +503,14 @@ def fit(
         start_epoch = saved["epoch"]
         if start_epoch >= epochs:
             print(f"{name}: the run in {out_dir} already finished its {epochs} epochs; loaded it.")
+            OutDirLock(out_dir).release()
             return history
+        if switched:
+            record_hardware_switch(history.record, this_call, switched, start_epoch)
+            print(f"{name}: continuing on other hardware; the history records it ({', '.join(switched)}).")
         print(f"{name}: resuming from the checkpoint of epoch {start_epoch} of {epochs} in {out_dir}.")
     else:
         torch.manual_seed(seed)
-        if has_checkpoint:
-            warnings.warn(
-                f"{checkpoint_path} holds an earlier run; this run starts from scratch and will replace it "
-                "(pass resume=True to continue that run instead).",
-                stacklevel=2,
-            )
 
     # --- where the curves go ---------------------------------------------------------------------
     epoch_callbacks = list(callbacks)
@@ -567,6 +583,8 @@ def fit(
     finally:
         epochs_bar.close()
         restore_settings()
+        if out_dir is not None:
+            OutDirLock(out_dir).release()
     return history
 
 
