@@ -59,7 +59,7 @@ from .files import remove_orphans, tensor_checksum
 from .history import History, RunRecord
 from .loader import DeviceLoader
 from .loop import train_one_epoch
-from .preflight import check_data_and_model, check_out_dir, check_settings, checkpoint_bytes
+from .preflight import check_data_and_model, check_out_dir, check_seed, check_settings, checkpoint_bytes
 from .progress import tqdm  # tqdm.auto, with notebook bars that read as finished once saved
 from .recipes import Recipe, get_recipe, make_optimizer, make_scheduler
 
@@ -391,6 +391,7 @@ def fit(
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
     if resume is True and out_dir is None:
         raise ValueError("resume=True needs out_dir: the folder that holds the run's checkpoint.")
+    check_seed(seed)
     check_not_replacing(out_dir, resume, overwrite)
     recipe = get_recipe(recipe)
     overrides = {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "label_smoothing": label_smoothing}
