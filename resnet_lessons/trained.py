@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 import torch
@@ -105,7 +105,24 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
             f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
             f"Make it with `python -m resnet_lessons experiment trained --models {name}`."
         )
-    return TrainedRecord(**read_json(path))
+    return record_from_file(path)
+
+
+def record_from_file(path: Path) -> TrainedRecord:
+    """The TrainedRecord stored at ``path``; TrainedNetworkError naming the file and the fields it lacks or
+    does not know (a damaged or hand-edited record), instead of a TypeError that names no file."""
+    values = read_json(path)
+    fields = TrainedRecord.__dataclass_fields__
+    required = [name for name, f in fields.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in values]
+    unknown = sorted(set(values) - set(fields))
+    if missing or unknown:
+        what = "; ".join(part for part in (f"it lacks {', '.join(missing)}" if missing else "",
+                                           f"it has unknown fields {', '.join(unknown)}" if unknown else "") if part)
+        raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
+                                  f"(git checkout -- {path.name} in its folder) or remake it with "
+                                  "`python -m resnet_lessons experiment trained`.")
+    return TrainedRecord(**values)
 
 
 def trained(name: str, results_dir: str | os.PathLike | None = None,
