@@ -163,9 +163,15 @@ def _build(model: str, kwargs: dict) -> nn.Module:
 
 
 def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike | None = None) -> Path:
-    """Store ``model`` as shipped network ``record["name"]``: half-precision weights, then the record
-    (with the file's name and SHA-256 added). Returns the record's path."""
-    folder = trained_dir(results_dir)
+    """Store ``model`` as shipped network ``record["name"]`` in ``results_dir``'s ``trained/networks``
+    (see :func:`write_trained`). Returns the record's path."""
+    return write_trained(model, record, trained_dir(results_dir))
+
+
+def write_trained(model: nn.Module, record: dict, folder: str | os.PathLike) -> Path:
+    """Write ``model`` into ``folder``: half-precision weights, then the record (with the file's name and
+    SHA-256 added). Returns the record's path."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = record["name"]
     weights = folder / f"{name}.pt"
