@@ -103,7 +103,7 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
         names = ", ".join(available_trained(results_dir)) or "none"
         raise TrainedNetworkError(
             f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
-            f"Make it with `python -m resnet_lessons experiment trained --models {name}`."
+            f"Make it with `python -m resnet_lessons experiment trained --models {name} --update-stored`."
         )
     return record_from_file(path)
 

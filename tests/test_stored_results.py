@@ -197,3 +197,15 @@ def test_a_shipped_record_with_a_missing_field_names_the_file(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(TrainedNetworkError, match=r"resnet20\.json.*val_acc"):
         read_record("resnet20", tmp_path)
+
+
+def test_a_stored_history_with_an_unknown_fact_names_the_file(tmp_path):
+    from resnet_lessons.lab.reference import load_reference
+
+    folder = tmp_path / "depth"
+    shutil.copytree(default_results_dir() / "depth", folder)
+    histories = json.loads((folder / "histories.json").read_text())
+    next(iter(histories.values()))["record"]["devise"] = "a typo"
+    (folder / "histories.json").write_text(json.dumps(histories))
+    with pytest.raises(ValueError, match=r"depth/histories\.json.*devise"):
+        load_reference("depth", tmp_path)

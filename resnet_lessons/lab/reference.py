@@ -26,6 +26,7 @@ from pathlib import Path
 from ..config import RESULTS_ENV, default_results_dir
 from ..files import read_json
 from ..history import History
+from .store import load_histories
 
 ORDER = ("degradation", "depth", "shortcuts", "resnext", "recipes", "gradients")
 """The order of the experiments in the README (others follow, alphabetically)."""
@@ -96,10 +97,10 @@ def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> R
         stored = available(root)
         raise FileNotFoundError(
             f"No stored result {name!r} in {root}; available: {', '.join(stored) if stored else 'none'}. "
-            f"Make it with: python -m resnet_lessons experiment {name}"
+            f"Make it with: python -m resnet_lessons experiment {name} --update-stored"
             + (f" (or set ${RESULTS_ENV} to the folder that holds the course's results/)" if not stored else "")
         )
-    histories = {run: History.from_dict(d) for run, d in read_json(folder / "histories.json").items()}
+    histories = load_histories(folder / "histories.json")  # a damaged file: an error that names it
     record = read_json(folder / "provenance.json") if (folder / "provenance.json").is_file() else {}
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
     figure = folder / "figure.png"

@@ -47,7 +47,11 @@ def load_histories(path: Path) -> dict[str, History]:
     """``histories.json`` as {run name: History}; empty when the file does not exist."""
     if not path.exists():
         return {}
-    return {name: History.from_dict(d) for name, d in read_json(path).items()}
+    try:
+        return {name: History.from_dict(d) for name, d in read_json(path).items()}
+    except (TypeError, KeyError, AttributeError, ValueError) as e:  # a damaged or hand-edited file
+        raise ValueError(f"{path} does not hold readable run histories ({type(e).__name__}: {e}). Restore it "
+                         "(git checkout -- histories.json in its folder) or make it again.") from None
 
 
 def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History, str] | None:
