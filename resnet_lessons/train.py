@@ -489,9 +489,6 @@ def fit(
                 + "\nCall fit with the run's original settings (on the command line: the run's original command "
                 "with --resume), or use another out_dir (--out) to start a new run."
             )
-        this_call = history.record
-        switched = check_same_hardware(History.from_dict(saved["history"]).record, this_call, switch_hardware,
-                                       checkpoint_path)
         try:
             model.load_state_dict(saved["model"])
         except RuntimeError as e:
@@ -500,12 +497,13 @@ def fit(
         scheduler.load_state_dict(saved["scheduler"])
         scaler.load_state_dict(saved["scaler"])
         set_rng_state(saved["rng"], train_loader.generator)
-        history = History.from_dict(saved["history"])
+        this_call, history = history.record, History.from_dict(saved["history"])
         start_epoch = saved["epoch"]
         if start_epoch >= epochs:
             print(f"{name}: the run in {out_dir} already finished its {epochs} epochs; loaded it.")
             OutDirLock(out_dir).release()
             return history
+        switched = check_same_hardware(history.record, this_call, switch_hardware, checkpoint_path)
         if switched:
             record_hardware_switch(history.record, this_call, switched, start_epoch)
             print(f"{name}: continuing on other hardware; the history records it ({', '.join(switched)}).")
