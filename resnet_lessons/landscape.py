@@ -529,7 +529,7 @@ def write_provenance(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data import load_cifar10
+    from .data import DataNotFoundError, load_cifar10
     from .files import replaced_folder
     from .lab.provenance import command_line, data_facts, environment, git_state, utc_now
     from .trained import TrainedNetworkError, trained
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = {"grid": f"{args.grid}x{args.grid}", "extent": args.extent, "images": args.images,
                     "split": "train", "seed": args.seed, "data": data_facts(data)["label"]}
         check_not_mixing(out, args.models, settings)
-    except (ValueError, FileNotFoundError, TrainedNetworkError) as e:
+    except (ValueError, FileNotFoundError, TrainedNetworkError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.threads is not None:

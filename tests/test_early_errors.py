@@ -50,3 +50,15 @@ def test_bad_environment_switches_are_named_before_the_data(tmp_path, capsys, mo
     assert main(_train(tmp_path, "--out", str(tmp_path / "run"), *extra)) == 2
     err = capsys.readouterr().err
     assert f"{variable}={value!r}" in err and "no-such-data" not in err
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (("--device", "xpu"), "--device xpu is not a device the course trains on"),
+    (("--seed", "123456789012345678901234"), "--seed 123456789012345678901234 is not a seed"),
+])
+def test_bad_experiment_arguments_are_named_before_the_data(tmp_path, capsys, extra, expected):
+    from resnet_lessons.lab.cli import experiment_main
+
+    assert experiment_main(["depth", "--smoke", "--data", str(tmp_path / "no-such-data"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "no-such-data" not in err

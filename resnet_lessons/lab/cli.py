@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..preflight import SettingsError, check_device, check_seed
 from . import provenance
 from .experiments import EXPERIMENTS, RunsDiverged, check_not_mixing, load_data, replot_experiment, run_experiment
 from .plans import FULL_EPOCHS, SMOKE_TRAIN_IMAGES
@@ -108,6 +109,12 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     if args.epochs is not None and args.epochs < 1:
         print(f"error: --epochs must be at least 1, got {args.epochs}.", file=sys.stderr)
+        return 2
+    try:
+        check_seed(args.seed)
+        check_device(args.device)
+    except SettingsError as e:
+        print(f"error: {e.spelled({'seed': '--seed', 'device': '--device'})}", file=sys.stderr)
         return 2
     argv = list(argv)
     if argv[:1] != ["experiment"]:
