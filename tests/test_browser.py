@@ -139,10 +139,14 @@ def http_ok(url: str) -> bool:
 TRAINING_CELL = """\
 # NBVAL_IGNORE_OUTPUT
 # Added by tests/test_browser.py: a short training run with its progress bars and live figure.
+from dataclasses import replace
+
+from resnet_lessons.plots import LivePlot
+from resnet_lessons.recipes import ONECYCLE
 from resnet_lessons.train import fit
 
-history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), epochs=2, recipe="onecycle",
-              batch_size=20, live_plot=True, name="resnet-8")
+history = fit(build_model("resnet8"), data.subset(400, 200, seed=0), 2, replace(ONECYCLE, batch_size=20),
+              name="resnet-8", callbacks=[LivePlot(title="resnet-8")])
 """
 
 
@@ -166,7 +170,8 @@ def lab(tmp_path):
 
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "RESNET_LESSONS_FAST": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+           "RESNET_LESSONS_PROGRESS": "1"}  # bars on, as a student sees them (tests/conftest.py turns them off)
     env.pop("MPLBACKEND", None)  # kernels draw inline, as in a student's JupyterLab
     root_flag = ["--allow-root"] if os.geteuid() == 0 else []  # as the Makefile adds it
     command = [str(BIN / "jupyter"), "lab", f"--notebook-dir={folder}", *root_flag, "--no-browser",
