@@ -1,6 +1,6 @@
 """Stored results are never replaced or mixed by default: experiments and the landscape command write a new run
 under runs/ unless told --update-stored, refuse to mix runs of other settings into one experiment's files, and
-write each folder atomically (resnet_lessons.lab.cli, lab.experiments, lab.store, landscape, trained)."""
+write each folder atomically (resnet_lessons.lab.cli, lab.experiments, lab.store, lab.landscape, trained)."""
 
 from __future__ import annotations
 
