@@ -17,7 +17,9 @@ lab (``resnet_lessons.lab``) makes and stores the reference results and imports 
 the other way round.
 """
 
-from .config import get_device, is_fast, pick, set_fast
+from .config import get_device, is_fast, pick, set_fast, warn_unknown_variables
+
+warn_unknown_variables()
 
 __version__ = "0.1.0"
 

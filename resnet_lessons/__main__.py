@@ -21,7 +21,7 @@ DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves i
 TRAIN_FLAGS = {  # a setting of fit or of the Recipe -> the train command's flag, to name it in error messages
     "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
     "label_smoothing": "--label-smoothing", "val_size": "--val-size", "seed": "--seed", "device": "--device",
-    "out_dir": "--out",
+    "out_dir": "--out", "resume": "--resume", "overwrite": "--overwrite", "switch_hardware": "--switch-hardware",
 }
 
 
@@ -59,9 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hold out N training images (stratified) as a validation split, evaluated "
                        "every epoch; choose epochs and settings on it, not on the test set (default 0: none)")
     train.add_argument("--out", default=None, metavar="DIR",
-                       help="output folder (default runs/<model>-<recipe>)")
+                       help="output folder (default runs/ and a name made of every setting given, e.g. "
+                       "runs/resnet20-onecycle-30ep-seed0-subset1000)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (same settings as when it started)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run saved in --out (without it, a folder that holds a run is refused)")
+    train.add_argument("--switch-hardware", action="store_true",
+                       help="with --resume: continue on another device or precision than the run started on "
+                       "(recorded in the history)")
     train.add_argument("--batch-size", type=int, default=None, help="override the recipe's batch size")
     train.add_argument("--lr", type=float, default=None, help="override the recipe's (peak) learning rate")
     train.add_argument("--weight-decay", type=float, default=None, help="override the recipe's weight decay")
@@ -123,14 +129,46 @@ def _data(args):
     return data
 
 
-def _recipe_and_model(args, out: Path):
-    """The recipe with the command's overrides, and the model. What can be refused without the data is
-    refused here, before loading it (the recipe's values, the epochs, the device, the model's name, the
-    output folder); fit checks the data against the model. Raises SettingsError or ValueError."""
+def default_run_dir(args) -> Path:
+    """``--out``'s default: runs/ and a name made of the settings, so runs with different settings never share
+    a folder, e.g. ``runs/resnet20-onecycle-30ep-seed0`` or ``runs/resnet20-onecycle-30ep-seed0-subset1000-val100``."""
+    parts = [args.model, args.recipe, f"{args.epochs}ep", f"seed{args.seed}"]
+    optional = {"subset": args.subset, "test": args.test_subset, "val": args.val_size or None,
+                "bs": args.batch_size, "lr": args.lr, "wd": args.weight_decay, "ls": args.label_smoothing}
+    parts += [f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}"
+              for name, value in optional.items() if value is not None]
+    if args.no_augment:
+        parts.append("noaugment")
+    if args.data:
+        parts.append("data-" + (Path(args.data).expanduser().resolve().name or "root"))
+    return Path("runs") / "-".join(parts)
+
+
+def resume_mode(args) -> bool | str:
+    """fit's ``resume`` for the flags --resume, --overwrite and --switch-hardware (SettingsError for a pair
+    that cannot go together)."""
+    from .preflight import SettingsError
+
+    if args.overwrite and args.resume:
+        raise SettingsError("--resume and --overwrite contradict each other: continue the run in --out, or "
+                            "replace it, not both.")
+    if args.switch_hardware and not args.resume:
+        raise SettingsError("--switch-hardware only applies to a resumed run: add --resume, or leave it out.")
+    return "overwrite" if args.overwrite else "switch-hardware" if args.switch_hardware else args.resume
+
+
+def _check_train_arguments(args, out: Path):
+    """Every check that needs no data, before loading it: the recipe with the command's overrides, the epochs,
+    the device, the model's name, the output folder, the environment's switches; fit checks the data against
+    the model. Returns the recipe and the model. Raises SettingsError or ValueError."""
     from dataclasses import replace
 
+    import torch
+
+    from . import config
+    from .checkpoint import check_run_folder
     from .models import build_model
-    from .preflight import SettingsError, check_out_dir, check_settings, checkpoint_bytes
+    from .preflight import SettingsError, check_out_dir, check_out_dir_place, check_settings, checkpoint_bytes
     from .recipes import get_recipe
 
     for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
@@ -141,14 +179,21 @@ def _recipe_and_model(args, out: Path):
                  "label_smoothing": args.label_smoothing}
     recipe = replace(get_recipe(args.recipe), seed=args.seed, augment=not args.no_augment, val_size=args.val_size,
                      **{k: v for k, v in overrides.items() if v is not None})  # a bad value fails here
+    if config.get_device(args.device).type == "cpu":
+        config.cpu_bf16()  # a bad RESNET_LESSONS_CPU_BF16 is a ValueError here, not after the data loads
+    if args.visdom is not None:
+        from .lab.visdom_logger import default_port
+
+        default_port()  # a bad RESNET_LESSONS_VISDOM_PORT, likewise
+    check_out_dir_place(out, args.data or config.data_dir())
+    check_run_folder(out, resume_mode(args))
+    torch.manual_seed(args.seed)  # the model's initial weights
     model = build_model(args.model)  # a misspelt name should not wait for the data
     check_out_dir(out, checkpoint_bytes(model))
     return recipe, model
 
 
 def train_main(args, argv: list[str]) -> int:
-    import torch
-
     from . import config
     from .checkpoint import CheckpointError
     from .data import DataNotFoundError
@@ -156,10 +201,9 @@ def train_main(args, argv: list[str]) -> int:
     from .preflight import SettingsError
     from .train import TrainingDiverged, fit
 
-    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.recipe}"
+    out = Path(args.out) if args.out else default_run_dir(args)
     try:
-        torch.manual_seed(args.seed)
-        recipe, model = _recipe_and_model(args, out)
+        recipe, model = _check_train_arguments(args, out)
         data = _data(args)
     except SettingsError as e:
         print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
@@ -175,7 +219,7 @@ def train_main(args, argv: list[str]) -> int:
     config.set_progress(not args.no_progress)
     try:
         history = fit(
-            model, data, args.epochs, recipe, name=args.model, out_dir=out, resume=args.resume,
+            model, data, args.epochs, recipe, name=args.model, out_dir=out, resume=resume_mode(args),
             callbacks=callbacks, device=args.device,
             compile=False if args.no_compile else (True if args.compile else None),
         )

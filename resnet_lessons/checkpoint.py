@@ -17,14 +17,21 @@ It is read back with ``torch.load(weights_only=True)``, which loads tensors and 
 but never runs code stored in the file.
 
 :func:`save_run` writes a run's checkpoint and ``history.json`` after every epoch; :func:`resume_run`
-continues a run from them, once it has checked that the checkpoint is this run's.
+continues a run from them, once it has checked that the checkpoint is this run's and that it trained on this
+hardware (device and precision).
+
+The folder is the run's own: :func:`check_run_folder` refuses, before any work, a folder in use by another
+training (its lock file, :class:`OutDirLock`) and a call that would start afresh over the run stored there
+without being asked (``resume="overwrite"``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
-import warnings
+import socket
+import time
 import zipfile
 from pathlib import Path
 
@@ -33,13 +40,15 @@ import torch
 from torch import nn
 
 from .files import atomic_write, remove_orphans, tensor_checksum
-from .history import History
+from .history import History, RunRecord
+from .preflight import SettingsError
 from .recipes import DATA_FIELDS, Recipe
 
 FORMAT = "resnet_lessons checkpoint v2"
 REQUIRED_KEYS = ("format", "epoch", "run", "model", "optimizer", "scheduler", "scaler", "rng", "history", "checksum")
 CHECKPOINT_FILE = "checkpoint.pt"
 HISTORY_FILE = "history.json"
+RESUME_MODES = (False, True, "auto", "overwrite", "switch-hardware")  # fit's ``resume``
 
 
 class CheckpointError(RuntimeError):
@@ -187,45 +196,59 @@ def save_run(out_dir: Path, epoch: int, identity: dict, model: nn.Module, optimi
     history.save(out_dir / HISTORY_FILE)
 
 
-def resume_run(out_dir: Path, resume: bool | str, identity: dict, model: nn.Module,
+def resume_run(out_dir: Path, resume: bool | str, identity: dict, record: RunRecord, model: nn.Module,
                optimizer: torch.optim.Optimizer, scheduler, scaler: torch.amp.GradScaler,
                generator: torch.Generator) -> History | None:
-    """Continue the run saved in ``out_dir``: load the model, optimiser, schedule, scaler and random
-    generators, and return its History. Returns None when the run starts afresh (``resume`` False, or
-    "auto" without a checkpoint). Raises CheckpointError, saying what differs, when the checkpoint is
-    another run's."""
-    name = identity["model"]["name"]
+    """Take ``out_dir`` for this run and, when ``resume`` says so, continue the run saved there.
+
+    Starting afresh (``resume`` False, "overwrite", or "auto" without a checkpoint) returns None;
+    "overwrite" first deletes the old run's files. Continuing loads the model, optimiser, schedule, scaler
+    and random generators and returns the run's History. Either way the folder's lock is taken (fit releases
+    it when it ends), except for a finished run, which is only loaded.
+
+    Raises CheckpointError, saying what differs, when the checkpoint is another run's (``identity``, from
+    :func:`run_identity`), and SettingsError when an unfinished run trained on other hardware than this
+    call's ``record`` (device, precision), unless ``resume`` is "switch-hardware": then the history's record
+    says where it switched.
+    """
+    name, path = identity["model"]["name"], out_dir / CHECKPOINT_FILE
+    history, switched = None, []
+    if resume in (True, "switch-hardware") or (resume == "auto" and path.exists()):
+        saved = load_checkpoint(path)  # clear errors for a missing, corrupt or damaged file
+        different = _differences(saved["run"], identity)
+        if different:
+            raise CheckpointError(
+                f"The checkpoint {path} is from a different run, so it cannot be resumed here:\n  "
+                + "\n  ".join(different)
+                + "\nCall fit with the run's original settings (on the command line: the run's original command "
+                "with --resume), or use another out_dir (--out) to start a new run."
+            )
+        history = History.from_dict(saved["history"])
+        if saved["epoch"] >= identity["epochs"]:
+            return history  # finished: it loads on any hardware
+        switched = check_same_hardware(history.record, record, resume == "switch-hardware", path)
+        try:
+            model.load_state_dict(saved["model"])
+        except RuntimeError as e:
+            raise CheckpointError(f"The model in {path} does not fit this model: {e}") from None
+        kept = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
+        optimizer.load_state_dict(saved["optimizer"])
+        for group, flags in zip(optimizer.param_groups, kept, strict=True):  # keep this device's implementation
+            group.update(flags)
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"], generator)
+    OutDirLock(out_dir).acquire()  # refused while another process trains here
+    if resume == "overwrite":
+        clear_run(out_dir)
     removed = remove_orphans(out_dir, [CHECKPOINT_FILE, HISTORY_FILE])
     if removed:
         print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
               f"{out_dir} ({', '.join(p.name for p in removed)}).")
-    path = out_dir / CHECKPOINT_FILE
-    if resume is False or (resume == "auto" and not path.exists()):
-        if path.exists():
-            warnings.warn(f"{path} holds an earlier run; this run starts from scratch and will replace it "
-                          "(pass resume=True to continue that run instead).", stacklevel=3)
-        return None
-    saved = load_checkpoint(path)  # clear errors for a missing, corrupt or damaged file
-    different = _differences(saved["run"], identity)
-    if different:
-        raise CheckpointError(
-            f"The checkpoint {path} is from a different run, so it cannot be resumed here:\n  "
-            + "\n  ".join(different)
-            + "\nCall fit with the run's original settings (on the command line: the run's original command "
-            "with --resume), or use another out_dir (--out) to start a new run."
-        )
-    try:
-        model.load_state_dict(saved["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"The model in {path} does not fit this model: {e}") from None
-    kept = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
-    optimizer.load_state_dict(saved["optimizer"])
-    for group, flags in zip(optimizer.param_groups, kept, strict=True):  # keep this device's implementation
-        group.update(flags)
-    scheduler.load_state_dict(saved["scheduler"])
-    scaler.load_state_dict(saved["scaler"])
-    set_rng_state(saved["rng"], generator)
-    return History.from_dict(saved["history"])
+    if switched:
+        record_hardware_switch(history.record, record, switched, len(history))
+        print(f"{name}: continuing on other hardware; the history records it ({', '.join(switched)}).")
+    return history
 
 
 def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
@@ -246,3 +269,168 @@ def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{prefix}{key}: checkpoint {a!r}, this call {b!r}")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the output folder: one training at a time, and no run replaced without being asked
+# ---------------------------------------------------------------------------------------------
+
+LOCK_FILE = "run.lock"
+RUN_FILES = (CHECKPOINT_FILE, HISTORY_FILE, "curves.png")  # what a run writes into its folder
+
+
+class OutDirLock:
+    """``out_dir/run.lock``: the id of the process that trains into ``out_dir``, so a second one stays out.
+
+        with OutDirLock("runs/resnet20"):
+            ...  # train
+
+    ``acquire()`` raises SettingsError naming the process that holds the folder, when that process is
+    alive; a lock left by a process that has ended (``kill -9``, a power cut) is taken over. The same
+    process may acquire it again (a notebook that runs fit twice). ``release()`` deletes the file.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / LOCK_FILE
+
+    def holder(self) -> dict | None:
+        """The lock's record ({"pid", "host", "started"}) when another live process holds it, else None."""
+        try:
+            held = json.loads(self.path.read_text())
+            pid, host = int(held["pid"]), held.get("host", "")
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, OSError):
+            return None  # an unreadable lock file protects nothing: take it over
+        if host and host != socket.gethostname():
+            return held  # another computer (a shared disk): it cannot be checked, so it is respected
+        if pid == os.getpid():
+            return None
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return held  # it exists, under another user
+        return held
+
+    def check(self) -> None:
+        """SettingsError when another live process holds the folder."""
+        held = self.holder()
+        if held is not None:
+            raise SettingsError(
+                "{out_dir} is in use by another training: " + f"process {held['pid']} on "
+                f"{held.get('host') or 'this computer'} (since {held.get('started', '?')}) holds {self.path}. Wait "
+                "for it to finish or stop it, or choose another output folder. If no such process runs any more, "
+                f"delete {self.path}.", out_dir=str(self.out_dir))
+
+    def acquire(self) -> OutDirLock:
+        """Take the folder for this process (see the class); returns self."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        try:  # O_EXCL: of two processes that start together, exactly one creates the file
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            self.check()  # held by a live process: refused; else it is stale (or ours) and taken over
+            with atomic_write(self.path, "w") as f:
+                f.write(record)
+            return self
+        with os.fdopen(fd, "w") as f:
+            f.write(record)
+        return self
+
+    def release(self) -> None:
+        """Delete the lock file, if this process holds it."""
+        try:
+            if json.loads(self.path.read_text()).get("pid") == os.getpid():
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> OutDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def check_run_folder(out_dir: str | os.PathLike, resume: bool | str) -> None:
+    """Before any work: SettingsError when this call would start afresh over the run stored in ``out_dir`` (a
+    checkpoint or a history: ``resume`` True continues it, "auto" does so when there is a checkpoint, only
+    "overwrite" replaces it), or when another live process trains into ``out_dir`` (:class:`OutDirLock`)."""
+    out_dir = Path(out_dir)
+    checkpoint, history = out_dir / CHECKPOINT_FILE, out_dir / HISTORY_FILE
+    starts_afresh = resume is False or (resume == "auto" and not checkpoint.exists())
+    if starts_afresh and (checkpoint.exists() or history.exists()):
+        raise SettingsError(
+            "{out_dir} holds " + _describe_run(history).replace("{", "(").replace("}", ")") + "; starting afresh "
+            "there would replace it. Pass {resume} to continue it, {overwrite} to replace it, or choose another "
+            "output folder.", out_dir=str(out_dir), resume=True, overwrite=True)
+    OutDirLock(out_dir).check()
+
+
+def _describe_run(history_path: Path) -> str:
+    """'a finished run (resnet20, 30 epochs)', 'an unfinished run (epoch 3 of 30)', or 'a run'."""
+    try:
+        saved = json.loads(history_path.read_text())
+        done, record = len(saved["epoch"]), saved.get("record", {})
+        planned = record.get("epochs") or done
+        what = f"{record.get('model', '?')}, {record.get('recipe', '?')} recipe"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a run (its checkpoint)"
+    if done >= planned:
+        return f"a finished run ({what}, {done} epochs)"
+    return f"an unfinished run ({what}, saved after epoch {done} of {planned})"
+
+
+def clear_run(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete the files of the run stored in ``out_dir`` (asked for with overwrite): the folder never holds
+    an old run's curves beside a new run's checkpoint. Returns the deleted files."""
+    removed = [Path(out_dir) / name for name in RUN_FILES if (Path(out_dir) / name).is_file()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# the hardware a run trains on: part of its identity
+# ---------------------------------------------------------------------------------------------
+
+
+def hardware(record: RunRecord) -> dict:
+    """The hardware part of a run's identity, from its RunRecord: the device kind (a GPU's name, or cpu/mps,
+    whatever the thread count) and the precision. Resuming on other hardware changes the numbers a run makes.
+    A run that switched (:func:`record_hardware_switch`) is on the hardware it switched to."""
+    def latest(value: str) -> str:
+        return value.rsplit(", then ", 1)[-1].split(" from epoch ")[0]
+
+    return {"device": latest(record.device).split(" (")[0], "precision": latest(record.precision)}
+
+
+def check_same_hardware(saved: RunRecord, now: RunRecord, switch_hardware: bool, where: Path) -> list[str]:
+    """Compare the hardware of a checkpoint's run (``saved``, a RunRecord) with this call's (``now``).
+
+    Returns the names of what differs ("device", "precision"); raises SettingsError naming the flag when
+    something differs and ``switch_hardware`` is False.
+    """
+    was, this = hardware(saved), hardware(now)
+    changed = [key for key in ("device", "precision") if was[key] != this[key]]
+    if changed and not switch_hardware:
+        lines = "\n  ".join(f"{key}: checkpoint {was[key]!r}, this call {this[key]!r}" for key in changed)
+        raise SettingsError(
+            f"The run in {where} trained on other hardware, and continuing here would change its numbers:\n  "
+            + lines.replace("{", "(").replace("}", ")")
+            + "\nResume it where it started (the same device; RESNET_LESSONS_CPU_BF16 as it was), or pass "
+            "{switch_hardware} to continue here anyway: the history will record the change.",
+            switch_hardware=True)
+    return changed
+
+
+def record_hardware_switch(record: RunRecord, now: RunRecord, changed: list[str], epoch: int) -> None:
+    """Write into a resumed run's ``record`` that it trained ``epoch`` epochs on its first hardware, then on
+    ``now``'s (``changed``: the fields that differ, from :func:`check_same_hardware`)."""
+    for key in changed:
+        was = getattr(record, key)
+        setattr(record, key, f"{was} to epoch {epoch}, then {getattr(now, key)} from epoch {epoch + 1}")

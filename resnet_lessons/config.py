@@ -17,7 +17,9 @@ mode; only training length and data size do. Use :func:`pick` to choose a value 
 
 from __future__ import annotations
 
+import difflib
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -28,10 +30,14 @@ FAST_ENV = "RESNET_LESSONS_FAST"
 DATA_ENV = "RESNET_LESSONS_DATA"
 CACHE_ENV = "RESNET_LESSONS_CACHE"
 CPU_BF16_ENV = "RESNET_LESSONS_CPU_BF16"
-PROGRESS_ENV = "RESNET_LESSONS_PROGRESS"
 """Set to 1 to train in bf16 autocast on a CPU that computes bf16 natively (see :func:`cpu_bf16`)."""
+PROGRESS_ENV = "RESNET_LESSONS_PROGRESS"
+"""Set to 0 to train without progress bars (:func:`show_progress`)."""
 RESULTS_ENV = "RESNET_LESSONS_RESULTS"
 """Environment variable naming the results folder (default: the repository's ``results/``)."""
+KNOWN_VARIABLES = (FAST_ENV, DATA_ENV, CACHE_ENV, CPU_BF16_ENV, PROGRESS_ENV, RESULTS_ENV,
+                   "RESNET_LESSONS_VISDOM_PORT", "RESNET_LESSONS_COMMIT")
+"""Every environment variable the package reads (the visdom port and the commit are read in ``lab/``)."""
 REPO_DIR = Path(__file__).resolve().parents[1]
 """The folder that holds the package (a clone of the course: notebooks/, results/, ...)."""
 
@@ -74,7 +80,10 @@ def cpu_bf16() -> bool:
 
 
 def set_fast(on: bool = True) -> None:
-    """Switch fast mode on or off for this process (and the processes it starts)."""
+    """Switch fast mode on (True) or off (False) for this process (and the processes it starts)."""
+    if not isinstance(on, bool):
+        raise TypeError(f"set_fast takes True or False, not {on!r}: rl.set_fast(True) turns fast mode on, "
+                        "rl.set_fast(False) turns it off.")
     os.environ[FAST_ENV] = "1" if on else "0"
 
 
@@ -87,6 +96,24 @@ def mode_reason() -> str:
     else:
         why = "there is no GPU here" if fast else f"this machine has a GPU ({get_device().type})"
     return f"{'fast' if fast else 'full'} mode, because {why}; {switch}."
+
+
+def unknown_variables() -> list[str]:
+    """One line per ``RESNET_LESSONS_*`` (or ``RESNET_LESSON_*``) variable set here that the package does not
+    read, naming the nearest one it does: a misspelt switch would otherwise be ignored without a word."""
+    lines = []
+    for name in sorted(os.environ):
+        if name.startswith("RESNET_LESSON") and name not in KNOWN_VARIABLES:
+            nearest = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0)[0]
+            lines.append(f"{name} is not a variable resnet_lessons reads, so it changes nothing; did you mean "
+                         f"{nearest}? (It reads {', '.join(KNOWN_VARIABLES)}.)")
+    return lines
+
+
+def warn_unknown_variables() -> None:
+    """Warn once for each line of :func:`unknown_variables` (called when the package is imported)."""
+    for line in unknown_variables():
+        warnings.warn(line, stacklevel=2)
 
 
 def pick(fast: T, full: T) -> T:
@@ -145,13 +172,18 @@ def set_cpu_threads() -> int:
 
 
 def show_progress() -> bool:
-    """False when ``RESNET_LESSONS_PROGRESS`` is 0/false/no/off (no progress bars); True otherwise.
-    The command line's ``--no-progress`` sets it for its process; the tests set it off."""
-    return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in _FALSE
+    """False when ``RESNET_LESSONS_PROGRESS`` is 0/false/no/off (no progress bars); True when it is unset or
+    1/true/yes/on. The command line's ``--no-progress`` sets it for its process; the tests set it off."""
+    value = os.environ.get(PROGRESS_ENV, "1").strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(f"{PROGRESS_ENV}={value!r} is not understood: use 1 (progress bars) or 0 (none).")
+    return value in _TRUE
 
 
 def set_progress(on: bool = True) -> None:
-    """Show (or hide) fit's progress bars in this process, as ``RESNET_LESSONS_PROGRESS`` would."""
+    """Show (True) or hide (False) fit's progress bars in this process, as ``RESNET_LESSONS_PROGRESS`` would."""
+    if not isinstance(on, bool):
+        raise TypeError(f"set_progress takes True or False, not {on!r}.")
     os.environ[PROGRESS_ENV] = "1" if on else "0"
 
 

@@ -3,6 +3,8 @@
 - :func:`atomic_write`: write to a temporary file in the same folder, flush it to the disk, then rename
   it over the target. A rename is atomic, so a crash, a full disk or Ctrl-C while writing leaves the
   old file (or none), never half a file; the temporary file is removed when the write fails.
+- :func:`replaced_folder`: the same for a whole folder: build the new files in a temporary sibling folder,
+  then swap it in, so a folder holds either all the old files or all the new ones, never a mix.
 - :func:`remove_orphans`: delete the temporary files of writes that were killed before they could clean up
   (``kill -9``, a power cut), so they do not pile up in a run's folder.
 - :func:`tensor_checksum`: a SHA-256 of every tensor (and every plain value) in a nested structure, so a
@@ -16,6 +18,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +51,39 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except BaseException:  # includes KeyboardInterrupt: never leave the temporary file behind
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def replaced_folder(folder: str | os.PathLike, keep_old: bool = True) -> Iterator[Path]:
+    """Yield a temporary folder next to ``folder``; when the block ends without an error, it becomes ``folder``.
+
+        with replaced_folder("results/depth") as new:
+            write_json(new / "summary.json", summary)
+
+    keep_old: the new folder starts as a copy of the old one (change some files, keep the rest); False starts
+    it empty. If the block raises (Ctrl-C included), the temporary folder is deleted and ``folder`` is left
+    exactly as it was. The swap is two renames: ``folder`` to ``.<name>.old-<random>``, then the new folder
+    to ``folder``; the old one is deleted last.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-")) / folder.name
+    try:
+        if keep_old and folder.is_dir():
+            shutil.copytree(folder, new, dirs_exist_ok=True)
+        yield new
+        os.chmod(new, 0o755)  # mkdtemp makes the folder private; give it the usual permissions
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(new, folder)
+    except BaseException:
+        if old.exists() and not folder.exists():  # the second rename failed: put the old folder back
+            os.replace(old, folder)
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(old.parent, ignore_errors=True)
 
 
 def remove_orphans(folder: str | os.PathLike, names: list[str]) -> list[Path]:

@@ -27,6 +27,11 @@ from .files import check_writable
 SCHEDULES = ("steps", "onecycle", "cosine", "constant")
 
 
+RESUME_SWITCHES = {"overwrite": "resume='overwrite'", "switch_hardware": "resume='switch-hardware'"}
+"""Two of fit's ``resume`` values that the command line spells as flags of their own (``--overwrite``,
+``--switch-hardware``): a message names them as fit's argument, or (with ``flags``) as the flag."""
+
+
 class SettingsError(ValueError):
     """A setting that cannot work, found before any training.
 
@@ -44,9 +49,10 @@ class SettingsError(ValueError):
         if not self.settings:
             return self.template
         if flags is None:
-            shown = {name: f"{name}={value!r}" for name, value in self.settings.items()}
+            shown = {name: RESUME_SWITCHES.get(name, f"{name}={value!r}") for name, value in self.settings.items()}
         else:
-            shown = {name: f"{flags.get(name, name)} {value}" for name, value in self.settings.items()}
+            shown = {name: flags.get(name, name) if value is True else f"{flags.get(name, name)} {value}"
+                     for name, value in self.settings.items()}  # a switch (resume=True) is its flag alone
         return self.template.format(**shown)
 
 
@@ -82,8 +88,7 @@ def check_recipe(recipe) -> None:
     if not _is_whole(recipe.val_size) or recipe.val_size < 0:
         raise SettingsError("{val_size} is not a number of images: give 0 (no validation split) or more.",
                             val_size=recipe.val_size)
-    if not _is_whole(recipe.seed):
-        raise SettingsError("{seed} is not a seed: give a whole number (e.g. 0).", seed=recipe.seed)
+    check_seed(recipe.seed)
     if recipe.schedule not in SCHEDULES:
         raise SettingsError(f"schedule={recipe.schedule!r} is not one of {SCHEDULES}.")
     if not 0 <= recipe.warmup < 1:
@@ -103,10 +108,39 @@ def check_device(device: str | torch.device | None) -> None:
                             "best one here).", device=str(device)) from None
     mps = getattr(torch.backends, "mps", None)
     here = {"cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available(), "cpu": True}
-    if not here.get(kind, True):
+    if kind not in here:  # xpu, meta, ...: devices PyTorch names but the course does not train on
+        raise SettingsError("{device} is not a device the course trains on: use cuda, cpu or mps (or leave it "
+                            "out for the best one here).", device=str(device))
+    if not here[kind]:
         raise SettingsError("{device}: this machine has no " + ("CUDA GPU" if kind == "cuda" else "Apple GPU (MPS)")
                             + " that PyTorch can use. Use cpu, or leave the device out to take the best one here.",
                             device=str(device))
+
+
+SEED_MAX = 2**32 - 1  # NumPy's limit, and far more seeds than anyone tries
+
+
+def check_seed(seed: object) -> None:
+    """SettingsError when ``seed`` is not a whole number from 0 to SEED_MAX."""
+    if not _is_whole(seed) or not 0 <= seed <= SEED_MAX:
+        raise SettingsError("{seed} is not a seed: give a whole number from 0 to " + f"{SEED_MAX:,}"
+                            + " (e.g. 0, 1, 2).", seed=seed)
+
+
+def check_out_dir_place(out_dir: str | Path, data_dir: str | Path | None) -> None:
+    """SettingsError when ``out_dir`` lies inside the data folder (a run's files would be read as images) or
+    where a run's file (checkpoint.pt, history.json, curves.png) is a folder."""
+    out = Path(out_dir).expanduser().resolve()
+    if data_dir is not None:
+        data = Path(data_dir).expanduser().resolve()
+        if out == data or data in out.parents:
+            raise SettingsError("{out_dir} is inside the data folder " + f"{data_dir}" + ": the run's files "
+                                "would be mixed with the images. Choose an output folder outside it.",
+                                out_dir=str(out_dir))
+    for name in ("checkpoint.pt", "history.json", "curves.png"):
+        if (out / name).is_dir():
+            raise SettingsError("{out_dir} cannot hold the run's " + f"{name}: {out / name} is a folder. Choose "
+                                "another output folder, or move that folder away.", out_dir=str(out_dir))
 
 
 def checkpoint_bytes(model: nn.Module) -> int:

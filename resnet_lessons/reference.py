@@ -64,6 +64,18 @@ def available(results_dir: str | os.PathLike | None = None) -> list[str]:
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
+def load_histories(path: Path) -> dict[str, History]:
+    """``histories.json`` as {run name: History}; empty when the file does not exist. A damaged or hand-edited
+    file is a ValueError that names it."""
+    if not path.exists():
+        return {}
+    try:
+        return {name: History.from_dict(d) for name, d in read_json(path).items()}
+    except (TypeError, KeyError, AttributeError, ValueError) as e:
+        raise ValueError(f"{path} does not hold readable run histories ({type(e).__name__}: {e}). Restore it "
+                         "(git checkout -- histories.json in its folder) or make it again.") from None
+
+
 def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> Reference:
     """Load the stored experiment ``name`` from ``results_dir/name`` (default :func:`default_results_dir`).
 
@@ -75,10 +87,10 @@ def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> R
         stored = available(root)
         raise FileNotFoundError(
             f"No stored result {name!r} in {root}; available: {', '.join(stored) if stored else 'none'}. "
-            f"Make it with: python -m resnet_lessons experiment {name}"
+            f"Make it with: python -m resnet_lessons experiment {name} --update-stored"
             + (f" (or set ${RESULTS_ENV} to the folder that holds the course's results/)" if not stored else "")
         )
-    histories = {run: History.from_dict(d) for run, d in read_json(folder / "histories.json").items()}
+    histories = load_histories(folder / "histories.json")  # a damaged file: an error that names it
     record = read_json(folder / "provenance.json") if (folder / "provenance.json").is_file() else {}
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
     figure = folder / "figure.png"
@@ -226,5 +238,5 @@ def results_table(name: str, results_dir: str | os.PathLike | None = None) -> st
     ref = load_reference(name, results_dir)
     if not ref.summary.get("rows"):
         raise ValueError(f"{ref.folder / 'summary.json'} is missing or has no rows; "
-                         f"make it again with: python -m resnet_lessons experiment {name}")
+                         f"make it again with: python -m resnet_lessons experiment {name} --update-stored")
     return table_from_summary(ref.summary)

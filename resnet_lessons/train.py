@@ -27,8 +27,10 @@ too, in mode "default": a CPU has no CUDA graphs).
 
 Stopping and resuming: Ctrl-C stops training cleanly (the checkpoint of the last finished epoch stays
 on disk, and fit says how to continue); ``resume=True`` continues from it and ends exactly where an
-uninterrupted run would (bit for bit on the CPU). A loss that becomes NaN or infinite stops the run
-with :class:`TrainingDiverged`, naming the epoch and step.
+uninterrupted run would (bit for bit on the CPU), on the hardware it started on (``resume="switch-hardware"``
+continues elsewhere and says so in the history). A run in ``out_dir`` is never started afresh over unless
+``resume="overwrite"`` asks for it, and two trainings never share an ``out_dir`` (a lock file). A loss that
+becomes NaN or infinite stops the run with :class:`TrainingDiverged`, naming the epoch and step.
 """
 
 from __future__ import annotations
@@ -42,7 +44,15 @@ import torch
 from torch import nn
 
 from . import config
-from .checkpoint import CHECKPOINT_FILE, resume_run, run_identity, save_run
+from .checkpoint import (
+    CHECKPOINT_FILE,
+    RESUME_MODES,
+    OutDirLock,
+    check_run_folder,
+    resume_run,
+    run_identity,
+    save_run,
+)
 from .data import channel_mean_std, validation_split
 from .history import History, RunRecord
 from .loader import DeviceLoader
@@ -129,7 +139,10 @@ def fit(
     out_dir: folder for ``checkpoint.pt`` (after every epoch) and ``history.json``; None saves nothing.
     resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs);
         "auto" does so when there is a checkpoint and starts afresh otherwise; False starts afresh
-        (and replaces an earlier checkpoint in ``out_dir``).
+        (refused when ``out_dir`` holds a run); "overwrite" starts afresh and replaces the run in
+        ``out_dir``; "switch-hardware" continues it on another device or precision than it started on
+        (True refuses that, as it changes the run's numbers; the history's ``device`` and ``precision``
+        record the switch). While fit runs, ``out_dir/run.lock`` keeps a second training out of the folder.
     callbacks: functions called as ``callback(history, model)`` after every epoch, e.g. a
         :class:`~resnet_lessons.plots.LivePlot` (curves in the notebook) or a visdom logger.
     device: "cuda", "cpu", ... (default: the best available).
@@ -140,8 +153,9 @@ def fit(
     # --- every check that can fail, before any work (preflight.SettingsError says what to change) ---
     recipe = get_recipe(recipe)
     check_settings(epochs=epochs, device=device)
-    if resume not in (True, False, "auto") or (resume is True and out_dir is None):
-        raise ValueError(f"resume must be True (with an out_dir), False or 'auto', got {resume!r}.")
+    show = config.show_progress()  # a bad RESNET_LESSONS_PROGRESS is an error here, before any work
+    if resume not in RESUME_MODES or (resume in (True, "switch-hardware") and out_dir is None):
+        raise ValueError(f"resume must be one of {RESUME_MODES} (continuing needs an out_dir), got {resume!r}.")
     device = config.get_device(None if device is None else str(device))
     name = name or type(model).__name__
     channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
@@ -150,6 +164,7 @@ def fit(
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         check_out_dir(out_dir, checkpoint_bytes(model))
+        check_run_folder(out_dir, resume)  # no run replaced unless resume="overwrite"; no folder shared
 
     # --- data, optimiser, schedule, precision, compiling -----------------------------------------
     train_loader, val_loader, test_loader = _loaders(data, recipe, device, channels_last)
@@ -164,11 +179,12 @@ def fit(
 
     # --- start afresh or resume --------------------------------------------------------------------
     identity = run_identity(model, recipe, epochs, data, name)
-    history = None if out_dir is None else resume_run(out_dir, resume, identity, model, optimizer, scheduler,
-                                                      scaler, train_loader.generator)
+    record = _record(name, recipe, epochs, device, amp_dtype, compile_mode, data, train_loader)
+    history = None if out_dir is None else resume_run(out_dir, resume, identity, record, model, optimizer,
+                                                      scheduler, scaler, train_loader.generator)
     if history is None:
         torch.manual_seed(recipe.seed)
-        history = History(record=_record(name, recipe, epochs, device, amp_dtype, compile_mode, data, train_loader))
+        history = History(record=record)
     elif len(history) >= epochs:
         print(f"{name}: the run in {out_dir} already finished its {epochs} epochs; loaded it.")
         return history
@@ -179,7 +195,6 @@ def fit(
     start = saved = epoch = len(history)
     check_every = 1 if device.type == "cpu" else max(1, steps // 10)
     restore_settings = config.apply_process_settings(device, compiling=compile_mode is not None)
-    show = config.show_progress()
     epochs_bar = tqdm(total=epochs, initial=start, desc=name, unit="epoch", disable=not show)
     try:
         for epoch in range(start + 1, epochs + 1):
@@ -221,6 +236,8 @@ def fit(
     finally:
         epochs_bar.close()
         restore_settings()
+        if out_dir is not None:
+            OutDirLock(out_dir).release()
     return history
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 import torch
@@ -103,9 +103,26 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
         names = ", ".join(available_trained(results_dir)) or "none"
         raise TrainedNetworkError(
             f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
-            f"Make it with `python -m resnet_lessons experiment trained --models {name}`."
+            f"Make it with `python -m resnet_lessons experiment trained --models {name} --update-stored`."
         )
-    return TrainedRecord(**read_json(path))
+    return record_from_file(path)
+
+
+def record_from_file(path: Path) -> TrainedRecord:
+    """The TrainedRecord stored at ``path``; TrainedNetworkError naming the file and the fields it lacks or
+    does not know (a damaged or hand-edited record), instead of a TypeError that names no file."""
+    values = read_json(path)
+    fields = TrainedRecord.__dataclass_fields__
+    required = [name for name, f in fields.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in values]
+    unknown = sorted(set(values) - set(fields))
+    if missing or unknown:
+        what = "; ".join(part for part in (f"it lacks {', '.join(missing)}" if missing else "",
+                                           f"it has unknown fields {', '.join(unknown)}" if unknown else "") if part)
+        raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
+                                  f"(git checkout -- {path.name} in its folder) or remake it with "
+                                  "`python -m resnet_lessons experiment trained`.")
+    return TrainedRecord(**values)
 
 
 def trained(name: str, results_dir: str | os.PathLike | None = None,
@@ -146,9 +163,15 @@ def _build(model: str, kwargs: dict) -> nn.Module:
 
 
 def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike | None = None) -> Path:
-    """Store ``model`` as shipped network ``record["name"]``: half-precision weights, then the record
-    (with the file's name and SHA-256 added). Returns the record's path."""
-    folder = trained_dir(results_dir)
+    """Store ``model`` as shipped network ``record["name"]`` in ``results_dir``'s ``trained/networks``
+    (see :func:`write_trained`). Returns the record's path."""
+    return write_trained(model, record, trained_dir(results_dir))
+
+
+def write_trained(model: nn.Module, record: dict, folder: str | os.PathLike) -> Path:
+    """Write ``model`` into ``folder``: half-precision weights, then the record (with the file's name and
+    SHA-256 added). Returns the record's path."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = record["name"]
     weights = folder / f"{name}.pt"

@@ -42,6 +42,7 @@ from .core import (
     number_verdict,
     right,
     run_module,
+    seeded,
     wrong,
 )
 
@@ -226,8 +227,8 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
-    torch.manual_seed(0)
-    reference = build_model("resnet32")
+    with seeded(0):
+        reference = build_model("resnet32")
     problems = []
     got, want = count_params(student), count_params(reference)
     stages = _cifar_stage_blocks(student)
@@ -429,8 +430,8 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
-    torch.manual_seed(0)
-    reference = reference_bottleneck(inplanes, planes, stride)
+    with seeded(0):
+        reference = reference_bottleneck(inplanes, planes, stride)
     ref_convs, convs = _convs(reference), _convs(student)
     problems = []
     got, want = count_params(student), count_params(reference)

@@ -12,12 +12,24 @@ Verdicts are printed in words, so they read the same without an emoji font:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import torch
 from torch import Tensor, nn
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside the block, torch's global generator starts from ``seed`` (a verdict that is the same every
+    time); after it, the caller's generator is back where it was (``torch.random.fork_rng``), so a check cell
+    never resets a student's own seed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
 
 #: A known wrong forward pass, computed from the reference's own layers: (reference, x) -> output.
 Mistake = Callable[[nn.Module, Tensor], Tensor]

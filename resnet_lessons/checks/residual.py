@@ -31,6 +31,7 @@ from .core import (
     placeholder,
     right,
     run_module,
+    seeded,
     wrong,
 )
 
@@ -96,8 +97,8 @@ def check_plain_block(student: nn.Module | None, in_channels: int = 16, channels
     """
     from resnet_lessons.models.blocks import PlainBasicBlock
 
-    torch.manual_seed(0)
-    reference = PlainBasicBlock(in_channels, channels)
+    with seeded(0):
+        reference = PlainBasicBlock(in_channels, channels)
     return _compare_block(student, reference, (2, in_channels, 8, 8), "your plain block", PLAIN_BLOCK_MISTAKES)
 
 
@@ -109,8 +110,8 @@ def check_basic_block(student: nn.Module | None, in_channels: int = 16, channels
     """
     from resnet_lessons.models.blocks import BasicBlock
 
-    torch.manual_seed(0)
-    reference = BasicBlock(in_channels, channels)
+    with seeded(0):
+        reference = BasicBlock(in_channels, channels)
     return _compare_block(student, reference, (2, in_channels, 8, 8), "your residual block", BASIC_BLOCK_MISTAKES)
 
 

@@ -20,7 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import TODO, Verdict, as_number, function_placeholder, not_answered, placeholder, right, wrong
+from .core import (
+    TODO,
+    Verdict,
+    as_number,
+    function_placeholder,
+    not_answered,
+    placeholder,
+    right,
+    seeded,
+    wrong,
+)
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper and the course's loader
 
@@ -202,7 +212,8 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
 
     Every output is matched against all 162 allowed results (81 crops, flipped or not) of its input;
     then the shifts and flips are checked to vary from image to image and to cover the whole range.
-    ``torch.manual_seed(0)`` is set before the call, so the verdict is the same every time.
+    torch's generator is seeded with 0 for the call, so the verdict is the same every time (and the caller's
+    generator is left where it was).
     """
     name = "your augment"
     if (verdict := function_placeholder(augment, name, "augment(images)")) is not None:
@@ -211,9 +222,9 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
     # Random pixels in 1..255: every crop is unique and padding (0) is told apart from the picture.
     images = torch.randint(1, 256, (batch, 3, size, size), dtype=torch.uint8, generator=g)
     original = images.clone()
-    torch.manual_seed(0)
     try:
-        out = augment(images)
+        with seeded(0):
+            out = augment(images)
     except Exception as e:
         return Verdict(False, [f"calling {name} on uint8 images [{batch}, 3, {size}, {size}] failed: "
                                f"{type(e).__name__}: {e}"]).report()

@@ -6,19 +6,37 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..preflight import SettingsError, check_device, check_seed
 from . import provenance
-from .experiments import EXPERIMENTS, RunsDiverged, load_data, replot_experiment, run_experiment
+from .experiments import EXPERIMENTS, RunsDiverged, check_not_mixing, load_data, replot_experiment, run_experiment
 from .plans import FULL_EPOCHS, SMOKE_TRAIN_IMAGES
 from .store import FIGURE_FILE, HISTORIES_FILE, PROVENANCE_FILE, SUMMARY_FILE
 
 
-def default_out(smoke: bool) -> Path:
-    """Where results go by default: the repository's results/ (full size) or runs/experiments-smoke."""
-    if smoke:
-        return Path("runs") / "experiments-smoke"
+def default_out(smoke: bool, update_stored: bool = False) -> Path:
+    """Where results go by default: runs/experiments (runs/experiments-smoke for --smoke); the course's stored
+    results (results/) only with ``--update-stored``."""
+    if update_stored:
+        from ..config import default_results_dir
+
+        return default_results_dir()
+    return Path("runs") / ("experiments-smoke" if smoke else "experiments")
+
+
+def check_out(args: argparse.Namespace) -> Path:
+    """The results folder the parsed arguments name; ValueError when they would write into the course's stored
+    results without ``--update-stored``, or mix that flag with ``--smoke`` or ``--out``."""
     from ..config import default_results_dir
 
-    return default_results_dir()
+    if args.update_stored and (args.smoke or args.out):
+        raise ValueError(f"--update-stored writes the course's stored results ({default_results_dir()}); it does not "
+                         f"go with {'--smoke (a smoke run is not a result)' if args.smoke else '--out'}.")
+    out = Path(args.out) if args.out else default_out(args.smoke, args.update_stored)
+    stored = default_results_dir().resolve()
+    if not args.update_stored and (out.resolve() == stored or stored in out.resolve().parents):
+        raise ValueError(f"--out {out} is the course's stored results: add --update-stored (without --out) to "
+                         f"change them, or write elsewhere (the default is {default_out(args.smoke)}).")
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None, metavar="A,B",
                         help="only these runs of the experiment (run names such as 'resnet-110', or model names)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="results folder; each experiment writes DIR/NAME (default: the repository's results/)")
+                        help="results folder; each experiment writes DIR/NAME (default runs/experiments, or "
+                        "runs/experiments-smoke with --smoke)")
+    parser.add_argument("--update-stored", action="store_true",
+                        help="write into the course's stored results (results/NAME), adding runs of the same "
+                        "settings or replacing them; without it nothing under results/ changes")
     parser.add_argument("--data", default=None, metavar="PATH",
                         help="CIFAR-10 folder or .tar.gz (default $RESNET_LESSONS_DATA, else a torchvision download)")
     parser.add_argument("--seed", type=int, default=0, help="added to every run's seed (default 0)")
@@ -75,11 +97,21 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     if args.epochs is not None and args.epochs < 1:
         print(f"error: --epochs must be at least 1, got {args.epochs}.", file=sys.stderr)
         return 2
+    try:
+        check_seed(args.seed)
+        check_device(args.device)
+    except SettingsError as e:
+        print(f"error: {e.spelled({'seed': '--seed', 'device': '--device'})}", file=sys.stderr)
+        return 2
     argv = list(argv)
     if argv[:1] != ["experiment"]:
         argv = ["experiment", *argv]
     command = provenance.command_line(argv)
-    out_dir = Path(args.out) if args.out else default_out(args.smoke)
+    try:
+        out_dir = check_out(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     compile = {"auto": None, "on": True, "off": False}[args.compile]
     if args.replot:
         try:
@@ -95,6 +127,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         selection = select_runs(names, args.models, args.smoke)
         data = load_data(args.data, args.smoke, progress=not args.no_progress)
+        for name in selection:  # every experiment's folder, before any training
+            check_not_mixing(name, data, out_dir, args.smoke, args.epochs, args.seed, args.device)
     except (ValueError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

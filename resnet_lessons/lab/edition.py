@@ -26,11 +26,14 @@ import argparse
 import copy
 import hashlib
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from nbformat import NotebookNode
+
+from ..files import replaced_folder
 
 SOLUTION, EXERCISE, CHECK = "solution", "exercise", "check"
 CLEARED_TAGS = (EXERCISE, CHECK)
@@ -42,6 +45,10 @@ SOLUTION_STARTS = ("# @title Solution", "*Worked answer", "*What to look for")
 # ---------------------------------------------------------------------------------------------
 # building the student edition
 # ---------------------------------------------------------------------------------------------
+
+
+class EditionError(ValueError):
+    """An instructor notebook the student edition cannot be built from (unreadable, or a solution untagged)."""
 
 
 class ClearTaggedOutputPreprocessor(Preprocessor):
@@ -91,9 +98,28 @@ def student_edition(instructor: NotebookNode, source_name: str = "") -> Notebook
     return nb
 
 
+def read_instructor(path: Path) -> NotebookNode:
+    """The instructor notebook at ``path``; EditionError naming the file when it is not a readable notebook
+    or holds a worked solution without its ``solution`` tag (it would reach the student edition)."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises NotJSONError, ValidationError, KeyError... for a broken file
+        raise EditionError(f"{path} is not a readable notebook ({type(e).__name__}: {str(e).strip()[:200]}). "
+                           "Repair it (or restore it with git) and build again; nothing was written.") from None
+    untagged = [i + 1 for i, cell in enumerate(nb.cells)
+                if is_solution(cell) and SOLUTION not in cell.metadata.get("tags", [])]
+    if untagged:
+        cells = ", ".join(map(str, untagged))
+        raise EditionError(
+            f"{path}: cell {cells} starts like a worked solution ({' / '.join(SOLUTION_STARTS)}) but is not "
+            f"tagged 'solution', so it would reach the student edition. Tag it: python -m "
+            f"resnet_lessons.lab.edition tag {path}")
+    return nb
+
+
 def student_text(instructor_path: Path) -> str:
     """The student edition of the notebook at ``instructor_path``, as the text ``build`` writes."""
-    nb = nbformat.read(instructor_path, as_version=4)
+    nb = read_instructor(instructor_path)
     return nbformat.writes(student_edition(nb, f"notebooks/{Path(instructor_path).name}")) + "\n"
 
 
@@ -106,16 +132,29 @@ def course_notebooks(source_dir: Path) -> list[Path]:
     return paths
 
 
+def check_target(source_dir: Path, target_dir: Path) -> None:
+    """ValueError when ``target_dir`` is ``source_dir``, inside it, or holds it: a build there would replace
+    the instructor edition (every worked solution) with the student edition."""
+    source, target = Path(source_dir).resolve(), Path(target_dir).resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise ValueError(f"the target {target_dir} is, or is inside, or holds the instructor edition {source_dir}: "
+                         "building there would replace its worked solutions. Build into another folder, "
+                         "e.g. student (python -m resnet_lessons.lab.edition build notebooks student).")
+
+
 def build(source_dir: Path, target_dir: Path) -> list[Path]:
-    """Write the student edition of every notebook in ``source_dir`` into ``target_dir``; return the paths."""
+    """Write the student edition of every notebook in ``source_dir`` into ``target_dir``; return the paths.
+
+    Every notebook is built into a temporary folder first; only when all of them are built does it replace
+    ``target_dir`` (other files there are kept). A notebook that cannot be built leaves ``target_dir`` as it was.
+    """
+    sources = course_notebooks(source_dir)
+    check_target(source_dir, target_dir)
     target_dir = Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in course_notebooks(source_dir):
-        out = target_dir / path.name
-        out.write_text(student_text(path), encoding="utf-8")
-        written.append(out)
-    return written
+    with replaced_folder(target_dir) as new:
+        for path in sources:
+            (new / path.name).write_text(student_text(path), encoding="utf-8")
+    return [target_dir / path.name for path in sources]
 
 
 def out_of_step(source_dir: Path, target_dir: Path) -> list[str]:
@@ -124,9 +163,14 @@ def out_of_step(source_dir: Path, target_dir: Path) -> list[str]:
     sources = {p.name: p for p in course_notebooks(source_dir)}
     for name, path in sources.items():
         target = Path(target_dir) / name
+        try:
+            fresh = student_text(path)
+        except EditionError as e:
+            problems.append(str(e))
+            continue
         if not target.exists():
             problems.append(f"{name} is missing")
-        elif target.read_text(encoding="utf-8") != student_text(path):
+        elif target.read_text(encoding="utf-8") != fresh:
             problems.append(f"{name} differs from a fresh build")
     for target in sorted(Path(target_dir).glob("[0-9][0-9]_*.ipynb")):
         if target.name not in sources:
@@ -195,12 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("paths", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "build":
-        for path in build(args.source, args.target):
+        try:
+            written = build(args.source, args.target)
+        except (ValueError, FileNotFoundError) as e:  # EditionError is a ValueError
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        for path in written:
             print(f"wrote {path}")
     elif args.command == "check":
         problems = out_of_step(args.source, args.target)
         for problem in problems:
-            print(f"{args.target}/{problem}: run `make student` and commit {args.target}/.")
+            if problem.startswith(str(args.source)):  # an instructor notebook to repair first (EditionError)
+                print(problem)
+            else:
+                print(f"{args.target}/{problem}: run `make student` and commit {args.target}/.")
         return 1 if problems else 0
     else:
         tag_files(args.paths)

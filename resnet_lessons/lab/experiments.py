@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 
 from .. import config
-from ..files import read_json, write_json
+from ..files import read_json, replaced_folder
 from ..history import History
 from ..reference import is_smoke
 from ..train import TrainingDiverged, fit
@@ -75,7 +75,17 @@ from .plans import (
     shortcuts_plan,
     trained_plan,
 )
-from .store import HISTORIES_FILE, PROVENANCE_FILE, find_stored_run, load_histories, run_key, write_results
+from .store import (
+    HISTORIES_FILE,
+    PROVENANCE_FILE,
+    MixedRuns,
+    find_stored_run,
+    load_histories,
+    mixed_runs,
+    run_key,
+    store_experiment,
+    write_results,
+)
 from .tables import (
     depth_columns,
     depth_extra,
@@ -183,11 +193,9 @@ def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
-              progress: bool, ship_to: Path | None = None) -> History:
-    """Train one run and return its History, with the run's key and provenance in its ``record``.
-
-    ship_to: a results folder; a run with ``ship`` set stores its trained network there
-    (:func:`resnet_lessons.trained.save_trained`)."""
+              progress: bool) -> tuple[History, tuple | None]:
+    """Train one run; return its History, with the run's key and provenance in its ``record``, and, for a
+    run with ``ship`` set, (the trained model, its record) to store as a shipped network (else None)."""
     from ..gradients import GradNormRecorder
 
     run_data = data
@@ -229,11 +237,8 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     }
     if recorder is not None:
         record.grad_norms = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
-    if run.ship and ship_to is not None:
-        from ..trained import save_trained
-
-        save_trained(model, _trained_record(run, history, run_data), ship_to)
-    return history
+    network = (model, _trained_record(run, history, run_data)) if run.ship else None
+    return history, network
 
 
 def _trained_record(run: Run, history: History, data) -> dict:
@@ -287,6 +292,24 @@ class RunsDiverged(RuntimeError):
     """Some runs of an experiment diverged (their loss became NaN); the others were stored."""
 
 
+def check_not_mixing(name: str, data, out_dir: str | Path, smoke: bool = False, epochs: int | None = None,
+                     seed: int = 0, device: str | None = None) -> None:
+    """MixedRuns (a ValueError) when ``out_dir/name`` holds runs made with other settings than this invocation
+    would give them (epochs, data, device, recipe...): one experiment's files describe one set of settings."""
+    out = Path(out_dir) / name
+    stored = load_histories(out / HISTORIES_FILE)
+    if not stored:
+        return
+    device_name = device_label(device)
+    planned = {r.name: run_key(r, data, device_name) for r in _plan(EXPERIMENTS[name], smoke, epochs, None, seed)}
+    clashes = mixed_runs(stored, planned)
+    if clashes:
+        raise MixedRuns(f"{out} holds runs made with other settings than this command's, so its figure and "
+                        f"summary would mix them:\n  " + "\n  ".join(clashes[:5])
+                        + ("\n  ..." if len(clashes) > 5 else "")
+                        + "\nWrite this run elsewhere (--out DIR), or move that folder away to make it afresh.")
+
+
 def run_experiment(
     name: str,
     data,
@@ -316,6 +339,7 @@ def run_experiment(
         raise ValueError(f"Unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")
     experiment = EXPERIMENTS[name]
     runs = _plan(experiment, smoke, epochs, models, seed)
+    check_not_mixing(name, data, out_dir, smoke, epochs, seed, device)
     out_dir = Path(out_dir)
     out = out_dir / name
     device_name = device_label(device)
@@ -333,30 +357,29 @@ def run_experiment(
             print(f"{name}: {run.name:<28} {run.model_description():<40} {run.epochs:>3} epochs, "
                   f"{run.full_recipe().name} recipe, batch {run.full_recipe().batch_size}: {where}")
             continue
+        network = None
         if stored is not None:
             history, origin = stored
             if origin != name:
                 history.record.reused_from = origin
         else:
             try:
-                history = train_run(run, data, key, command, device, compile, progress, ship_to=out_dir)
+                history, network = train_run(run, data, key, command, device, compile, progress)
             except TrainingDiverged as e:
                 failed.append(run.name)
                 print(f"{name}: {run.name}: {e} Not stored; the experiment goes on.", file=sys.stderr, flush=True)
                 continue
             history.record.reused_from = None
         histories[run.name] = history
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / HISTORIES_FILE, {n: h.to_dict() for n, h in histories.items()})
+        invocation["wall_seconds"] = round(time.perf_counter() - start, 1)
+        store_experiment(out, experiment, runs, histories, provenance.data_facts(data), invocation, smoke, seed,
+                         [network] if network else [])
         seconds = history.record.provenance.get("wall_seconds", 0.0)
         reused = f", reused from {stored[1]}" if stored else ""
         print(f"{name}: {run.name}: {len(history)} epochs, final test accuracy {history.test_acc[-1]:.2%}, "
               f"{sum(history.seconds):.1f} s training ({seconds:.0f} s wall){reused}", flush=True)
     if dry_run:
         return out
-    invocation["wall_seconds"] = round(time.perf_counter() - start, 1)
-    if histories:
-        write_results(experiment, runs, histories, out, provenance.data_facts(data), invocation, smoke, seed)
     if failed:
         raise RunsDiverged(f"{name}: {', '.join(failed)} diverged (see above); the other runs are stored.")
     return out
@@ -380,7 +403,8 @@ def replot_experiment(name: str, out_dir: str | Path) -> Path:
     invocation["replotted"] = provenance.utc_now()
     runs = [r for r in experiment.plan(smoke) if r.name in histories]
     seed = min((h.record.seed for h in histories.values()), default=0)
-    write_results(experiment, runs, histories, out, data_facts, invocation, smoke, seed)
+    with replaced_folder(out) as new:
+        write_results(experiment, runs, histories, new, data_facts, invocation, smoke, seed)
     return out
 
 

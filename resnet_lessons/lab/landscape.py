@@ -1,35 +1,45 @@
 """``python -m resnet_lessons.lab.landscape``: compute the loss surfaces around the course's trained
 networks (:mod:`resnet_lessons.trained`) with :mod:`resnet_lessons.landscape`, and store each with its
-provenance as ``results/landscape/<model>.json``.
+provenance as ``<out>/<model>.json``, beside a ``provenance.json`` that describes every surface in the folder.
+
+It writes into ``runs/landscape`` unless told ``--update-stored`` (the course's ``results/landscape``), and it
+refuses to put a surface beside one computed with other settings, so a folder's surfaces can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import torch
 
-from ..files import write_json
+from ..files import replaced_folder, write_json
 from ..landscape import (
     evaluation_subset,
     grid,
     images_per_second,
+    load_surface,
     roughness,
     save_surface,
     surface_2d,
 )
+from ..preflight import SEED_MAX
 from .provenance import command_line, data_facts, environment, git_state, utc_now
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "results" / "landscape"
+DEFAULT_OUT = Path("runs") / "landscape"
+SETTINGS = ("grid", "extent", "images", "split", "seed")  # what makes two surfaces comparable (and the data)
+PREFIX = "python -m resnet_lessons.lab.landscape"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m resnet_lessons.lab.landscape",
         description="Compute the 2-D loss surface around the course's trained networks (resnet_lessons.trained) "
-        "and store it with its provenance as results/landscape/<model>.json, plus a figure of all stored ones.",
+        "and store each as <out>/<model>.json, with a provenance.json that describes every surface in the folder. "
+        "Writes into runs/landscape unless told --update-stored (the course's results/landscape).",
     )
     parser.add_argument("--models", nargs="+", default=["plain20", "resnet20"],
                         help="trained networks (names that resnet_lessons.trained accepts; default plain20 resnet20)")
@@ -39,23 +49,90 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the directions and of the image subset")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--data", default=None, metavar="PATH", help="CIFAR-10 folder (default $RESNET_LESSONS_DATA)")
-    parser.add_argument("--out", default=str(STORED_DIR), metavar="DIR",
-                        help="output folder (default results/landscape)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"output folder (default {DEFAULT_OUT}; results/landscape with --update-stored)")
+    parser.add_argument("--update-stored", action="store_true",
+                        help="write into the course's stored surfaces, results/landscape (replacing those models')")
     return parser
 
 
+def check_arguments(args: argparse.Namespace) -> Path:
+    """Every check of the parsed arguments that needs no data, before any work; returns the output folder.
+    Raises ValueError naming the flag and what to give instead."""
+    if args.grid < 1 or args.grid % 2 == 0:
+        raise ValueError(f"--grid {args.grid}: give an odd number of points per axis, 3 or more (e.g. 21), so "
+                         "that the grid holds the trained weights at its centre.")
+    if not (math.isfinite(args.extent) and args.extent > 0):
+        raise ValueError(f"--extent {args.extent}: give a number above 0 (e.g. 1), the grid's half-width in "
+                         "filter-normalised units.")
+    if args.images < 1:
+        raise ValueError(f"--images {args.images}: give 1 or more training images to evaluate on (e.g. 1000).")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: give 1 or more, or leave it out for torch's choice.")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed} is not a seed: give a whole number from 0 to {SEED_MAX:,}.")
+    repeated = sorted({m for m in args.models if args.models.count(m) > 1})
+    if repeated:
+        raise ValueError(f"--models names {', '.join(repeated)} more than once; name each network once.")
+    stored = STORED_DIR.resolve()
+    out = Path(args.out) if args.out else (STORED_DIR if args.update_stored else DEFAULT_OUT)
+    if not args.update_stored and (out.resolve() == stored or stored in out.resolve().parents):
+        raise ValueError(f"--out {out} is the course's stored surfaces: add --update-stored to replace them, or "
+                         f"write elsewhere (the default is {DEFAULT_OUT}).")
+    return out
+
+
+def surface_settings(meta: dict) -> dict:
+    """What a stored surface was computed with (its grid, extent, images, split, seed and data)."""
+    return {**{k: meta.get(k) for k in SETTINGS}, "data": (meta.get("data") or {}).get("label")}
+
+
+def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
+    """ValueError when ``out`` holds a surface of another model computed with other ``settings``: one folder
+    holds comparable surfaces only (the figure and the notebook set them side by side)."""
+    clashes = []
+    for path in sorted(out.glob("*.json")):
+        if path.name == "provenance.json" or path.stem in models:
+            continue
+        stored = surface_settings(load_surface(path).meta)
+        different = [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+        if different:
+            clashes.append(f"{path.name}: {', '.join(different)}")
+    if clashes:
+        raise ValueError(f"{out} holds surfaces computed with other settings, which this command's would sit beside: "
+                         f"{'; '.join(clashes)}. Use another --out, or recompute those models too (--models) with "
+                         "the same settings.")
+
+
+def write_provenance(folder: Path) -> None:
+    """provenance.json: for every surface in ``folder``, the command that made it, when, and from which commit."""
+    surfaces = {}
+    for path in sorted(folder.glob("*.json")):
+        if path.name != "provenance.json":
+            meta = load_surface(path).meta
+            surfaces[path.stem] = {k: meta.get(k) for k in ("command", "finished", "git", "grid", "images")}
+    write_json(folder / "provenance.json", {"models": sorted(surfaces), "surfaces": surfaces})
+
+
 def main(argv: list[str] | None = None) -> int:
-    from ..data import load_cifar10
-    from ..trained import trained
+    from ..data import DataNotFoundError, load_cifar10
+    from ..trained import TrainedNetworkError, trained
 
     args = build_parser().parse_args(argv)
-    grid(args.grid)  # check before any work
+    command = command_line(argv if argv is not None else sys.argv[1:], prefix=PREFIX)
+    try:
+        out = check_arguments(args)
+        networks = {name: trained(name) for name in args.models}  # every name checked before any surface
+        data = load_cifar10(args.data)
+        settings = {"grid": f"{args.grid}x{args.grid}", "extent": args.extent, "images": args.images,
+                    "split": "train", "seed": args.seed, "data": data_facts(data)["label"]}
+        check_not_mixing(out, args.models, settings)
+    except (ValueError, FileNotFoundError, TrainedNetworkError, DataNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    data = load_cifar10(args.data)
-    out = Path(args.out)
-    for name in args.models:
-        model, record = trained(name)
+    for name, (model, record) in networks.items():
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
         points = args.grid**2
@@ -69,15 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             "trained": {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
                         "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
                         "command": record.command},
-            "grid": f"{args.grid}x{args.grid}",
-            "extent": args.extent,
-            "images": args.images,
-            "split": "train",
-            "seed": args.seed,
+            **{k: settings[k] for k in SETTINGS},
             "directions": "random Gaussian, filter-normalised; BatchNorm and bias parameters left out (zero)",
             "mode": "eval (BatchNorm running statistics)",
-            "command": command_line(argv if argv is not None else sys.argv[1:],
-                                    prefix="python -m resnet_lessons.lab.landscape"),
+            "command": command,
             "started": started,
             "finished": utc_now(),
             "wall_seconds": round(surface.seconds, 1),
@@ -86,12 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             "environment": environment(),
             "data": data_facts(data),
         }
-        save_surface(out / f"{name}.json", surface)
+        with replaced_folder(out) as new:  # the surface and the provenance that describes it, or neither
+            save_surface(new / f"{name}.json", surface)
+            write_provenance(new)
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
-    write_json(out / "provenance.json", {"command": command_line(argv if argv is not None else sys.argv[1:],
-                                                                 prefix="python -m resnet_lessons.lab.landscape"),
-                                         "finished": utc_now(), "models": args.models, "git": git_state()})
     return 0
 
 

@@ -3,14 +3,19 @@
 ``results/NAME/`` holds ``histories.json`` (every epoch of every run), ``figure.png``, ``summary.json`` and
 ``provenance.json``. A stored run is found again by its key (:func:`run_key`: everything that decides its
 result), so an experiment reuses runs that another has trained with the same settings.
+
+A folder is written whole (:func:`store_experiment`: built beside it, then swapped in), so its summary, figure
+and provenance always describe the histories next to them; and runs of other settings are never added to it
+(:func:`mixed_runs`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..files import read_json, write_json
+from ..files import read_json, replaced_folder, write_json
 from ..history import History
+from ..reference import load_histories
 from . import provenance
 from .plans import Experiment, Run
 from .tables import BASE_COLUMNS, summary_row
@@ -37,13 +42,6 @@ def run_key(run: Run, data, device: str) -> dict:
         "val_size": run.val_size,
         "device": device,
     }
-
-
-def load_histories(path: Path) -> dict[str, History]:
-    """``histories.json`` as {run name: History}; empty when the file does not exist."""
-    if not path.exists():
-        return {}
-    return {name: History.from_dict(d) for name, d in read_json(path).items()}
 
 
 def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History, str] | None:
@@ -170,3 +168,38 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
     fig.savefig(out / FIGURE_FILE, dpi=110, bbox_inches="tight")
 
 
+class MixedRuns(ValueError):
+    """An experiment's folder holds runs made with other settings than the runs about to join them."""
+
+
+def mixed_runs(stored: dict[str, History], planned: dict[str, dict]) -> list[str]:
+    """One line per stored run whose key differs from the key this invocation would give it (``planned``:
+    {run name: :func:`run_key`} of the whole plan), or that is not a run of this plan at all."""
+    lines = []
+    for name, history in stored.items():
+        if name not in planned:
+            lines.append(f"{name}: not a run of this plan (a --smoke run, or another plan)")
+            continue
+        saved, now = history.record.run_key or {}, planned[name]
+        different = []
+        for key in sorted(set(saved) | set(now)):
+            a, b = saved.get(key, "(not recorded)"), now.get(key, "(not recorded)")
+            if a != b:
+                different.append(key if isinstance(a, dict) or isinstance(b, dict) else f"{key} {a!r} (now {b!r})")
+        if different:
+            lines.append(f"{name}: {', '.join(different)}")
+    return lines
+
+
+def store_experiment(out: Path, experiment: Experiment, runs: list[Run], histories: dict[str, History],
+                     data_facts: dict, invocation: dict, smoke: bool, seed: int, networks: list = ()) -> None:
+    """Write ``out`` whole: histories.json, the shipped ``networks`` ([(model, record)], into out/networks, see
+    :func:`resnet_lessons.trained.write_trained`), then figure, summary and provenance (:func:`write_results`).
+    The files are written into a folder beside ``out`` that then replaces it: a crash leaves the old folder."""
+    from ..trained import TRAINED_FOLDER, write_trained
+
+    with replaced_folder(out) as new:
+        write_json(new / HISTORIES_FILE, {n: h.to_dict() for n, h in histories.items()})
+        for model, record in networks:
+            write_trained(model, record, new / TRAINED_FOLDER.name)
+        write_results(experiment, runs, histories, new, data_facts, invocation, smoke, seed)

@@ -55,6 +55,15 @@ def default_port() -> int:
     return int(value)
 
 
+def check_port(port: object, name: str = "port") -> int:
+    """``port`` when it is a TCP port number (1 to 65535), else ValueError naming ``name`` (e.g. ``--port``)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        shown = f"{name} {port}" if name.startswith("--") else f"{name}={port!r}"
+        raise ValueError(f"{shown} is not a port number: give one from 1 to 65535 (visdom's default is "
+                         f"{DEFAULT_PORT}).")
+    return port
+
+
 def port_answers(host: str, port: int, timeout: float = 0.3) -> bool:
     """True when something accepts a TCP connection on ``host:port`` (a quick probe, no HTTP)."""
     try:
@@ -152,12 +161,11 @@ def server_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-path", default=None, help="folder for saved environments "
                         "(default: <cache>/visdom)")
     args = parser.parse_args(argv)
-    if args.port is None:
-        try:
-            args.port = default_port()
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    try:
+        args.port = default_port() if args.port is None else check_port(args.port, "--port")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         from visdom.server.run_server import start_server as visdom_start_server
     except ImportError:
@@ -217,6 +225,10 @@ class ServerTimeout(Exception):
     """The visdom server took longer than the timeout to answer one call."""
 
 
+class NotVisdom(Exception):
+    """Something answered on the port, but with an HTTP error: another program, not a visdom server."""
+
+
 def _timed_client(timeout: float, **kwargs):
     """A ``visdom.Visdom`` client whose every call to the server gives up after ``timeout`` seconds.
 
@@ -230,13 +242,16 @@ def _timed_client(timeout: float, **kwargs):
         def _handle_post(self, url, data=None):
             try:
                 try:
-                    return self.session.post(url, data=data or {}, timeout=timeout).text
+                    answer = self.session.post(url, data=data or {}, timeout=timeout)
                 except requests.ConnectionError:
                     # A kept-alive connection that the server closed meanwhile (epochs can be minutes
                     # apart): one retry on a fresh connection. A server that is gone refuses it at once.
-                    return self.session.post(url, data=data or {}, timeout=timeout).text
+                    answer = self.session.post(url, data=data or {}, timeout=timeout)
             except requests.Timeout as e:
                 raise ServerTimeout(f"no answer within {timeout:g} s") from e
+            if not answer.ok:  # visdom answers 200; another web server on the port answers 404, 501...
+                raise NotVisdom(f"HTTP {answer.status_code} {answer.reason}")
+            return answer.text
 
     return TimedVisdom(**kwargs)
 
@@ -264,7 +279,7 @@ class VisdomLogger:
     ):
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}.")
-        port = default_port() if port is None else port
+        port = default_port() if port is None else check_port(port)
         self.env = env
         self.server = server
         self.port = port
@@ -293,6 +308,8 @@ class VisdomLogger:
                                          raise_exceptions=True)
         except ServerTimeout as e:  # the port accepts connections, but nothing answers
             self._give_up(f"the server at {self.url} does not answer ({e})")
+        except NotVisdom as e:
+            self._give_up(f"the program answering at {self.url} is not a visdom server ({e})")
         except Exception as e:  # the port answered, but not as a visdom server
             self._give_up(f"no visdom server at {self.url} ({type(e).__name__})")
 
@@ -335,6 +352,8 @@ class VisdomLogger:
                     )
         except ServerTimeout as e:  # server frozen mid-run (Ctrl-Z): say so once, carry on without it
             self._give_up(f"the server at {self.url} stopped answering ({e})")
+        except NotVisdom as e:
+            self._give_up(f"the program answering at {self.url} is not a visdom server ({e})")
         except Exception as e:  # server stopped mid-run: say so once, then carry on without it
             cause = e.__cause__ or e.__context__ or e
             self._give_up(f"lost the server at {self.url} ({type(cause).__name__}: {str(cause)[:120]})")
