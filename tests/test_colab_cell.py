@@ -49,6 +49,7 @@ def test_missing_repository_is_named_with_what_git_said(monkeypatch, tmp_path):
 
 
 def test_a_successful_clone_raises_nothing(monkeypatch, tmp_path):
-    monkeypatch.delenv("RESNET_LESSONS_RESULTS", raising=False)
+    monkeypatch.setenv("RESNET_LESSONS_RESULTS", "unset after the test")  # so that monkeypatch restores it
+    monkeypatch.delenv("RESNET_LESSONS_RESULTS")
     run_cell_on_colab(monkeypatch, tmp_path, 0, "")
     assert os.environ["RESNET_LESSONS_RESULTS"].endswith("course/results")  # monkeypatch unsets it afterwards

@@ -22,8 +22,8 @@ import nbformat
 import pytest
 from test_browser import SCREENSHOTS, _chromium, wait_until
 
+from conftest import free_port
 from resnet_lessons.lab import npm, slides
-from resnet_lessons.lab.visdom_logger import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = slides.notebooks_in(ROOT / "notebooks")
