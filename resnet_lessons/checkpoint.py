@@ -224,13 +224,14 @@ def resume_run(out_dir: Path, resume: bool | str, identity: dict, record: RunRec
                 "with --resume), or use another out_dir (--out) to start a new run."
             )
         history = History.from_dict(saved["history"])
-        if saved["epoch"] >= identity["epochs"]:
-            return history  # finished: it loads on any hardware
-        switched = check_same_hardware(history.record, record, resume == "switch-hardware", path)
+        if saved["epoch"] < identity["epochs"]:  # unfinished: it continues on the hardware it started on
+            switched = check_same_hardware(history.record, record, resume == "switch-hardware", path)
         try:
             model.load_state_dict(saved["model"])
         except RuntimeError as e:
             raise CheckpointError(f"The model in {path} does not fit this model: {e}") from None
+        if saved["epoch"] >= identity["epochs"]:
+            return history  # finished: its network is loaded, on any hardware
         kept = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
         optimizer.load_state_dict(saved["optimizer"])
         for group, flags in zip(optimizer.param_groups, kept, strict=True):  # keep this device's implementation

@@ -115,6 +115,15 @@ def test_a_finished_run_loads_on_other_hardware_without_taking_the_folder(tmp_pa
     assert not (tmp_path / LOCK_FILE).exists()
 
 
+def test_a_finished_run_resumed_gives_back_its_trained_network(tmp_path):
+    trained = _net()
+    fit(trained, _data(), 1, out_dir=tmp_path, **RUN)
+    fresh = _net()
+    fit(fresh, _data(), 1, out_dir=tmp_path, resume=True, **RUN)
+    for (key, a), b in zip(trained.state_dict().items(), fresh.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+
+
 def test_fit_refuses_a_resume_it_does_not_know(tmp_path):
     with pytest.raises(ValueError, match="resume must be one of"):
         fit(_net(), _data(), 1, out_dir=tmp_path, resume="replace", **RUN)
