@@ -156,18 +156,21 @@ def data_dir() -> Path | None:
     return Path(root).expanduser() if root else None
 
 
-def set_cpu_threads() -> int:
-    """Use the cores the process may run on for intra-op work; returns the thread count.
-
-    Under ``pytest -n N`` (nbval runs notebooks in N parallel kernels, which inherit pytest-xdist's
-    ``PYTEST_XDIST_WORKER_COUNT``) the cores are shared out, so N kernels do not fight over them.
-    """
+def cpu_threads() -> int:
+    """How many threads a CPU run uses: the cores the process may run on, shared out among
+    ``PYTEST_XDIST_WORKER_COUNT`` processes (nbval runs notebooks in N parallel kernels under ``pytest -n N``,
+    and they inherit it), so N kernels do not fight over the cores."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows
         cores = os.cpu_count() or 1
     sharing = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    torch.set_num_threads(max(1, cores // max(1, sharing)))
+    return max(1, cores // max(1, sharing))
+
+
+def set_cpu_threads() -> int:
+    """Use :func:`cpu_threads` threads for intra-op work; returns the thread count."""
+    torch.set_num_threads(cpu_threads())
     return torch.get_num_threads()
 
 

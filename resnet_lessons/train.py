@@ -299,7 +299,7 @@ def _record(name: str, recipe: Recipe, epochs: int, device: torch.device, amp_dt
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{device.type} ({torch.get_num_threads()} threads)" if device.type == "cpu" else device.type
+    return f"cpu ({config.cpu_threads()} threads)" if device.type == "cpu" else device.type  # as fit sets them
 
 
 def _interrupted_message(name: str, epoch: int, epochs: int, saved_epoch: int, checkpoint: Path | None) -> str:

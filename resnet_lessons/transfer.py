@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import CIFAR10Tensors, stratified_subset
-from .evaluate import accuracy, predict
+from .metrics import accuracy, predict
 from .loader import DeviceLoader
 from .loop import train_one_epoch
 from .recipes import get_recipe, make_optimizer, make_scheduler

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import tiny_net
-from resnet_lessons import evaluate as ev
+from resnet_lessons import metrics
 from resnet_lessons.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_lessons.data import CIFAR10Tensors
 from resnet_lessons.history import History
@@ -260,20 +260,20 @@ def test_several_runs_can_share_one_live_plot():
 def test_accuracy_confusion_matrix_and_per_class():
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     preds = torch.tensor([0, 1, 1, 1, 0, 2])
-    assert ev.accuracy(preds, labels) == pytest.approx(4 / 6)
-    cm = ev.confusion_matrix(preds, labels, num_classes=3)
+    assert metrics.accuracy(preds, labels) == pytest.approx(4 / 6)
+    cm = metrics.confusion_matrix(preds, labels, num_classes=3)
     assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
-    assert ev.per_class_accuracy(preds, labels, num_classes=3).tolist() == [0.5, 1.0, 0.5]
+    assert metrics.per_class_accuracy(preds, labels, num_classes=3).tolist() == [0.5, 1.0, 0.5]
     logits = torch.nn.functional.one_hot(preds, 3).float()
-    assert ev.accuracy(logits, labels) == pytest.approx(4 / 6)
+    assert metrics.accuracy(logits, labels) == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match="6 labels"):
-        ev.accuracy(preds[:4], labels)
+        metrics.accuracy(preds[:4], labels)
 
 
 def test_most_confident_mistakes_come_first():
     logits = torch.tensor([[5.0, 0.0], [0.0, 1.0], [0.0, 9.0], [2.0, 0.0]])
     labels = torch.tensor([0, 0, 0, 1])
-    wrong = ev.most_confident_mistakes(logits, labels, k=5)
+    wrong = metrics.most_confident_mistakes(logits, labels, k=5)
     assert wrong.index.tolist() == [2, 3, 1]
     assert wrong.true.tolist() == [0, 1, 0] and wrong.pred.tolist() == [1, 0, 1]
     assert wrong.confidence[0] > wrong.confidence[1] > wrong.confidence[2] > 0.5
@@ -282,9 +282,9 @@ def test_most_confident_mistakes_come_first():
 def test_evaluate_a_trained_model():
     model = tiny_net()
     fit(model, DATA, epochs=2, **RUN)
-    result = ev.evaluate(model, DATA)
+    result = metrics.score(model, DATA)
     assert result.logits.shape == (128, 10) and result.confusion.sum() == 128
-    assert result.accuracy == pytest.approx(ev.accuracy(result.preds, DATA.test_labels))
+    assert result.accuracy == pytest.approx(metrics.accuracy(result.preds, DATA.test_labels))
     assert model.training  # evaluation put the mode back
 
 
@@ -316,3 +316,17 @@ def test_a_misspelt_bf16_setting_is_refused(monkeypatch):
     monkeypatch.setenv("RESNET_LESSONS_CPU_BF16", "maybe")
     with pytest.raises(ValueError, match="not understood"):
         fit(tiny_net(), DATA, 1, **RUN)
+
+
+def test_the_record_names_the_threads_the_run_used(monkeypatch):
+    """fit sets the thread count itself (config.cpu_threads); the record must say that count, not the one
+    the process had before the run."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "1000")  # 1000 processes share the cores: one thread each
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        history = fit(tiny_net(), DATA, epochs=1, **RUN)
+        assert torch.get_num_threads() == 3  # put back when the run ends
+    finally:
+        torch.set_num_threads(before)
+    assert history.record.device == "cpu (1 threads)"

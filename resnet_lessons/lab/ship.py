@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..data import load_cifar10
-from ..evaluate import accuracy, predict
+from ..metrics import accuracy, predict
 from ..files import tensor_checksum
 from ..history import History
 from ..models import build_model, list_models

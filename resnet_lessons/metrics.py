@@ -1,8 +1,8 @@
 """How good is a trained network? Predictions, accuracy, per-class accuracy, confusion matrix, mistakes.
 
-:func:`evaluate` does it all for one split of the data::
+:func:`score` does it all for one split of the data::
 
-    result = evaluate(model, data)            # the test set
+    result = score(model, data)               # the test set
     result.accuracy                            # 0.9123
     plots.plot_confusion_matrix(result.confusion, data.classes)
     wrong = most_confident_mistakes(result.logits, result.labels, k=16)
@@ -124,8 +124,8 @@ def most_confident_mistakes(logits: torch.Tensor, labels: torch.Tensor, k: int =
 
 
 @dataclass
-class Evaluation:
-    """Everything :func:`evaluate` measured on one split (tensors on the CPU)."""
+class Scores:
+    """Everything :func:`score` measured on one split (tensors on the CPU)."""
 
     logits: torch.Tensor  # float [N, C]
     labels: torch.Tensor  # int64 [N]
@@ -138,14 +138,14 @@ class Evaluation:
         return self.logits.argmax(dim=1)
 
 
-def evaluate(
+def score(
     model: nn.Module,
     data,
     split: str = "test",
     batch_size: int = 1000,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-) -> Evaluation:
+) -> Scores:
     """Predict every image of ``data``'s ``split`` ("test" or "train") and measure the results.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. Images are normalised with ``mean`` and
@@ -160,7 +160,7 @@ def evaluate(
         mean, std = data.mean_std()
     logits = predict(model, images, mean, std, batch_size=batch_size)
     num_classes = logits.shape[1]
-    return Evaluation(
+    return Scores(
         logits=logits,
         labels=labels.cpu(),
         accuracy=accuracy(logits, labels),
