@@ -12,7 +12,7 @@ training seconds. The effects:
 - 05: test error of the ResNet minus the ResNeXt's (positive: ResNeXt better); 05-learns: the smaller of
   the two nets' distance below 90 % test error;
 - 07: test error of the original ResNet minus the pre-activation one's (07-train: the same for training
-  error); left out when the pre-activation nets are not in the package.
+  error).
 
 An effect is clear when it is larger than twice its noise (``live.CLEAR_FACTOR``). The record goes to
 ``results/fast_mode_signal/<label>.json``, which the notebooks read through
@@ -175,12 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="reuse the runs already in <label>.runs.jsonl")
     args = parser.parse_args(argv)
 
-    keys = args.experiments or [k for k in live.LIVE_EXPERIMENTS if k != "07" or live.preact_available()]
+    keys = args.experiments or list(live.LIVE_EXPERIMENTS)
     unknown = [k for k in keys if k not in live.LIVE_EXPERIMENTS]
     if unknown:
         parser.error(f"unknown experiments {unknown}; choose from {sorted(live.LIVE_EXPERIMENTS)}")
-    if "07" in keys and not live.preact_available():
-        parser.error("experiment 07 needs resnet_lessons.models.preact, which this checkout does not have")
     if len(args.seeds) < 2:
         parser.error("the noise is a standard deviation over seeds: give at least two (five for the course's record)")
     out = Path(args.out) if args.out else live.signal_path(args.label).parent

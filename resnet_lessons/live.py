@@ -40,6 +40,7 @@ from torch import nn
 from . import config
 from .data import CIFAR10Tensors, load_course_data
 from .models import CifarResNeXt, cifar_resnet
+from .models.preact import preact_cifar_resnet
 from .recipes import Recipe, get_recipe
 
 FULL_SIZE = 32
@@ -130,22 +131,6 @@ def _resnext(depth: int, cardinality: int, width: int):
     return lambda: CifarResNeXt(depth=depth, cardinality=cardinality, width_per_group=width)
 
 
-def _preact(depth: int):
-    def build() -> nn.Module:
-        from .models.preact import preact_cifar_resnet  # the pre-activation nets of notebook 07
-
-        return preact_cifar_resnet(depth)
-
-    return build
-
-
-def preact_available() -> bool:
-    """True when the package has the pre-activation ResNets of notebook 07."""
-    import importlib.util
-
-    return importlib.util.find_spec("resnet_lessons.models.preact") is not None
-
-
 LIVE_MODELS = {
     "plain-8": lambda: cifar_resnet(8, plain=True),
     "plain-14": lambda: cifar_resnet(14, plain=True),
@@ -160,9 +145,9 @@ LIVE_MODELS = {
     "resnet-110": lambda: cifar_resnet(110),
     "resnext-11 (2x4d)": _resnext(11, 2, 4),
     "resnext-29 (8x4d)": _resnext(29, 8, 4),
-    "preact-resnet-20": _preact(20),
-    "preact-resnet-56": _preact(56),
-    "preact-resnet-110": _preact(110),
+    "preact-resnet-20": lambda: preact_cifar_resnet(20),
+    "preact-resnet-56": lambda: preact_cifar_resnet(56),
+    "preact-resnet-110": lambda: preact_cifar_resnet(110),
 }
 """The networks of the live experiments by the names the notebooks show (option A shortcuts, 10 classes)."""
 

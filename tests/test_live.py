@@ -150,8 +150,6 @@ def test_every_fast_model_builds_and_takes_its_image_size():
     for key, exp in LIVE_EXPERIMENTS.items():
         run = exp.fast
         for name in run.models:
-            if name.startswith("preact") and not live.preact_available():
-                continue  # notebook 07's networks are not in this checkout yet
             model = build_live_model(name).eval()
             with torch.no_grad():
                 out = model(torch.randn(2, 3, run.image_size, run.image_size))
