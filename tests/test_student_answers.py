@@ -69,11 +69,8 @@ def _checkers() -> dict:
 
 
 def expected_answer(call: ast.Call, monkeypatch) -> float | None:
-    """The number the checker of ``call`` compares the student's answer with, or None if it is not a number."""
-    for info in pkgutil.iter_modules(checks_package.__path__):
-        module = importlib.import_module(f"resnet_lessons.checks.{info.name}")
-        if hasattr(module, "number_verdict"):
-            monkeypatch.setattr(module, "number_verdict", _record_expected)
+    """The number the checker of ``call`` compares the student's answer with, or None if it is not a number.
+    The checkers' ``number_verdict`` is patched only while the checker runs, and put back on every path."""
     args = []
     for node in call.args[1:]:
         text = ast.unparse(node)
@@ -84,10 +81,14 @@ def expected_answer(call: ast.Call, monkeypatch) -> float | None:
         else:
             return None  # checked against the student's own tensors (a gradient, a batch): no fixed number
     kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    checker = _checkers().get(call.func.id)
+    if checker is None:
+        return None  # a checker the notebook defines itself, for its own objects
     try:
-        checker = _checkers().get(call.func.id)
-        if checker is None:
-            return None  # a checker the notebook defines itself, for its own objects
+        for info in pkgutil.iter_modules(checks_package.__path__):
+            module = importlib.import_module(f"resnet_lessons.checks.{info.name}")
+            if hasattr(module, "number_verdict"):
+                monkeypatch.setattr(module, "number_verdict", _record_expected)
         checker(None, *args, **kwargs)
     except _Expected as recorded:
         return recorded.value if isinstance(recorded.value, (int, float)) else None
@@ -180,11 +181,11 @@ def test_no_answer_on_screen_in_the_student_edition(path, monkeypatch):
 
 def test_the_number_exercises_are_found():
     """The scan has something to scan: the series' number exercises are recognised, with their answers."""
-    mp = pytest.MonkeyPatch()
     found = {}
-    for path in STUDENT_NOTEBOOKS:
-        for _, checker, value in number_exercises(json.loads(path.read_text()), mp):
-            found[checker] = value
+    with pytest.MonkeyPatch.context() as mp:
+        for path in STUDENT_NOTEBOOKS:
+            for _, checker, value in number_exercises(json.loads(path.read_text()), mp):
+                found[checker] = value
     assert found["check_plain_parameters"] == sum(p.numel() for p in cifar_resnet(26, plain=True).parameters())
     assert found["check_paths_total"] == 2**54 and found["check_paths_through"] == math.comb(54, 27)
     assert found["check_steps_per_epoch"] == 391
