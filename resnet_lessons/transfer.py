@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import CIFAR10Tensors, stratified_subset
-from .metrics import accuracy, predict
 from .loader import DeviceLoader
 from .loop import train_one_epoch
+from .metrics import accuracy, predict
 from .recipes import get_recipe, make_optimizer, make_scheduler
 
 ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")

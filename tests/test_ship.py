@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from resnet_lessons.data import CIFAR10Tensors
-from resnet_lessons.metrics import accuracy, predict
 from resnet_lessons.files import tensor_checksum
 from resnet_lessons.lab.ship import ShipError, main, ship
+from resnet_lessons.metrics import accuracy, predict
 from resnet_lessons.models import build_model
 from resnet_lessons.recipes import get_recipe
 from resnet_lessons.train import fit

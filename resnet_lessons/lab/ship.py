@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from ..data import load_cifar10
-from ..metrics import accuracy, predict
 from ..files import tensor_checksum
 from ..history import History
+from ..metrics import accuracy, predict
 from ..models import build_model, list_models
 from ..trained import available_trained, save_trained, trained, trained_dir
 
