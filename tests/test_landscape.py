@@ -237,11 +237,16 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     labels = torch.arange(100) % 10
     fake = CIFAR10Tensors(images, labels, images[:20], labels[:20], [str(i) for i in range(10)], "fake data")
     record = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3, file="x.pt", sha256="0" * 64, epochs=1, val_acc=0.1,
-                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network")
+                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network",
+                             model="resnet8", model_kwargs={}, seed=3)
 
-    def fake_trained(name):
-        torch.manual_seed(0)
-        return cifar_resnet(8).eval(), record
+    def fake_trained(name):  # "trained": the seed-3 initialisation, moved
+        torch.manual_seed(3)
+        model = cifar_resnet(8)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        return model.eval(), record
 
     monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
     monkeypatch.setattr(trained_module, "trained", fake_trained)
@@ -254,3 +259,27 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     assert "device" in meta["environment"] and "commit" in meta["git"] and meta["data"]["label"] == "fake data"
     assert meta["command"].startswith("python -m resnet_lessons.lab.landscape --models resnet8")
     assert landscape_command.main(["--grid", "4", "--out", str(tmp_path)]) == 2  # an even grid: refused before any work
+    assert landscape_command.main(["--line", "8", "--out", str(tmp_path)]) == 2  # alpha = 1 would not be a point
+
+    # The line runs from the weights training started from (seed 3, rebuilt) to the trained ones.
+    line = meta["interpolation"]
+    assert len(line["alphas"]) == 41 and line["alphas"][0] == -0.5 and line["alphas"][-1] == 1.5
+    assert line["initial"] == "torch.manual_seed(3); build_model('resnet8')"
+    x, y = L.evaluation_subset(fake, 20, "train", 0, record.mean, record.std)
+    torch.manual_seed(3)
+    start = cifar_resnet(8).eval()
+    assert line["losses"][line["alphas"].index(0.0)] == pytest.approx(L.evaluate_loss(start, x, y)[0], rel=1e-5)
+    assert line["losses"][line["alphas"].index(1.0)] == pytest.approx(surface.losses[1, 1], rel=1e-5)
+    assert line["barrier"] >= 0
+
+
+def test_the_barrier_of_a_line():
+    from resnet_lessons.lab.landscape import barrier
+
+    alphas = np.linspace(-0.5, 1.5, 9)  # 0 and 1 at indices 2 and 6
+    straight = L.Line(alphas, 2 - alphas, np.zeros(9))
+    assert barrier(straight) == pytest.approx(0.0)
+    bumped = L.Line(alphas, 2 - alphas + np.where(alphas == 0.5, 0.7, 0.0), np.zeros(9))
+    assert barrier(bumped) == pytest.approx(0.7)
+    outside = L.Line(alphas, 2 - alphas + np.where(alphas == 1.5, 5.0, 0.0), np.zeros(9))
+    assert barrier(outside) == pytest.approx(0.0)  # beyond alpha = 1 is not on the path

@@ -120,7 +120,8 @@ def landscape_fakes(monkeypatch):
     labels = torch.arange(100) % 10
     fake = CIFAR10Tensors(images, labels, images[:20], labels[:20], [str(i) for i in range(10)], "fake data")
     record = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3, file="x.pt", sha256="0" * 64, epochs=1, val_acc=0.1,
-                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network")
+                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network",
+                             model="resnet8", model_kwargs={}, seed=0)
     computed = []
 
     def fake_trained(name):

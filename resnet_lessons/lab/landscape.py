@@ -1,6 +1,9 @@
 """``python -m resnet_lessons.lab.landscape``: compute the loss surfaces around the course's trained
 networks (:mod:`resnet_lessons.trained`) with :mod:`resnet_lessons.landscape`, and store each with its
 provenance as ``<out>/<model>.json``, beside a ``provenance.json`` that describes every surface in the folder.
+With each surface goes the 1-D line from the network's initial weights to its trained ones (Goodfellow et al.
+2015), in the surface's ``meta["interpolation"]``: the initial weights are rebuilt exactly as training built
+them, ``torch.manual_seed(seed)`` and then the model's builder.
 
 It writes into ``runs/landscape`` unless told ``--update-stored`` (the course's ``results/landscape``), and it
 refuses to put a surface beside one computed with other settings, so a folder's surfaces can be compared.
@@ -13,13 +16,16 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..files import replaced_folder, write_json
 from ..landscape import (
+    Line,
     evaluation_subset,
     grid,
     images_per_second,
+    interpolate,
     load_surface,
     roughness,
     save_surface,
@@ -47,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extent", type=float, default=1.0, help="the grid spans -extent..extent (default 1)")
     parser.add_argument("--images", type=int, default=1000, help="training images to evaluate on (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the directions and of the image subset")
+    parser.add_argument("--line", type=int, default=41,
+                        help="points of the line from the initial to the trained weights, alpha from -0.5 to 1.5 "
+                        "(default 41, a step of 0.05; 0: no line)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--data", default=None, metavar="PATH", help="CIFAR-10 folder (default $RESNET_LESSONS_DATA)")
     parser.add_argument("--out", default=None, metavar="DIR",
@@ -65,6 +74,9 @@ def check_arguments(args: argparse.Namespace) -> Path:
     if not (math.isfinite(args.extent) and args.extent > 0):
         raise ValueError(f"--extent {args.extent}: give a number above 0 (e.g. 1), the grid's half-width in "
                          "filter-normalised units.")
+    if args.line != 0 and (args.line < 5 or (args.line - 1) % 4):
+        raise ValueError(f"--line {args.line}: give 0 (no line) or a number of points n with n - 1 divisible by 4 "
+                         "(e.g. 21 or 41), so that alpha = 0 and alpha = 1 are among them.")
     if args.images < 1:
         raise ValueError(f"--images {args.images}: give 1 or more training images to evaluate on (e.g. 1000).")
     if args.threads is not None and args.threads < 1:
@@ -104,6 +116,28 @@ def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
                          "the same settings.")
 
 
+def line_alphas(points: int) -> np.ndarray:
+    """``points`` values of alpha from -0.5 to 1.5; with (points - 1) divisible by 4, 0 and 1 are among them."""
+    return np.linspace(-0.5, 1.5, points)
+
+
+def barrier(line: Line) -> float:
+    """The highest the loss rises, between alpha = 0 and 1, above the straight segment joining its two ends
+    (0 when the path from the initial to the trained weights is free of bumps)."""
+    inside = (line.alphas >= 0) & (line.alphas <= 1)
+    a, loss = line.alphas[inside], line.losses[inside]
+    start, end = line.losses[np.isclose(line.alphas, 0)][0], line.losses[np.isclose(line.alphas, 1)][0]
+    return float(max(0.0, np.max(loss - ((1 - a) * start + a * end))))
+
+
+def initial_network(record) -> torch.nn.Module:
+    """The network's weights before training, rebuilt as training built them: seed, then the builder."""
+    from ..models import build_model
+
+    torch.manual_seed(record.seed)
+    return build_model(record.model, **record.model_kwargs).eval()
+
+
 def write_provenance(folder: Path) -> None:
     """provenance.json: for every surface in ``folder``, the command that made it, when, and from which commit."""
     surfaces = {}
@@ -141,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         started = utc_now()
         surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
                              seed=args.seed, progress=True)
+        if args.line:
+            line = interpolate(initial_network(record), model, images, labels, line_alphas(args.line))
+            interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),
+                             "accuracies": line.accuracies.tolist(), "barrier": barrier(line),
+                             "initial": f"torch.manual_seed({record.seed}); build_model({record.model!r}"
+                                        + "".join(f", {k}={v!r}" for k, v in record.model_kwargs.items()) + ")",
+                             "seconds": round(line.seconds, 1)}
         surface.meta = {
             "model": name,
             "trained": {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
@@ -157,12 +198,16 @@ def main(argv: list[str] | None = None) -> int:
             "git": git_state(),
             "environment": environment(),
             "data": data_facts(data),
+            **({"interpolation": interpolation} if args.line else {}),
         }
         with replaced_folder(out) as new:  # the surface and the provenance that describes it, or neither
             save_surface(new / f"{name}.json", surface)
             write_provenance(new)
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
+        if args.line:
+            print(f"{name}: from the initial to the trained weights, the loss rises at most "
+                  f"{interpolation['barrier']:.3f} above the straight segment between its ends", flush=True)
     return 0
 
 
