@@ -216,3 +216,23 @@ def test_degradation_with_reference_and_stored_grad_norms(tmp_path):
     assert grad_norms(ref, "trained")["resnet-20"] == [0.2, 0.4]
     with pytest.raises(ValueError, match="no gradient norms"):
         grad_norms(load_reference("degradation", root))
+
+
+def test_the_shipped_networks_table_is_read_from_their_records(results):
+    from conftest import tiny_net
+
+    from resnet_lessons.lab.reference import networks_markdown, results_markdown
+    from resnet_lessons.trained import save_trained
+
+    assert networks_markdown(results) == ""  # nothing shipped: no section
+    record = {"name": "tiny", "model": "tiny_net", "model_kwargs": {}, "parameters": 1234, "epochs": 40, "seed": 0,
+              "data": "CIFAR-10 (JPEG q75 copy)", "train_images": 45000, "val_images": 5000, "test_images": 10000,
+              "val_acc": 0.8712, "test_acc": 0.8634, "mean": [0.5] * 3, "std": [0.25] * 3,
+              "recipe": {"name": "onecycle", "batch_size": 256}, "command": "scripts/train_cpu_networks.sh 0 tiny",
+              "provenance": {"device": "cpu (1 threads)"}}
+    save_trained(tiny_net(), record, results)
+    table = networks_markdown(results)
+    row = next(line for line in table.splitlines() if line.startswith("| `tiny`"))
+    assert "| 1,234 | 40 | onecycle (256) | 87.12% | 86.34% | cpu (1 threads), CIFAR-10 (JPEG q75 copy) |" in row
+    assert "`scripts/train_cpu_networks.sh 0 tiny`" in row
+    assert results_markdown(results).endswith(table)  # the README section ends with it

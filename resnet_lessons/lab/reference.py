@@ -66,6 +66,32 @@ def _section(ref: Reference, readme_dir: Path) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n")
 
 
+def networks_markdown(results_dir: str | os.PathLike | None = None) -> str:
+    """The README's table of the shipped networks (what ``trained(name)`` loads), one row per network, read
+    from its record in ``results/trained/networks/NAME.json``; empty when none is shipped."""
+    from ..trained import available_trained, read_record
+
+    names = available_trained(results_dir)
+    if not names:
+        return ""
+    lines = [
+        "### Shipped networks",
+        "",
+        "What `resnet_lessons.trained.trained(name)` loads: half-precision weights, checksum-checked. Each row is "
+        "read from the network's record (`results/trained/networks/NAME.json`, which also holds every epoch's "
+        "numbers); its test accuracy is that of the shipped file on the record's data copy.",
+        "",
+        "| network | model | parameters | epochs | recipe (batch) | validation acc | test acc | trained on | command |",
+        "|---|---|---:|---:|---|---:|---:|---|---|",
+    ]
+    for name in names:
+        r = read_record(name, results_dir)
+        lines.append(f"| `{name}` | {r.model} | {r.parameters:,} | {r.epochs} | {r.recipe.get('name', '?')} "
+                     f"({r.recipe.get('batch_size', '?')}) | {r.val_acc:.2%} | {r.test_acc:.2%} | "
+                     f"{r.provenance.get('device', '?')}, {r.data} | `{r.command}` |")
+    return "\n".join(lines)
+
+
 def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: str | os.PathLike = ".") -> str:
     """The README's results section: the data caveat, then for each stored experiment its hardware,
     data, command, figure and table, all read from the stored files."""
@@ -89,7 +115,8 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
         parts.append(f"**Warning:** {', '.join(smoke)} stored from smoke runs (`--smoke`, tiny data): "
                      "not real references.")
     parts += [_section(load_reference(n, root), Path(readme_dir)) for n in names]
-    return "\n\n".join(parts)
+    networks = networks_markdown(root)
+    return "\n\n".join(parts + ([networks] if networks else []))
 
 
 def update_readme_results(readme_path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> bool:
