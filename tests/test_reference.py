@@ -220,7 +220,6 @@ def test_degradation_with_reference_and_stored_grad_norms(tmp_path):
 
 def test_the_shipped_networks_table_is_read_from_their_records(results):
     from conftest import tiny_net
-
     from resnet_lessons.lab.reference import networks_markdown, results_markdown
     from resnet_lessons.trained import save_trained
 
