@@ -32,3 +32,21 @@ def tiny_net(channels: int = 8, bias: bool = False) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=bias), nn.BatchNorm2d(channels), nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
+
+
+def landscape_inputs(seed: int):
+    """What the landscape command reads, faked for its tests (``from conftest import landscape_inputs``):
+    100 random training and 20 test images of 10 classes, and the record of a shipped network whose training
+    started from ``torch.manual_seed(seed); build_model("resnet8")``."""
+    from types import SimpleNamespace
+
+    from resnet_lessons.data import CIFAR10Tensors
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.arange(100) % 10
+    data = CIFAR10Tensors(images, labels, images[:20], labels[:20], [str(i) for i in range(10)], "fake data")
+    record = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3, file="x.pt", sha256="0" * 64, epochs=1, val_acc=0.1,
+                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network",
+                             model="resnet8", model_kwargs={}, seed=seed)
+    return data, record

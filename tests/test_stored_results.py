@@ -9,7 +9,6 @@ import math
 import os
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -113,15 +112,9 @@ def test_a_crash_while_writing_leaves_the_old_files(smoke, monkeypatch):
 def landscape_fakes(monkeypatch):
     import resnet_lessons.data as data_module
     import resnet_lessons.trained as trained_module
-    from resnet_lessons.data import CIFAR10Tensors
+    from conftest import landscape_inputs
 
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.arange(100) % 10
-    fake = CIFAR10Tensors(images, labels, images[:20], labels[:20], [str(i) for i in range(10)], "fake data")
-    record = SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3, file="x.pt", sha256="0" * 64, epochs=1, val_acc=0.1,
-                             test_acc=0.1, command="made for a test", summary=lambda: "a tiny test network",
-                             model="resnet8", model_kwargs={}, seed=0)
+    fake, record = landscape_inputs(seed=0)
     computed = []
 
     def fake_trained(name):
