@@ -4,15 +4,15 @@
     record.test_acc, record.val_acc           # its final accuracies (fractions)
     record.mean, record.std                   # the normalisation it was trained with (0..1 units)
 
-Each network lives in ``results/trained/networks/`` as two files (the curves and tables of the runs that
-made them are in ``results/trained/``, like every reference experiment's):
+Each network lives in ``results/trained/networks/`` as two files:
 
     NAME.pt     its ``state_dict`` in half precision (a 20-layer net is about 0.5 MB)
     NAME.json   its record: the model, the data, the recipe, the validation split, every epoch's
                 numbers, the command that made it, the commit, the device, and the file's SHA-256
 
-The networks were trained by ``python -m resnet_lessons experiment trained`` with a validation split
-held out of the training set; the epoch count and accuracies are in each record. :func:`trained`
+Each network was trained by ``python -m resnet_lessons train`` with a validation split held out of the
+training set and shipped by ``python -m resnet_lessons.lab.ship``; the command, epoch count and accuracies
+are in its record. :func:`trained`
 checks the file's checksum before loading it, so a damaged or edited file is never used silently.
 """
 

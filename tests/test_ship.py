@@ -46,7 +46,7 @@ def test_the_shipped_file_is_the_runs_network_and_its_record_measures_that_file(
     for key, value in model.state_dict().items():
         assert torch.allclose(value.float(), state[key].float(), atol=1e-2, rtol=1e-2), key
     measured = accuracy(predict(model, DATA.test_images, stored.mean, stored.std), DATA.test_labels)
-    assert stored.test_acc == measured == record["test_acc"]
+    assert stored.test_acc == round(measured, 4) == record["test_acc"]
     assert stored.epochs == 2 and stored.val_images == 20 and stored.provenance["commit"] == "abc123"
     assert stored.parameters == sum(p.numel() for p in model.parameters())
 

@@ -103,7 +103,7 @@ def ship(run_dir: str | Path, name: str, command: str, commit: str, data=None, r
     save_trained(model, record, results_dir)
     shipped, _ = trained(name, results_dir)
     logits = predict(shipped, data.test_images, history.record.mean, history.record.std)
-    record["test_acc"] = accuracy(logits, data.test_labels)
+    record["test_acc"] = round(accuracy(logits, data.test_labels), 4)
     save_trained(model, record, results_dir)
     return record
 
