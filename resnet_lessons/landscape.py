@@ -19,7 +19,7 @@ What is here:
 - :func:`interpolate`: the loss along the straight line between two networks (a :class:`Line`);
 - :func:`roughness`: numbers that say how rough a surface is (spread of the loss, curvature at the centre,
   share of points where the surface curves downwards in some direction);
-- :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_interpolation`;
+- :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_interpolation`; :func:`stored_line`;
 - :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
 - its command, ``python -m resnet_lessons.lab.landscape --help`` (:mod:`resnet_lessons.lab.landscape`),
   computes the stored surfaces with their provenance.
@@ -433,3 +433,13 @@ def load_surface(path: str | Path) -> Surface:
     d = read_json(path)
     return Surface(np.asarray(d["xs"]), np.asarray(d["ys"]), np.asarray(d["losses"]), np.asarray(d["accuracies"]),
                    d.get("seconds", 0.0), d.get("meta", {}))
+
+
+def stored_line(surface: Surface) -> Line | None:
+    """The line from the network's initial weights (alpha = 0) to its trained ones (alpha = 1) that the
+    landscape command stores with a shipped network's surface (``meta["interpolation"]``); None without one."""
+    stored = surface.meta.get("interpolation")
+    if stored is None:
+        return None
+    return Line(np.asarray(stored["alphas"]), np.asarray(stored["losses"]), np.asarray(stored["accuracies"]),
+                stored.get("seconds", 0.0), {"barrier": stored.get("barrier"), "initial": stored.get("initial")})

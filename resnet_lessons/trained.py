@@ -65,11 +65,34 @@ class TrainedRecord:
     provenance: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
 
+    def final_errors(self) -> str:
+        """One line: the last epoch's training error (on augmented images, in train mode, as the paper's
+        Figure 6 plots it), the validation error and the shipped file's test error, in percent."""
+        train_acc = self.history.get("train_acc") or [float("nan")]
+        return (f"after {self.epochs} epochs: training error {100 * (1 - train_acc[-1]):.1f}% (last epoch, "
+                f"augmented images), validation error {100 * (1 - self.val_acc):.1f}%, test error "
+                f"{100 * (1 - self.test_acc):.1f}%")
+
+    def compare(self, test_acc: float, data_label: str, images: int) -> str:
+        """A test accuracy measured now, set beside the record's, with the data each was measured on.
+
+        The shipped networks were trained and measured on the course's JPEG copy of CIFAR-10; a student
+        who downloaded the original images measures them on other pixels, and the line says so.
+        """
+        line = (f"test accuracy measured here: {test_acc:.2%} on {images:,} test images of {data_label}; "
+                f"its record: {self.test_acc:.2%} on {self.test_images:,} of {self.data}")
+        if data_label != self.data:
+            line += (f"\n(it was trained on {self.data}, so on your copy it sees images a little different "
+                     "from the ones it learned from: the two accuracies need not agree)")
+        return line
+
     def summary(self) -> str:
         """One line: the network, its accuracies and where they come from."""
-        return (f"{self.name}: trained {self.epochs} epochs on {self.train_images:,} images of {self.data} "
-                f"({self.provenance.get('device', '?')}); validation accuracy {self.val_acc:.2%} on "
-                f"{self.val_images:,} held-out training images, test accuracy {self.test_acc:.2%}")
+        how = ", ".join(filter(None, [self.provenance.get("device"), self.provenance.get("precision")]))
+        return (f"{self.name}: trained {self.epochs} epochs of the {self.recipe.get('name', '?')} recipe on "
+                f"{self.train_images:,} images of {self.data} ({how or 'device not recorded'}); validation "
+                f"accuracy {self.val_acc:.2%} on {self.val_images:,} held-out training images, test accuracy "
+                f"{self.test_acc:.2%}")
 
 
 def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:

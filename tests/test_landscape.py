@@ -263,6 +263,11 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     assert line["losses"][line["alphas"].index(0.0)] == pytest.approx(L.evaluate_loss(start, x, y)[0], rel=1e-5)
     assert line["losses"][line["alphas"].index(1.0)] == pytest.approx(surface.losses[1, 1], rel=1e-5)
     assert line["barrier"] >= 0
+    stored = L.stored_line(surface)  # what the notebook draws: the same numbers, as a Line
+    np.testing.assert_allclose(stored.losses, line["losses"])
+    np.testing.assert_allclose(stored.alphas, line["alphas"])
+    assert stored.meta["barrier"] == line["barrier"]
+    assert L.stored_line(surface_of(lambda a, b: a**2 + b**2)) is None  # a surface stored without its line
 
 
 def test_the_barrier_of_a_line():

@@ -69,3 +69,34 @@ def test_a_record_with_a_missing_field_is_not_written(tmp_path):
     del record["test_acc"]
     with pytest.raises(TypeError):
         save_trained(build_model("resnet8"), record, tmp_path)
+
+
+def test_the_summary_names_the_recipe_device_precision_and_both_accuracies(tmp_path):
+    record = _record() | {"recipe": {"name": "onecycle"}, "val_acc": 0.8754, "test_acc": 0.8704,
+                          "provenance": {"device": "cpu (1 threads)", "precision": "bf16 autocast"}}
+    save_trained(build_model("resnet8"), record, tmp_path)
+    summary = trained("resnet8", tmp_path)[1].summary()
+    assert summary.startswith("resnet8: trained 1 epochs of the onecycle recipe on 90 images of synthetic")
+    assert "(cpu (1 threads), bf16 autocast)" in summary
+    assert "validation accuracy 87.54%" in summary and summary.endswith("test accuracy 87.04%")
+
+
+def test_final_errors_reads_the_last_epoch_of_the_record_not_the_first_or_the_best(tmp_path):
+    record = _record() | {"epochs": 3, "val_acc": 0.8, "test_acc": 0.75,
+                          "history": {"train_acc": [0.5, 0.95, 0.9]}}
+    save_trained(build_model("resnet8"), record, tmp_path)
+    line = trained("resnet8", tmp_path)[1].final_errors()
+    assert line == ("after 3 epochs: training error 10.0% (last epoch, augmented images), validation error "
+                    "20.0%, test error 25.0%")
+
+
+def test_compare_names_the_data_of_both_accuracies_and_flags_a_different_copy(tmp_path):
+    record = _record() | {"data": "CIFAR-10 (JPEG q75 copy)", "test_images": 10_000, "test_acc": 0.8704}
+    save_trained(build_model("resnet8"), record, tmp_path)
+    loaded = trained("resnet8", tmp_path)[1]
+    same = loaded.compare(0.8703, "CIFAR-10 (JPEG q75 copy)", 10_000)
+    assert same == ("test accuracy measured here: 87.03% on 10,000 test images of CIFAR-10 (JPEG q75 copy); "
+                    "its record: 87.04% on 10,000 of CIFAR-10 (JPEG q75 copy)")
+    other = loaded.compare(0.8912, "CIFAR-10 (original, torchvision)", 10_000)
+    assert other.startswith("test accuracy measured here: 89.12% on 10,000 test images of CIFAR-10 (original")
+    assert "it was trained on CIFAR-10 (JPEG q75 copy)" in other
