@@ -45,6 +45,7 @@ from resnet_lessons import config, live
 from resnet_lessons.data import JPEG_COPY_LABEL, load_cifar10
 from resnet_lessons.files import write_json
 from resnet_lessons.lab import provenance
+from resnet_lessons.models import display_name
 from resnet_lessons.recipes import get_recipe
 from resnet_lessons.train import fit
 
@@ -109,6 +110,7 @@ def train_one(key: str, model_name: str, seed: int, threads: int) -> dict:
 
 def effects_of(key: str, models: tuple[str, ...], runs: dict[tuple[str, int], dict], seeds: list[int]) -> dict:
     """{effect id: (what it measures, [value of each seed])} for experiment ``key``, in points."""
+    shown = {m: display_name(m) for m in models}  # "plain-32" in the text, "plain32" as the key
 
     def per_seed(fn) -> list[float]:
         return [fn({m: runs[(m, s)] for m in models}) for s in seeds]
@@ -116,28 +118,29 @@ def effects_of(key: str, models: tuple[str, ...], runs: dict[tuple[str, int], di
     if key in ("01", "02"):
         first, second = models
         if key == "01":  # shallow, deep: the deep net's extra training error
-            text = f"training error of {second} minus {first} (points)"
+            text = f"training error of {shown[second]} minus {shown[first]} (points)"
             return {key: (text, per_seed(lambda r: r[second]["train_error"] - r[first]["train_error"]))}
-        text = f"training error of {first} minus {second} (points)"  # plain, residual
+        text = f"training error of {shown[first]} minus {shown[second]} (points)"  # plain, residual
         return {key: (text, per_seed(lambda r: r[first]["train_error"] - r[second]["train_error"]))}
     if key == "03":
         (model,) = models
-        text = f"{CHANCE_ERROR:g} % (guessing) minus the test error of {model} (points)"
+        text = f"{CHANCE_ERROR:g} % (guessing) minus the test error of {shown[model]} (points)"
         return {key: (text, per_seed(lambda r: CHANCE_ERROR - r[model]["test_error"]))}
     if key == "05":
         resnet, resnext = models
         return {
-            key: (f"test error of {resnet} minus {resnext} (points; positive: the ResNeXt is better)",
+            key: (f"test error of {shown[resnet]} minus {shown[resnext]} (points; positive: the ResNeXt is better)",
                   per_seed(lambda r: r[resnet]["test_error"] - r[resnext]["test_error"])),
-            f"{key}-learns": (f"{CHANCE_ERROR:g} % minus the higher test error of {resnet} and {resnext} (points)",
+            f"{key}-learns": (f"{CHANCE_ERROR:g} % minus the higher test error of {shown[resnet]} and "
+                              f"{shown[resnext]} (points)",
                               per_seed(lambda r: CHANCE_ERROR - max(r[m]["test_error"] for m in models))),
         }
     if key == "07":
         original, preact = models
         return {
-            key: (f"test error of {original} minus {preact} (points; positive: pre-activation is better)",
+            key: (f"test error of {shown[original]} minus {shown[preact]} (points; positive: pre-activation is better)",
                   per_seed(lambda r: r[original]["test_error"] - r[preact]["test_error"])),
-            f"{key}-train": (f"training error of {original} minus {preact} (points)",
+            f"{key}-train": (f"training error of {shown[original]} minus {shown[preact]} (points)",
                              per_seed(lambda r: r[original]["train_error"] - r[preact]["train_error"])),
         }
     raise ValueError(f"no effect defined for experiment {key!r}")

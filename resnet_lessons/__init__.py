@@ -2,7 +2,9 @@
 
 One word, one meaning:
 
-- a **model** is a network (``resnet_lessons.models``: ``build_model("resnet20")``);
+- a **model** is a network, with one name everywhere, the one ``build_model`` takes (``"plain56"``,
+  ``"preact_resnet20"``, ``"resnext29_8x4d"``); figures and tables show ``display_name(name)``
+  (``"plain-56"``), and a run's name in ``results/`` is that shown name (``resnet_lessons.models``);
 - a **recipe** is how a model is trained: optimiser, learning-rate schedule, batch size, label smoothing,
   and how the training images are served (seed, augmentation, validation split) (``recipes.Recipe``);
 - a **plan** is what a notebook's live run or a lab experiment trains, and at which sizes

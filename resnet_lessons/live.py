@@ -39,8 +39,7 @@ from torch import nn
 
 from . import config
 from .data import CIFAR10Tensors, load_course_data
-from .models import CifarResNeXt, cifar_resnet
-from .models.preact import preact_cifar_resnet
+from .models import build_model, display_name, list_models
 from .recipes import Recipe, get_recipe
 
 FULL_SIZE = 32
@@ -74,9 +73,9 @@ class LiveRun:
     def __post_init__(self) -> None:
         if self.image_size < 1 or FULL_SIZE % self.image_size:
             raise ValueError(f"image_size must divide {FULL_SIZE} (32, 16, 8, ...), got {self.image_size}.")
-        unknown = [m for m in self.models if m not in LIVE_MODELS]
+        unknown = [m for m in self.models if m not in list_models("cifar")]
         if unknown:
-            raise ValueError(f"unknown live model(s) {unknown}; known: {sorted(LIVE_MODELS)}.")
+            raise ValueError(f"unknown live model(s) {unknown}; known: {', '.join(list_models('cifar'))}.")
         get_recipe(self.recipe)  # an unknown recipe name fails here, not when training starts
 
     def full_recipe(self) -> Recipe:
@@ -95,8 +94,10 @@ class LiveRun:
         return self.epochs * (n // self.batch_size)
 
     def display_name(self, model: str) -> str:
-        """The name to show: ``"plain-56"``, or ``"plain-56 (16x16 stand-in)"`` at a lower resolution."""
-        return f"{model} ({self.image_size}x{self.image_size} stand-in)" if self.is_stand_in else model
+        """The name to show for model ``"plain56"``: ``"plain-56"``, or ``"plain-56 (16x16 stand-in)"`` at a
+        lower resolution."""
+        shown = display_name(model)
+        return f"{shown} ({self.image_size}x{self.image_size} stand-in)" if self.is_stand_in else shown
 
     def describe(self) -> str:
         """One line for the notebook: what is trained, on what, for how long."""
@@ -127,39 +128,16 @@ class LiveExperiment:
         return self.fast if fast else self.full
 
 
-def _resnext(depth: int, cardinality: int, width: int):
-    return lambda: CifarResNeXt(depth=depth, cardinality=cardinality, width_per_group=width)
-
-
-LIVE_MODELS = {
-    "plain-8": lambda: cifar_resnet(8, plain=True),
-    "plain-14": lambda: cifar_resnet(14, plain=True),
-    "plain-20": lambda: cifar_resnet(20, plain=True),
-    "plain-32": lambda: cifar_resnet(32, plain=True),
-    "plain-44": lambda: cifar_resnet(44, plain=True),
-    "plain-56": lambda: cifar_resnet(56, plain=True),
-    "resnet-20": lambda: cifar_resnet(20),
-    "resnet-32": lambda: cifar_resnet(32),
-    "resnet-44": lambda: cifar_resnet(44),
-    "resnet-56": lambda: cifar_resnet(56),
-    "resnet-110": lambda: cifar_resnet(110),
-    "resnext-11 (2x4d)": _resnext(11, 2, 4),
-    "resnext-29 (8x4d)": _resnext(29, 8, 4),
-    "preact-resnet-20": lambda: preact_cifar_resnet(20),
-    "preact-resnet-56": lambda: preact_cifar_resnet(56),
-    "preact-resnet-110": lambda: preact_cifar_resnet(110),
-}
-"""The networks of the live experiments by the names the notebooks show (option A shortcuts, 10 classes)."""
-
-
 def build_live_model(name: str) -> nn.Module:
-    """A fresh network by its live-experiment name, e.g. ``build_live_model("plain-56")``.
+    """A fresh network by its model name, e.g. ``build_live_model("plain56")``: :func:`build_model` for the
+    CIFAR networks (option A shortcuts, 10 classes), refusing the ImageNet ones a live run cannot train.
 
     Seed it yourself first (``torch.manual_seed(0)``) for a reproducible initialisation.
     """
-    if name not in LIVE_MODELS:
-        raise ValueError(f"unknown live model {name!r}; known: {', '.join(LIVE_MODELS)}.")
-    return LIVE_MODELS[name]()
+    if name not in list_models("cifar"):
+        raise ValueError(f"unknown live model {name!r}; a live run trains a CIFAR network: "
+                         f"{', '.join(list_models('cifar'))}.")
+    return build_model(name)
 
 
 # In fast mode 01 and 02 compare plain-8, plain-32 and ResNet-32 (not 20 and 56): in 390 steps a plain-56
@@ -179,36 +157,36 @@ LIVE_EXPERIMENTS: dict[str, LiveExperiment] = {
         key="01",
         notebook="01_plain_nets_degradation",
         effect="both plain nets learn, and the deeper one ends with the higher training error",
-        fast=LiveRun(("plain-8", "plain-32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=LiveRun(("plain-20", "plain-56"), None, None, 32, 20, 512, "onecycle"),
+        fast=LiveRun(("plain8", "plain32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
+        full=LiveRun(("plain20", "plain56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "02": LiveExperiment(
         key="02",
         notebook="02_residual_learning",
         effect="the residual net ends with a lower training error than its plain twin",
-        fast=LiveRun(("plain-32", "resnet-32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=LiveRun(("plain-56", "resnet-56"), None, None, 32, 20, 512, "onecycle"),
+        fast=LiveRun(("plain32", "resnet32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
+        full=LiveRun(("plain56", "resnet56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "03": LiveExperiment(
         key="03",
         notebook="03_basicblock_cifar_resnets",
         effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
-        fast=LiveRun(("resnet-20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-20",), None, None, 32, 20, 512, "onecycle"),
+        fast=LiveRun(("resnet20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet20",), None, None, 32, 20, 512, "onecycle"),
     ),
     "05": LiveExperiment(
         key="05",
         notebook="05_resnext_grouped_convs",
         effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
-        fast=LiveRun(("resnet-44", "resnext-11 (2x4d)"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-110", "resnext-29 (8x4d)"), None, None, 32, 20, 512, "onecycle"),
+        fast=LiveRun(("resnet44", "resnext11_2x4d"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet110", "resnext29_8x4d"), None, None, 32, 20, 512, "onecycle"),
     ),
     "07": LiveExperiment(
         key="07",
         notebook="07_identity_mappings_loss_landscape",
         effect="the pre-activation ResNet against the original at equal depth",
-        fast=LiveRun(("resnet-20", "preact-resnet-20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet-20", "preact-resnet-20"), None, None, 32, 20, 512, "onecycle"),
+        fast=LiveRun(("resnet20", "preact_resnet20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=LiveRun(("resnet20", "preact_resnet20"), None, None, 32, 20, 512, "onecycle"),
     ),
 }
 

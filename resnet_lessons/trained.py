@@ -175,11 +175,9 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
 
 
 def _build(model: str, kwargs: dict) -> nn.Module:
-    """The untrained network a record names: a registry name, or "cifar_resnext" / "cifar_resnet" with kwargs."""
-    from .models import CifarResNeXt, build_model, cifar_resnet
+    """The untrained network a record names: a registry name, or "cifar_resnet" with its depth in kwargs."""
+    from .models import build_model, cifar_resnet
 
-    if model == "cifar_resnext":
-        return CifarResNeXt(**kwargs)
     if model == "cifar_resnet":
         return cifar_resnet(**kwargs)
     return build_model(model, **kwargs)

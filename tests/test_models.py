@@ -27,6 +27,7 @@ from resnet_lessons.models import (
     ResNeXtBottleneck,
     build_model,
     cifar_resnet,
+    display_name,
     list_models,
     make_layer,
     make_shortcut,
@@ -291,7 +292,7 @@ def test_cifar_names_shapes_and_any_depth():
 
 def stage_channels(name: str) -> tuple[int, int, int]:
     """What the papers give for the three stages: 16/32/64 filters (basic blocks), x4 for bottlenecks."""
-    if name.startswith("resnext29"):
+    if name.startswith("resnext"):  # the ResNeXt paper's CIFAR stages output 256/512/1024 at any width
         return 256, 512, 1024
     if name == "preact_resnet164":
         return 64, 128, 256
@@ -449,6 +450,8 @@ STATE_DICT_FINGERPRINTS = [
     ('preact_resnet56', {}, 853018, '2725868ed8122b23'),
     ('preact_resnet110', {}, 1727962, '3328be9d67870fbf'),
     ('preact_resnet164', {}, 1703258, '9b9733a109d72409'),
+    ('resnext11_2x4d', {}, 761290, '8901f1a85b3dd72d'),
+    ('resnext29_8x4d', {}, 1717578, '84259699142962f4'),
     ('resnext29_8x64d', {}, 34426698, 'cbb07f1de8e22154'),
     ('resnext29_16x64d', {}, 68155210, '557754a178ec4ef3'),
     ('resnet50_lab10', {}, 1484186, '879b88eba671ff04'),
@@ -730,3 +733,12 @@ def test_bad_network_arguments():
         ResNet(nn.Conv2d, [2, 2, 2, 2])
     with pytest.raises(ValueError, match="stem"):
         ResNet(BasicBlock, [2, 2, 2, 2], stem="tiny")
+
+
+@pytest.mark.parametrize(("name", "shown"), [("plain56", "plain-56"), ("resnet110", "resnet-110"),
+                                             ("preact_resnet20", "preact-resnet-20"),
+                                             ("resnext29_8x4d", "resnext-29 (8x4d)")])
+def test_one_name_per_model_and_the_shown_name_derived_from_it(name, shown):
+    assert display_name(name) == shown
+    with pytest.raises(ValueError, match="unknown model 'plain-56'"):
+        display_name("plain-56")  # the shown name is not a model name

@@ -166,10 +166,6 @@ def build_run_model(run: Run) -> torch.nn.Module:
 
     if run.model == "cifar_resnet":
         return models.cifar_resnet(**run.model_kwargs)
-    if run.model == "cifar_resnext":
-        from ..models.cifar import CifarResNeXt
-
-        return CifarResNeXt(**run.model_kwargs)
     return models.build_model(run.model, **run.model_kwargs)
 
 

@@ -107,6 +107,13 @@ def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", 
     return Run(name, "cifar_resnet", kwargs, group=group, depth=depth, **fields)
 
 
+def _resnext_run(model: str, depth: int, **fields) -> Run:
+    """A CIFAR ResNeXt by its registry name, shown as :func:`resnet_lessons.models.display_name` shows it."""
+    from ..models import display_name
+
+    return Run(display_name(model), model, group="resnext", depth=depth, **fields)
+
+
 def _arch_fields(smoke: bool) -> dict:
     """Settings shared by the architecture experiments: onecycle recipe, one batch size, one length."""
     if smoke:
@@ -151,12 +158,8 @@ def resnext_plan(smoke: bool) -> list[Run]:
     0.26 GFLOPs, against ResNet-110: 1.73M parameters and 0.25 GFLOPs (the depth experiment's run)."""
     common = _arch_fields(smoke)
     if smoke:
-        resnext = Run("resnext-11 (2x4d)", "cifar_resnext", {"depth": 11, "cardinality": 2, "width_per_group": 4},
-                      group="resnext", depth=11, **common)
-        return [resnext, _cifar_run("resnet-8", 8, **common)]
-    resnext = Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
-                  group="resnext", depth=29, **common)
-    return [resnext, _cifar_run("resnet-110", 110, **common)]
+        return [_resnext_run("resnext11_2x4d", 11, **common), _cifar_run("resnet-8", 8, **common)]
+    return [_resnext_run("resnext29_8x4d", 29, **common), _cifar_run("resnet-110", 110, **common)]
 
 
 def recipes_plan(smoke: bool) -> list[Run]:
@@ -195,8 +198,7 @@ def trained_plan(smoke: bool) -> list[Run]:
                 runs.append(run)
     if not smoke:
         runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
-        runs.append(Run("resnext-29 (8x4d)", "cifar_resnext", {"depth": 29, "cardinality": 8, "width_per_group": 4},
-                        group="resnext", depth=29, ship="resnext29_8x4d", **common))
+        runs.append(_resnext_run("resnext29_8x4d", 29, ship="resnext29_8x4d", **common))
     return runs
 
 

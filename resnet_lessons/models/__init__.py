@@ -9,7 +9,7 @@
   and the bottleneck PreAct-ResNet-164 (:func:`preact_cifar_resnet` for any depth).
 - :mod:`.imagenet`: ResNet-18 ... 152, ResNeXt-50/101, Wide ResNet-50-2, state_dict-compatible with torchvision.
 - :mod:`.vgg`: the small modules whose parameters seed lesson 004 counts.
-- :mod:`.registry`: :func:`build_model` and :func:`list_models`.
+- :mod:`.registry`: :func:`build_model`, :func:`list_models` and :func:`display_name` (one name per model).
 """
 
 from .blocks import (
@@ -34,7 +34,7 @@ from .blocks import (
 from .cifar import CifarResNet, CifarResNeXt, blocks_per_stage, cifar_resnet
 from .imagenet import ResNet
 from .preact import PreActBasicBlock, PreActBottleneck, PreActCifarResNet, preact_cifar_resnet
-from .registry import build_model, list_models
+from .registry import build_model, display_name, list_models
 from .shortcuts import SHORTCUT_OPTIONS, AvgPoolPadding, ConvProjection, IdentityPadding, make_shortcut
 from .vgg import BiasBottleneck, TwoConvBlock, resnet_stem, vgg_front
 
@@ -63,6 +63,7 @@ __all__ = [
     "blocks_per_stage",
     "bottleneck_width",
     "build_model",
+    "display_name",
     "check_block_class",
     "check_input",
     "cifar_resnet",

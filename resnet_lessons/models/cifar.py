@@ -287,6 +287,19 @@ class CifarResNeXt(nn.Module):
         return f"depth={self.depth}, {self.cardinality}x{self.width_per_group}d" + (" (plain)" if self.plain else "")
 
 
+def resnext11_2x4d(num_classes: int = 10, group_first_conv: bool = False,
+                   zero_init_residual: bool = False) -> CifarResNeXt:
+    """ResNeXt-11, 2x4d: one bottleneck per stage, the smallest CIFAR ResNeXt (smoke runs, quick demos)."""
+    return CifarResNeXt(11, 2, 4, num_classes, group_first_conv, zero_init_residual)
+
+
+def resnext29_8x4d(num_classes: int = 10, group_first_conv: bool = False,
+                   zero_init_residual: bool = False) -> CifarResNeXt:
+    """ResNeXt-29, 8x4d: the paper's CIFAR net at 1/16 of its 8x64d width, 1,717,578 parameters, about
+    ResNet-110's 1,727,962."""
+    return CifarResNeXt(29, 8, 4, num_classes, group_first_conv, zero_init_residual)
+
+
 def resnext29_8x64d(num_classes: int = 10, group_first_conv: bool = False,
                     zero_init_residual: bool = False) -> CifarResNeXt:
     """ResNeXt-29, 8x64d: 34,426,698 parameters for 10 classes (the paper's 34.4M)."""

@@ -1,9 +1,15 @@
-"""Networks by name: ``build_model("resnet20", shortcut="B")``, ``list_models()``."""
+"""Networks by name: ``build_model("resnet20", shortcut="B")``, ``list_models()``, ``display_name("resnet20")``.
+
+A model has one name, the one :func:`build_model` takes ("plain56", "preact_resnet20", "resnext29_8x4d"),
+like torchvision's builder functions; what figures and tables show is derived from it by :func:`display_name`
+("plain-56", "preact-resnet-20", "resnext-29 (8x4d)").
+"""
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Callable
 
 from torch import nn
@@ -30,6 +36,8 @@ CIFAR_MODELS: dict[str, Callable[..., nn.Module]] = {
     "preact_resnet56": preact.preact_resnet56,
     "preact_resnet110": preact.preact_resnet110,
     "preact_resnet164": preact.preact_resnet164,
+    "resnext11_2x4d": cifar.resnext11_2x4d,
+    "resnext29_8x4d": cifar.resnext29_8x4d,
     "resnext29_8x64d": cifar.resnext29_8x64d,
     "resnext29_16x64d": cifar.resnext29_16x64d,
     "resnet50_lab10": imagenet.resnet50_lab10,
@@ -86,3 +94,13 @@ def build_model(name: str, **kwargs) -> nn.Module:
         raise TypeError(f"{name} does not take {', '.join(map(repr, unknown))}; "
                         f"it accepts: {', '.join(allowed) or 'no arguments'}.")
     return builder(**kwargs)
+
+
+def display_name(name: str) -> str:
+    """How figures and tables show a model: ``"plain56"`` -> ``"plain-56"``, ``"preact_resnet20"`` ->
+    ``"preact-resnet-20"``, ``"resnext29_8x4d"`` -> ``"resnext-29 (8x4d)"``. Unknown names raise ValueError."""
+    if name not in MODELS:
+        build_model(name)  # raises the error that lists the valid names
+    family, depth, variant = re.fullmatch(r"([a-z_]+?)(\d+)(?:_(\w+))?", name).groups()
+    shown = f"{family.replace('_', '-')}-{depth}"
+    return f"{shown} ({variant})" if variant else shown
