@@ -17,6 +17,7 @@ What is here:
 - :func:`random_direction` (filter-normalised, from a seed) and :func:`filter_normalize`;
 - :func:`surface_2d`: the loss and accuracy on a grid around a network (a :class:`Surface`);
 - :func:`interpolate`: the loss along the straight line between two networks (a :class:`Line`);
+- :func:`largest_rise`: whether the loss ever goes up on a line;
 - :func:`roughness`: numbers that say how rough a surface is (spread of the loss, curvature at the centre,
   share of points where the surface curves downwards in some direction);
 - :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_interpolation`; :func:`stored_line`;
@@ -435,11 +436,22 @@ def load_surface(path: str | Path) -> Surface:
                    d.get("seconds", 0.0), d.get("meta", {}))
 
 
+def largest_rise(line: Line) -> float:
+    """Walking the line from alpha = 0 to alpha = 1, the most the loss climbs above the lowest loss reached
+    so far: 0 when the loss never goes up on the way (Goodfellow et al.'s "no barrier"), the height of the
+    bump otherwise. A plateau followed by a drop is not a rise. Points outside [0, 1] are ignored."""
+    inside = (line.alphas >= 0) & (line.alphas <= 1)
+    losses = line.losses[inside][np.argsort(line.alphas[inside])]
+    lowest_so_far = np.minimum.accumulate(losses)
+    return float(np.max(losses - lowest_so_far))
+
+
 def stored_line(surface: Surface) -> Line | None:
     """The line from the network's initial weights (alpha = 0) to its trained ones (alpha = 1) that the
     landscape command stores with a shipped network's surface (``meta["interpolation"]``); None without one."""
     stored = surface.meta.get("interpolation")
     if stored is None:
         return None
+    facts = {"largest_rise": stored.get("largest_rise"), "initial": stored.get("initial")}
     return Line(np.asarray(stored["alphas"]), np.asarray(stored["losses"]), np.asarray(stored["accuracies"]),
-                stored.get("seconds", 0.0), {"barrier": stored.get("barrier"), "initial": stored.get("initial")})
+                stored.get("seconds", 0.0), facts)

@@ -262,21 +262,23 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     start = cifar_resnet(8).eval()
     assert line["losses"][line["alphas"].index(0.0)] == pytest.approx(L.evaluate_loss(start, x, y)[0], rel=1e-5)
     assert line["losses"][line["alphas"].index(1.0)] == pytest.approx(surface.losses[1, 1], rel=1e-5)
-    assert line["barrier"] >= 0
+    assert line["largest_rise"] >= 0
     stored = L.stored_line(surface)  # what the notebook draws: the same numbers, as a Line
     np.testing.assert_allclose(stored.losses, line["losses"])
     np.testing.assert_allclose(stored.alphas, line["alphas"])
-    assert stored.meta["barrier"] == line["barrier"]
+    assert stored.meta["largest_rise"] == line["largest_rise"]
     assert L.stored_line(surface_of(lambda a, b: a**2 + b**2)) is None  # a surface stored without its line
 
 
-def test_the_barrier_of_a_line():
-    from resnet_lessons.lab.landscape import barrier
-
+def test_the_largest_rise_of_a_line_is_a_bump_not_a_plateau():
     alphas = np.linspace(-0.5, 1.5, 9)  # 0 and 1 at indices 2 and 6
-    straight = L.Line(alphas, 2 - alphas, np.zeros(9))
-    assert barrier(straight) == pytest.approx(0.0)
+    falling = L.Line(alphas, 2 - alphas, np.zeros(9))
+    assert L.largest_rise(falling) == pytest.approx(0.0)
     bumped = L.Line(alphas, 2 - alphas + np.where(alphas == 0.5, 0.7, 0.0), np.zeros(9))
-    assert barrier(bumped) == pytest.approx(0.7)
+    assert L.largest_rise(bumped) == pytest.approx(0.7 - 0.25)  # 1.5 + 0.7 at 0.5, after 1.75 at 0.25
+    # A loss that stays at chance, then drops, never goes up: its height above the straight segment between
+    # the ends (about 0.9 here) is not a barrier.
+    plateau = L.Line(alphas, np.array([9, 9, 2.3, 2.3, 2.3, 2.3, 0.4, 9, 9.0]), np.zeros(9))
+    assert L.largest_rise(plateau) == pytest.approx(0.0)
     outside = L.Line(alphas, 2 - alphas + np.where(alphas == 1.5, 5.0, 0.0), np.zeros(9))
-    assert barrier(outside) == pytest.approx(0.0)  # beyond alpha = 1 is not on the path
+    assert L.largest_rise(outside) == pytest.approx(0.0)  # beyond alpha = 1 is not on the path

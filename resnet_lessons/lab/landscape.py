@@ -21,11 +21,11 @@ import torch
 
 from ..files import replaced_folder, write_json
 from ..landscape import (
-    Line,
     evaluation_subset,
     grid,
     images_per_second,
     interpolate,
+    largest_rise,
     load_surface,
     roughness,
     save_surface,
@@ -121,15 +121,6 @@ def line_alphas(points: int) -> np.ndarray:
     return np.linspace(-0.5, 1.5, points)
 
 
-def barrier(line: Line) -> float:
-    """The highest the loss rises, between alpha = 0 and 1, above the straight segment joining its two ends
-    (0 when the path from the initial to the trained weights is free of bumps)."""
-    inside = (line.alphas >= 0) & (line.alphas <= 1)
-    a, loss = line.alphas[inside], line.losses[inside]
-    start, end = line.losses[np.isclose(line.alphas, 0)][0], line.losses[np.isclose(line.alphas, 1)][0]
-    return float(max(0.0, np.max(loss - ((1 - a) * start + a * end))))
-
-
 def initial_network(record) -> torch.nn.Module:
     """The network's weights before training, rebuilt as training built them: seed, then the builder."""
     from ..models import build_model
@@ -178,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.line:
             line = interpolate(initial_network(record), model, images, labels, line_alphas(args.line))
             interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),
-                             "accuracies": line.accuracies.tolist(), "barrier": barrier(line),
+                             "accuracies": line.accuracies.tolist(), "largest_rise": largest_rise(line),
                              "initial": f"torch.manual_seed({record.seed}); build_model({record.model!r}"
                                         + "".join(f", {k}={v!r}" for k, v in record.model_kwargs.items()) + ")",
                              "seconds": round(line.seconds, 1)}
@@ -206,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
         if args.line:
-            print(f"{name}: from the initial to the trained weights, the loss rises at most "
-                  f"{interpolation['barrier']:.3f} above the straight segment between its ends", flush=True)
+            print(f"{name}: from the initial to the trained weights, the loss climbs at most "
+                  f"{interpolation['largest_rise']:.3f} above its lowest value so far", flush=True)
     return 0
 
 
