@@ -227,7 +227,7 @@ def table_from_summary(summary: dict) -> str:
     for row in summary.get("rows", []):
         name = row.get("run", "")
         if row.get("reused_from"):
-            name += f" (the run of {row['reused_from']})"  # trained once, for that experiment
+            name += f" (trained for {row['reused_from']})"  # trained once, reused here
         cells = [name] + [_cell(row.get(key), spec) for key, _, spec in columns[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    git = git_state()  # the code as it was when the command started, not when a later surface is saved
     for name, (model, record) in networks.items():
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "finished": utc_now(),
             "wall_seconds": round(surface.seconds, 1),
             "images_per_second": round(speed),
-            "git": git_state(),
+            "git": git,
             "environment": environment(),
             "data": data_facts(data),
             **({"interpolation": interpolation} if args.line else {}),
