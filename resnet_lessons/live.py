@@ -105,7 +105,8 @@ class LiveRun:
         pixels = (f", average-pooled to {self.image_size}x{self.image_size} (a stand-in for the 32x32 images)"
                   if self.is_stand_in else "")
         recipe = get_recipe(self.recipe)
-        return (f"{' and '.join(self.models)}: {images} training images{pixels}; {self.epochs} epochs of "
+        shown = " and ".join(display_name(m) for m in self.models)
+        return (f"{shown}: {images} training images{pixels}; {self.epochs} epochs of "
                 f"batch {self.batch_size} ({self.steps} steps), recipe {recipe.name!r} (peak lr {recipe.lr:g})")
 
 

@@ -117,6 +117,8 @@ def test_a_stand_in_is_named_as_such():
     assert "average-pooled to 16x16" in run.describe()
     real = LiveRun(("plain56",), 1000, 100, 32, 1, 128)
     assert real.display_name("plain56") == "plain-56" and "stand-in" not in real.describe()
+    pair = LiveRun(("plain8", "plain32"), 1000, 100, 32, 1, 128)
+    assert pair.describe().startswith("plain-8 and plain-32: 1,000 training images")  # shown names, not keys
 
 
 def test_the_live_recipes_are_named_after_the_onecycle_recipe():
