@@ -118,6 +118,13 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def remake_commands(name: str) -> str:
+    """How to make shipped network ``name`` (a model name such as "resnet20"): train it, then ship it."""
+    return (f"`python -m resnet_lessons train --model {name} --epochs 40 --val-size 5000 --out runs/{name}` "
+            f"and then `python -m resnet_lessons.lab.ship runs/{name} --name {name} --command '...' "
+            "--commit <the commit that trained it>`")
+
+
 def read_record(name: str, results_dir: str | os.PathLike | None = None) -> TrainedRecord:
     """The record of shipped network ``name``, with a clear error when there is none."""
     folder = trained_dir(results_dir)
@@ -126,7 +133,7 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
         names = ", ".join(available_trained(results_dir)) or "none"
         raise TrainedNetworkError(
             f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
-            f"Make it with `python -m resnet_lessons experiment trained --models {name} --update-stored`."
+            f"Make it with {remake_commands(name)}."
         )
     return record_from_file(path)
 
@@ -144,7 +151,7 @@ def record_from_file(path: Path) -> TrainedRecord:
                                            f"it has unknown fields {', '.join(unknown)}" if unknown else "") if part)
         raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
                                   f"(git checkout -- {path.name} in its folder) or remake it with "
-                                  "`python -m resnet_lessons experiment trained`.")
+                                  f"{remake_commands(path.stem)}.")
     return TrainedRecord(**values)
 
 

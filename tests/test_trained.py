@@ -57,8 +57,10 @@ def test_an_altered_file_is_refused_with_its_expected_checksum_and_the_remake_co
 
 def test_a_missing_weights_file_or_name_is_explained(shipped):
     _, root = shipped
-    with pytest.raises(TrainedNetworkError, match="No shipped network 'resnet99'.*resnet8"):
+    with pytest.raises(TrainedNetworkError, match="No shipped network 'resnet99'.*resnet8") as error:
         trained("resnet99", root)
+    assert "python -m resnet_lessons train --model resnet99" in str(error.value)  # a command that exists
+    assert "lab.ship runs/resnet99 --name resnet99" in str(error.value)
     (trained_dir(root) / "resnet8.pt").unlink()
     with pytest.raises(TrainedNetworkError, match="missing.*SHA-256 should be"):
         trained("resnet8", root)
