@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,16 +235,22 @@ def _check_direction(model: nn.Module, direction: Direction, name: str) -> None:
 @torch.no_grad()
 def surface_2d(model: nn.Module, images: Tensor, labels: Tensor, xs: Sequence[float], ys: Sequence[float],
                directions: tuple[Direction, Direction] | None = None, seed: int = 0, batch_size: int = 100,
-               progress: bool = False) -> Surface:
+               progress: bool = False, done: Surface | None = None,
+               after_row: Callable[[Surface], None] | None = None) -> Surface:
     """The loss surface f(a, b) = L(theta* + a d1 + b d2) of ``model`` on a grid, in eval mode.
 
     images [N, 3, H, W] (normalised), labels [N]: the fixed evaluation set. xs, ys: coordinates, e.g.
     ``grid(11)``. directions: (d1, d2) from :func:`random_directions_2d`; by default they are drawn from
     ``seed``. Returns a :class:`Surface` with losses and accuracies [len(ys), len(xs)]. The model's weights
     are restored afterwards, even if the computation is interrupted.
+
+    A long surface can be computed in pieces: ``after_row`` is called with the surface so far after every row
+    (its ``meta["rows_done"]`` says how many rows hold numbers), and such a partial surface, given back as
+    ``done``, is continued from its next row (same grid, network, images and directions), its seconds added.
     """
     _check_images(images, labels)
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    first_row = 0 if done is None else _rows_done(done, xs, ys)
     if directions is None:
         directions = random_directions_2d(model, seed)
     d1, d2 = directions
@@ -254,25 +260,42 @@ def surface_2d(model: nn.Module, images: Tensor, labels: Tensor, xs: Sequence[fl
     origin = {name: p.detach().clone() for name, p in params.items()}
     losses = np.zeros((len(ys), len(xs)))
     accuracies = np.zeros((len(ys), len(xs)))
+    earlier = 0.0
+    if done is not None:  # the rows computed before
+        losses[:first_row], accuracies[:first_row] = done.losses[:first_row], done.accuracies[:first_row]
+        earlier = done.seconds
+    meta = {"images": len(labels), "grid": f"{len(xs)}x{len(ys)}"}
     start = time.perf_counter()
     # channels-last memory is 1.5-2x faster for convolutions on a CPU; the values do not change
     images = images.contiguous(memory_format=torch.channels_last)
     model.to(memory_format=torch.channels_last)
     try:
-        for i, b in enumerate(ys):
+        for i in range(first_row, len(ys)):
             for j, a in enumerate(xs):
                 for name, p in params.items():
-                    p.copy_(origin[name] + a * d1[name].to(p) + b * d2[name].to(p))
+                    p.copy_(origin[name] + a * d1[name].to(p) + ys[i] * d2[name].to(p))
                 losses[i, j], accuracies[i, j] = evaluate_loss(model, images, labels, batch_size)
+            seconds = earlier + time.perf_counter() - start
             if progress:
-                done = (i + 1) * len(xs)
-                print(f"  {done}/{losses.size} points, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+                print(f"  {(i + 1) * len(xs)}/{losses.size} points, {seconds:.0f} s", file=sys.stderr)
+            if after_row is not None and i + 1 < len(ys):
+                after_row(Surface(xs, ys, losses.copy(), accuracies.copy(), seconds, {**meta, "rows_done": i + 1}))
     finally:
         model.to(memory_format=torch.contiguous_format)
         for name, p in params.items():
             p.copy_(origin[name])
-    return Surface(xs, ys, losses, accuracies, time.perf_counter() - start,
-                   {"images": len(labels), "grid": f"{len(xs)}x{len(ys)}"})
+    return Surface(xs, ys, losses, accuracies, earlier + time.perf_counter() - start, meta)
+
+
+def _rows_done(done: Surface, xs: np.ndarray, ys: np.ndarray) -> int:
+    """How many rows of the partial surface ``done`` hold numbers; ValueError if it is not a piece of this grid."""
+    rows = done.meta.get("rows_done")
+    if not np.array_equal(done.xs, xs) or not np.array_equal(done.ys, ys) or not isinstance(rows, int) \
+            or not 0 <= rows <= len(ys):
+        raise ValueError(f"done is not a partial surface of this {len(xs)}x{len(ys)} grid (it has "
+                         f"{len(done.xs)}x{len(done.ys)} points, rows_done={rows!r}); give the surface that "
+                         "after_row was called with on the same grid.")
+    return rows
 
 
 @torch.no_grad()

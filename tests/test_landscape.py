@@ -125,6 +125,31 @@ def test_weights_are_restored_after_a_surface_even_when_interrupted():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_a_surface_computed_in_pieces_equals_one_computed_at_once():
+    model = tiny_net()
+    images, labels = batch()
+    whole = L.surface_2d(model, images, labels, L.grid(5), L.grid(3), seed=1)
+    saved = []
+    calls = {"n": 0}
+
+    def stop_in_the_second_row(module, inputs, output):
+        calls["n"] += 1
+        if calls["n"] == 7:  # the 2nd point of the 2nd row (one batch of 40 images per point)
+            raise KeyboardInterrupt
+
+    handle = model.register_forward_hook(stop_in_the_second_row)
+    with pytest.raises(KeyboardInterrupt):
+        L.surface_2d(model, images, labels, L.grid(5), L.grid(3), seed=1, after_row=saved.append)
+    handle.remove()
+    assert [s.meta["rows_done"] for s in saved] == [1]  # the interrupted row was not saved
+    rest = L.surface_2d(model, images, labels, L.grid(5), L.grid(3), seed=1, done=saved[-1])
+    np.testing.assert_allclose(rest.losses, whole.losses, rtol=1e-6)
+    np.testing.assert_allclose(rest.accuracies, whole.accuracies)
+    assert rest.seconds >= saved[-1].seconds
+    with pytest.raises(ValueError, match="partial surface of this 3x3 grid"):  # another grid's piece
+        L.surface_2d(model, images, labels, L.grid(3), L.grid(3), seed=1, done=saved[-1])
+
+
 def test_surface_on_a_cifar_resnet_keeps_batchnorm_statistics_and_eval_mode():
     model = cifar_resnet(8).eval()
     images, labels = torch.randn(20, 3, 32, 32), torch.randint(0, 10, (20,))
@@ -268,6 +293,47 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     np.testing.assert_allclose(stored.alphas, line["alphas"])
     assert stored.meta["largest_rise"] == line["largest_rise"]
     assert L.stored_line(surface_of(lambda a, b: a**2 + b**2)) is None  # a surface stored without its line
+
+
+def test_the_command_continues_a_partial_surface_and_refuses_to_overwrite_one(tmp_path, monkeypatch, capsys):
+    import resnet_lessons.data as data_module
+    import resnet_lessons.trained as trained_module
+    from conftest import landscape_inputs
+
+    fake, record = landscape_inputs(seed=3)
+    torch.manual_seed(4)
+    network = cifar_resnet(8).eval()
+    monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
+    monkeypatch.setattr(trained_module, "trained", lambda name: (network, record))
+    out, partial = tmp_path / "out", tmp_path / "partial"
+    command = ["--models", "resnet8", "--grid", "3", "--images", "20", "--line", "0", "--out", str(out),
+               "--partial", str(partial)]
+    assert landscape_command.main(command) == 0
+    whole = L.load_surface(out / "resnet8.json")
+    assert not (partial / "resnet8.json").exists()  # deleted once the surface is stored
+
+    # A surface stopped after its first row, as a session that ended would leave it.
+    x, y = L.evaluation_subset(fake, 20, "train", 0, record.mean, record.std)
+    pieces = []
+    L.surface_2d(network, x, y, L.grid(3), L.grid(3), seed=0, after_row=pieces.append)
+    first_row = pieces[0]
+    first_row.losses[1:] = first_row.accuracies[1:] = 0.0
+    first_row.meta.update({"model": "resnet8", "trained": {"sha256": record.sha256}, "grid": "3x3", "extent": 1.0,
+                           "images": 20, "split": "train", "seed": 0, "data": {"label": "fake data"},
+                           "command": "the first command", "started": "then", "git": {"commit": "abc"}})
+    L.save_surface(partial / "resnet8.json", first_row)
+    assert landscape_command.main(command) == 2  # not asked to continue it: refused, and left as it was
+    assert "add --resume" in capsys.readouterr().err
+    assert L.load_surface(partial / "resnet8.json").meta["rows_done"] == 1
+    assert landscape_command.main([*command[:5], "10", *command[6:], "--resume"]) == 2  # other images: refused
+    assert "images 20 (this command: 10)" in capsys.readouterr().err
+
+    assert landscape_command.main([*command, "--resume"]) == 0
+    resumed = L.load_surface(out / "resnet8.json")
+    np.testing.assert_allclose(resumed.losses, whole.losses, rtol=1e-6)
+    assert resumed.meta["command"] == "the first command" and resumed.meta["started"] == "then"
+    assert resumed.meta["resumed"][0]["command"].endswith("--resume")
+    assert not (partial / "resnet8.json").exists()
 
 
 def test_the_largest_rise_of_a_line_is_a_bump_not_a_plateau():

@@ -5,6 +5,10 @@ With each surface goes the 1-D line from the network's initial weights to its tr
 2015), in the surface's ``meta["interpolation"]``: the initial weights are rebuilt exactly as training built
 them, ``torch.manual_seed(seed)`` and then the model's builder.
 
+A 56-layer surface takes about an hour on two CPU cores. After every row of the grid the surface so far is
+saved in ``checkpoints/landscape/<model>.json`` (``--partial``); the same command with ``--resume`` continues
+it from there, on the same settings and the same shipped network, and deletes it when the surface is stored.
+
 It writes into ``runs/landscape`` unless told ``--update-stored`` (the course's ``results/landscape``), and it
 refuses to put a surface beside one computed with other settings, so a folder's surfaces can be compared.
 """
@@ -12,6 +16,7 @@ refuses to put a surface beside one computed with other settings, so a folder's 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from pathlib import Path
@@ -21,6 +26,7 @@ import torch
 
 from ..files import replaced_folder, write_json
 from ..landscape import (
+    Surface,
     evaluation_subset,
     grid,
     images_per_second,
@@ -36,6 +42,7 @@ from .provenance import command_line, data_facts, environment, git_state, utc_no
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "results" / "landscape"
 DEFAULT_OUT = Path("runs") / "landscape"
+DEFAULT_PARTIAL = Path("checkpoints") / "landscape"
 SETTINGS = ("grid", "extent", "images", "split", "seed")  # what makes two surfaces comparable (and the data)
 PREFIX = "python -m resnet_lessons.lab.landscape"
 
@@ -62,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"output folder (default {DEFAULT_OUT}; results/landscape with --update-stored)")
     parser.add_argument("--update-stored", action="store_true",
                         help="write into the course's stored surfaces, results/landscape (replacing those models')")
+    parser.add_argument("--partial", default=str(DEFAULT_PARTIAL), metavar="DIR",
+                        help=f"where each surface so far is saved after every row of the grid (default "
+                        f"{DEFAULT_PARTIAL}); deleted when the surface is stored")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the partial surfaces in --partial (same settings, same networks)")
     return parser
 
 
@@ -116,6 +128,35 @@ def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
                          "the same settings.")
 
 
+def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bool) -> Surface | None:
+    """The partial surface of ``name`` at ``path`` to continue (None: start from the first row). ValueError if
+    one is there without ``resume`` (it would be overwritten), or if it was computed with other settings or on
+    another network than this command's."""
+    if not path.exists():
+        return None
+    partial = load_surface(path)
+    meta = partial.meta
+    rows = f"{meta.get('rows_done')} of {len(partial.ys)} rows, started {meta.get('started')}"
+    if not resume:
+        raise ValueError(f"{path} holds a partial surface of {name} ({rows}): add --resume to continue it, or "
+                         "delete it to start again.")
+    stored = surface_settings(meta)
+    different = [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+    if meta.get("trained", {}).get("sha256") != sha256:
+        different.append("the shipped network (its file has changed since)")
+    if different:
+        raise ValueError(f"{path} ({rows}) was computed with other settings: {', '.join(different)}. Resume "
+                         "with the settings it was started with, or delete it to start again.")
+    return partial
+
+
+def save_partial(path: Path, meta: dict, so_far: Surface) -> None:
+    """Save the surface computed so far (``so_far.meta["rows_done"]`` rows) with what it is, for --resume."""
+    so_far.meta.update(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_surface(path, so_far)
+
+
 def line_alphas(points: int) -> np.ndarray:
     """``points`` values of alpha from -0.5 to 1.5; with (points - 1) divisible by 4, 0 and 1 are among them."""
     return np.linspace(-0.5, 1.5, points)
@@ -145,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     command = command_line(argv if argv is not None else sys.argv[1:], prefix=PREFIX)
+    partial_dir = Path(args.partial)
     try:
         out = check_arguments(args)
         networks = {name: trained(name) for name in args.models}  # every name checked before any surface
@@ -152,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = {"grid": f"{args.grid}x{args.grid}", "extent": args.extent, "images": args.images,
                     "split": "train", "seed": args.seed, "data": data_facts(data)["label"]}
         check_not_mixing(out, args.models, settings)
+        partials = {name: check_partial(partial_dir / f"{name}.json", name, settings, record.sha256, args.resume)
+                    for name, (_, record) in networks.items()}
     except (ValueError, FileNotFoundError, TrainedNetworkError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -161,12 +205,22 @@ def main(argv: list[str] | None = None) -> int:
     for name, (model, record) in networks.items():
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
-        points = args.grid**2
-        print(f"{name}: {speed:,.0f} images/s, {points} points x {args.images} images: "
-              f"about {points * args.images / speed / 60:.1f} min", flush=True)
-        started = utc_now()
+        done = partials[name]
+        rows_left = args.grid - (done.meta["rows_done"] if done else 0)
+        print(f"{name}: {speed:,.0f} images/s, {rows_left * args.grid} points x {args.images} images: "
+              f"about {rows_left * args.grid * args.images / speed / 60:.1f} min", flush=True)
+        trained_facts = {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
+                         "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
+                         "command": record.command}
+        # who started the surface: this command, or the one whose partial surface it continues
+        begun = done.meta if done else {"command": command, "started": utc_now(), "git": git}
+        first = {k: begun[k] for k in ("command", "started", "git")}
+        resumed = done.meta.get("resumed", []) + [{"command": command, "git": git}] if done else []
+        partial = {"model": name, "trained": trained_facts, **{k: settings[k] for k in SETTINGS},
+                   "data": {"label": settings["data"]}, **first, "resumed": resumed}
         surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
-                             seed=args.seed, progress=True)
+                             seed=args.seed, progress=True, done=done,
+                             after_row=functools.partial(save_partial, partial_dir / f"{name}.json", partial))
         if args.line:
             line = interpolate(initial_network(record), model, images, labels, line_alphas(args.line))
             interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),
@@ -176,18 +230,15 @@ def main(argv: list[str] | None = None) -> int:
                              "seconds": round(line.seconds, 1)}
         surface.meta = {
             "model": name,
-            "trained": {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
-                        "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
-                        "command": record.command},
+            "trained": trained_facts,
             **{k: settings[k] for k in SETTINGS},
             "directions": "random Gaussian, filter-normalised; BatchNorm and bias parameters left out (zero)",
             "mode": "eval (BatchNorm running statistics)",
-            "command": command,
-            "started": started,
+            **first,
+            **({"resumed": resumed} if resumed else {}),
             "finished": utc_now(),
             "wall_seconds": round(surface.seconds, 1),
             "images_per_second": round(speed),
-            "git": git,
             "environment": environment(),
             "data": data_facts(data),
             **({"interpolation": interpolation} if args.line else {}),
@@ -195,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         with replaced_folder(out) as new:  # the surface and the provenance that describes it, or neither
             save_surface(new / f"{name}.json", surface)
             write_provenance(new)
+        (partial_dir / f"{name}.json").unlink(missing_ok=True)
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
         if args.line:

@@ -89,7 +89,7 @@ def git_state(repo_dir: str | os.PathLike = REPO_DIR) -> dict:
     """``{"commit": "<40 hex digits>" or "unknown", "dirty": bool or None}``.
 
     ``dirty`` says whether tracked or new files differed from the commit when the run started
-    (the ``results/`` folder is left out: experiments write there while they run). None: unknown.
+    (the ``results/`` and ``checkpoints/`` folders are left out: runs write there while they run). None: unknown.
     Outside a git checkout the commit is taken from ``$RESNET_LESSONS_COMMIT`` when it is set
     (with ``"dirty": None``: only :func:`code_fingerprint` can tell whether the code matches it).
     """
@@ -97,7 +97,7 @@ def git_state(repo_dir: str | os.PathLike = REPO_DIR) -> dict:
     commit = _git("rev-parse", "HEAD", cwd=repo_dir)
     if not commit:
         return {"commit": os.environ.get(COMMIT_ENV, "").strip() or "unknown", "dirty": None}
-    status = _git("status", "--porcelain", "--", ".", ":(exclude)results", cwd=repo_dir)
+    status = _git("status", "--porcelain", "--", ".", ":(exclude)results", ":(exclude)checkpoints", cwd=repo_dir)
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
