@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -45,8 +45,8 @@ from resnet_lessons import config, live
 from resnet_lessons.data import JPEG_COPY_LABEL, load_cifar10
 from resnet_lessons.files import write_json
 from resnet_lessons.lab import provenance
-from resnet_lessons.models import display_name
-from resnet_lessons.recipes import get_recipe
+from resnet_lessons.models import build_model, display_name
+from resnet_lessons.plans import Run, describe
 from resnet_lessons.train import fit
 
 CHANCE_ERROR = 90.0  # percent: guessing among 10 classes
@@ -79,15 +79,14 @@ def train_one(key: str, model_name: str, seed: int, threads: int) -> dict:
     os.environ["PYTEST_XDIST_WORKER_COUNT"] = str(max(1, cores // threads))
     if _DATA is None:
         _DATA = load_cifar10(progress=False)
-    run = live.live_settings(key, fast=True)
-    data = live.live_data(run, _DATA, verbose=False)
+    run = replace(run_of(key, model_name), seed=seed)
+    data = live.live_data([run], _DATA, verbose=False)
     load_before = os.getloadavg()[0]
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     torch.manual_seed(seed)
-    model = live.build_live_model(model_name)
+    model = build_model(run.model)
     config.set_progress(False)
-    history = fit(model, data, run.epochs, replace(run.full_recipe(), seed=seed), device="cpu",
-                  name=run.display_name(model_name))
+    history = fit(model, data, run.epochs, run.full_recipe(), device="cpu", name=run.name)
     return {
         "model": model_name,
         "seed": seed,
@@ -101,6 +100,11 @@ def train_one(key: str, model_name: str, seed: int, threads: int) -> dict:
         "threads": history.record.device,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def task_of(run: Run, seed: int) -> str:
+    """One task per (settings, network, seed): 01's deep plain net and 02's plain net are one task."""
+    return repr((replace(run, seed=0), seed))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,13 +157,16 @@ def summarise(values: list[float]) -> dict:
             "clear": live.is_clear(effect, noise)}
 
 
-def settings_record(run: live.LiveRun) -> dict:
-    record = asdict(run)  # the recipe is replaced by its full record below
-    record["models"] = list(run.models)
-    record["recipe"] = get_recipe(run.recipe).optimiser_settings()
-    record["steps"] = run.steps
-    record["describe"] = run.describe()
-    return record
+def run_of(key: str, model: str) -> Run:
+    """The fast-mode run of ``model`` in live experiment ``key``."""
+    return next(run for run in live.live_plan(key, fast=True) if run.model == model)
+
+
+def settings_record(runs: tuple[Run, ...]) -> dict:
+    """The settings the runs share (their data, length and recipe), with the models and the plan in words."""
+    shared = ("train_images", "test_images", "image_size", "epochs", "batch_size")
+    return {"models": [run.model for run in runs], **{k: getattr(runs[0], k) for k in shared},
+            "recipe": runs[0].full_recipe().optimiser_settings(), "steps": runs[0].steps, "describe": describe(runs)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,13 +198,11 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}")
 
     # One task per (settings, network, seed); 01's deep plain net and 02's plain net are one task.
-    tasks: dict[tuple, tuple[str, str, int]] = {}
+    tasks: dict[str, tuple[str, str, int]] = {}
     for seed in args.seeds:  # seed by seed, so that a partial log already holds whole comparisons
         for key in keys:
-            run = live.live_settings(key, fast=True)
-            for model in run.models:
-                same = (replace(run, models=(model,)), model, seed)
-                tasks.setdefault(same, (key, model, seed))
+            for run in live.live_plan(key, fast=True):
+                tasks.setdefault(task_of(run, seed), (key, run.model, seed))
     # Every finished run is appended to <label>.runs.jsonl at once; a rerun with --resume reuses them.
     runs_path = out / f"{args.label}.runs.jsonl"
     done = {}
@@ -208,17 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     elif runs_path.exists():
         runs_path.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[tuple, dict] = {}
+    results: dict[str, dict] = {}
     todo = {}
     for task, spec in tasks.items():
-        if repr(task) in done:
-            results[task] = done[repr(task)]
+        if task in done:
+            results[task] = done[task]
         else:
             todo[task] = spec
     print(f"{len(tasks)} runs, {len(tasks) - len(todo)} of them already done")
 
-    def finished(task: tuple, result: dict) -> None:
-        result["task"] = repr(task)
+    def finished(task: str, result: dict) -> None:
+        result["task"] = task
         results[task] = result
         with open(runs_path, "a") as f:
             f.write(json.dumps(result) + "\n")
@@ -236,18 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     experiments = {}
     print(f"\n{'effect':<11} {'mean':>7} {'sd':>7}  clear  {'train s':>8}  what (points, over seeds {args.seeds})")
     for key in keys:
-        run = live.live_settings(key, fast=True)
-        runs = {(m, s): results[(replace(run, models=(m,)), m, s)] for m in run.models for s in args.seeds}
-        seconds = [sum(runs[(m, s)]["train_seconds"] for m in run.models) for s in args.seeds]
-        for effect_id, (text, values) in effects_of(key, run.models, runs, args.seeds).items():
+        plan = live.live_plan(key, fast=True)
+        models = tuple(run.model for run in plan)
+        runs = {(run.model, s): results[task_of(run, s)] for run in plan for s in args.seeds}
+        seconds = [sum(runs[(m, s)]["train_seconds"] for m in models) for s in args.seeds]
+        for effect_id, (text, values) in effects_of(key, models, runs, args.seeds).items():
             record = {"experiment": key, "notebook": live.LIVE_EXPERIMENTS[key].notebook, "measure": text,
                       **summarise(values), "seconds": round(statistics.fmean(seconds), 1),
                       "seconds_per_seed": [round(s, 1) for s in seconds]}
             experiments[effect_id] = record
             print(f"{effect_id:<11} {record['effect']:>7.1f} {record['noise']:>7.1f}  "
                   f"{'yes' if record['clear'] else 'NO ':<5}  {record['seconds']:>8.0f}  {text}")
-        experiments[key]["settings"] = settings_record(run)
-        experiments[key]["runs"] = [runs[(m, s)] for s in args.seeds for m in run.models]
+        experiments[key]["settings"] = settings_record(plan)
+        experiments[key]["runs"] = [runs[(m, s)] for s in args.seeds for m in models]
 
     git = provenance.git_state()
     record = {

@@ -7,9 +7,10 @@ One word, one meaning:
   (``"plain-56"``), and a run's name in ``results/`` is that shown name (``resnet_lessons.models``);
 - a **recipe** is how a model is trained: optimiser, learning-rate schedule, batch size, label smoothing,
   and how the training images are served (seed, augmentation, validation split) (``recipes.Recipe``);
-- a **plan** is what a notebook's live run or a lab experiment trains, and at which sizes
-  (``live.LiveRun``, ``lab.plans.Run``);
-- a **run** is one training of one model with one recipe on one data set (``train.fit``);
+- a **run** is one training of one model with one recipe on one data set: ``plans.Run`` says what it
+  trains, ``train.fit`` trains it;
+- a **plan** is the list of runs a notebook's live experiment (fast or full size, ``live.live_plan``) or a
+  lab experiment (full or smoke size, ``lab.plans``) trains;
 - its **record** is what the run was and produced (``history.RunRecord``, inside its ``History``);
 - an **experiment** is a named set of runs whose results are stored under ``results/``
   (``python -m resnet_lessons experiment NAME``).

@@ -7,14 +7,15 @@ experiment with several seeds and stores the effect and its standard deviation i
 ``results/fast_mode_signal/<label>.json``. A notebook uses them like this::
 
     import torch
-    from resnet_lessons.live import build_live_model, live_data, live_settings
+    from resnet_lessons.live import live_data, live_plan
+    from resnet_lessons.models import build_model
     from resnet_lessons.train import fit
 
-    run = live_settings("01")            # fast or full, by rl.is_fast()
-    data = live_data(run)                # the subset, average-pooled to 16x16 in fast mode
-    for name in run.models:
-        torch.manual_seed(0)
-        history = fit(build_live_model(name), data, run.epochs, run.full_recipe(), name=run.display_name(name))
+    runs = live_plan("01")               # fast or full, by rl.is_fast(): one Run per network
+    data = live_data(runs)               # the subset, average-pooled to 16x16 in fast mode
+    for run in runs:
+        torch.manual_seed(run.seed)
+        history = fit(build_model(run.model), data, run.epochs, run.full_recipe(), name=run.name)
 
 and says what its comparison shows with :func:`signal_verdict` (the stored effect and its noise) or
 :func:`verdict` (its own margin against the stored noise), never with a hand-typed sentence.
@@ -22,7 +23,7 @@ and says what its comparison shows with :func:`signal_verdict` (the stored effec
 Fast mode trains at 16x16 (each 2x2 block of pixels averaged): the CIFAR networks are fully convolutional
 with global average pooling, so they take any size, and a quarter of the pixels costs a quarter of the
 time. A network trained so is a stand-in for the real one and is named so wherever it is shown
-(:meth:`LiveRun.display_name`).
+(its run's ``name``, e.g. "plain-32 (16x16 stand-in)").
 """
 
 from __future__ import annotations
@@ -35,15 +36,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from . import config
 from .data import CIFAR10Tensors, load_course_data
-from .models import build_model, display_name, list_models
+from .plans import Run
 from .recipes import Recipe, get_recipe
-
-FULL_SIZE = 32
-"""CIFAR-10's images are 32x32."""
 
 # ---------------------------------------------------------------------------------------------
 # The settings
@@ -51,68 +48,9 @@ FULL_SIZE = 32
 
 
 @dataclass(frozen=True)
-class LiveRun:
-    """One mode's settings of a live experiment.
-
-    models: the networks trained, by the names :func:`build_live_model` knows, in the order the
-        notebook compares them (the reference first: the shallow net, the plain net, ...).
-    train_images, test_images: stratified subset sizes (None: all 50,000 / 10,000 images).
-    image_size: 32 (CIFAR-10 as it is) or a divisor of 32: the images are average-pooled to it.
-    epochs, batch_size, recipe: what ``fit`` gets (:meth:`full_recipe`: the recipe, a Recipe or a name,
-        with this batch size).
-    """
-
-    models: tuple[str, ...]
-    train_images: int | None
-    test_images: int | None
-    image_size: int
-    epochs: int
-    batch_size: int
-    recipe: Recipe | str = "onecycle"
-
-    def __post_init__(self) -> None:
-        if self.image_size < 1 or FULL_SIZE % self.image_size:
-            raise ValueError(f"image_size must divide {FULL_SIZE} (32, 16, 8, ...), got {self.image_size}.")
-        unknown = [m for m in self.models if m not in list_models("cifar")]
-        if unknown:
-            raise ValueError(f"unknown live model(s) {unknown}; known: {', '.join(list_models('cifar'))}.")
-        get_recipe(self.recipe)  # an unknown recipe name fails here, not when training starts
-
-    def full_recipe(self) -> Recipe:
-        """The recipe ``fit`` gets: ``recipe`` with this run's batch size."""
-        return replace(get_recipe(self.recipe), batch_size=self.batch_size)
-
-    @property
-    def is_stand_in(self) -> bool:
-        """True when the images are smaller than CIFAR-10's 32x32."""
-        return self.image_size != FULL_SIZE
-
-    @property
-    def steps(self) -> int:
-        """SGD steps of one model's training (the trainer drops the last, incomplete batch)."""
-        n = self.train_images if self.train_images is not None else 50_000
-        return self.epochs * (n // self.batch_size)
-
-    def display_name(self, model: str) -> str:
-        """The name to show for model ``"plain56"``: ``"plain-56"``, or ``"plain-56 (16x16 stand-in)"`` at a
-        lower resolution."""
-        shown = display_name(model)
-        return f"{shown} ({self.image_size}x{self.image_size} stand-in)" if self.is_stand_in else shown
-
-    def describe(self) -> str:
-        """One line for the notebook: what is trained, on what, for how long."""
-        images = "all 50,000" if self.train_images is None else f"{self.train_images:,}"
-        pixels = (f", average-pooled to {self.image_size}x{self.image_size} (a stand-in for the 32x32 images)"
-                  if self.is_stand_in else "")
-        recipe = get_recipe(self.recipe)
-        shown = " and ".join(display_name(m) for m in self.models)
-        return (f"{shown}: {images} training images{pixels}; {self.epochs} epochs of "
-                f"batch {self.batch_size} ({self.steps} steps), recipe {recipe.name!r} (peak lr {recipe.lr:g})")
-
-
-@dataclass(frozen=True)
 class LiveExperiment:
-    """A notebook's live experiment: its question, and its fast and full settings.
+    """A notebook's live experiment: its question, and its plans, fast and full (one :class:`Run` per network,
+    in the order the notebook compares them: the reference first, the shallow net, the plain net, ...).
 
     effect: what the fast-mode run must show, in words (the benchmark checks it).
     """
@@ -120,25 +58,20 @@ class LiveExperiment:
     key: str
     notebook: str
     effect: str
-    fast: LiveRun
-    full: LiveRun
+    fast: tuple[Run, ...]
+    full: tuple[Run, ...]
 
-    def settings(self, fast: bool | None = None) -> LiveRun:
-        """The settings of the current mode (``rl.is_fast()``), or of the mode asked for."""
+    def plan(self, fast: bool | None = None) -> tuple[Run, ...]:
+        """The runs of the current mode (``rl.is_fast()``), or of the mode asked for."""
         fast = config.is_fast() if fast is None else fast
         return self.fast if fast else self.full
 
 
-def build_live_model(name: str) -> nn.Module:
-    """A fresh network by its model name, e.g. ``build_live_model("plain56")``: :func:`build_model` for the
-    CIFAR networks (option A shortcuts, 10 classes), refusing the ImageNet ones a live run cannot train.
-
-    Seed it yourself first (``torch.manual_seed(0)``) for a reproducible initialisation.
-    """
-    if name not in list_models("cifar"):
-        raise ValueError(f"unknown live model {name!r}; a live run trains a CIFAR network: "
-                         f"{', '.join(list_models('cifar'))}.")
-    return build_model(name)
+def _runs(models: tuple[str, ...], train_images: int | None, test_images: int | None, image_size: int, epochs: int,
+          batch_size: int, recipe: Recipe | str) -> tuple[Run, ...]:
+    """One run per model, all with the same data, length and recipe (the table below, a row per mode)."""
+    return tuple(Run(model, epochs, recipe, batch_size, train_images=train_images, test_images=test_images,
+                     image_size=image_size) for model in models)
 
 
 # In fast mode 01 and 02 compare plain-8, plain-32 and ResNet-32 (not 20 and 56): in 390 steps a plain-56
@@ -158,45 +91,45 @@ LIVE_EXPERIMENTS: dict[str, LiveExperiment] = {
         key="01",
         notebook="01_plain_nets_degradation",
         effect="both plain nets learn, and the deeper one ends with the higher training error",
-        fast=LiveRun(("plain8", "plain32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=LiveRun(("plain20", "plain56"), None, None, 32, 20, 512, "onecycle"),
+        fast=_runs(("plain8", "plain32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
+        full=_runs(("plain20", "plain56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "02": LiveExperiment(
         key="02",
         notebook="02_residual_learning",
         effect="the residual net ends with a lower training error than its plain twin",
-        fast=LiveRun(("plain32", "resnet32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=LiveRun(("plain56", "resnet56"), None, None, 32, 20, 512, "onecycle"),
+        fast=_runs(("plain32", "resnet32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
+        full=_runs(("plain56", "resnet56"), None, None, 32, 20, 512, "onecycle"),
     ),
     "03": LiveExperiment(
         key="03",
         notebook="03_basicblock_cifar_resnets",
         effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
-        fast=LiveRun(("resnet20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet20",), None, None, 32, 20, 512, "onecycle"),
+        fast=_runs(("resnet20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
+        full=_runs(("resnet20",), None, None, 32, 20, 512, "onecycle"),
     ),
     "05": LiveExperiment(
         key="05",
         notebook="05_resnext_grouped_convs",
         effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
-        fast=LiveRun(("resnet44", "resnext11_2x4d"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet110", "resnext29_8x4d"), None, None, 32, 20, 512, "onecycle"),
+        fast=_runs(("resnet44", "resnext11_2x4d"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
+        full=_runs(("resnet110", "resnext29_8x4d"), None, None, 32, 20, 512, "onecycle"),
     ),
     "07": LiveExperiment(
         key="07",
         notebook="07_identity_mappings_loss_landscape",
         effect="the pre-activation ResNet against the original at equal depth",
-        fast=LiveRun(("resnet20", "preact_resnet20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=LiveRun(("resnet20", "preact_resnet20"), None, None, 32, 20, 512, "onecycle"),
+        fast=_runs(("resnet20", "preact_resnet20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
+        full=_runs(("resnet20", "preact_resnet20"), None, None, 32, 20, 512, "onecycle"),
     ),
 }
 
 
-def live_settings(key: str, fast: bool | None = None) -> LiveRun:
-    """The settings of live experiment ``key`` ("01", "02", "03", "05", "07") in the current mode."""
+def live_plan(key: str, fast: bool | None = None) -> tuple[Run, ...]:
+    """The runs of live experiment ``key`` ("01", "02", "03", "05", "07") in the current mode."""
     if key not in LIVE_EXPERIMENTS:
         raise ValueError(f"no live experiment {key!r}; the live experiments are {sorted(LIVE_EXPERIMENTS)}.")
-    return LIVE_EXPERIMENTS[key].settings(fast)
+    return LIVE_EXPERIMENTS[key].plan(fast)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,11 +162,16 @@ def downsample(data: CIFAR10Tensors, size: int) -> CIFAR10Tensors:
     )
 
 
-def live_data(run: LiveRun, data: CIFAR10Tensors | None = None, verbose: bool = True) -> CIFAR10Tensors:
-    """The images a live run trains on: the stratified subset of ``run`` (seed 0), at ``run.image_size``.
+def live_data(runs: Sequence[Run], data: CIFAR10Tensors | None = None, verbose: bool = True) -> CIFAR10Tensors:
+    """The images a live experiment trains on: the stratified subset of its runs (seed 0), at their image size.
 
+    runs: a plan whose runs share their data (train_images, test_images, image_size), e.g. ``live_plan("01")``.
     data: the full CIFAR-10 if already loaded (default: :func:`~resnet_lessons.data.load_course_data`).
     """
+    sizes = {(r.train_images, r.test_images, r.image_size) for r in runs}
+    if len(sizes) != 1:
+        raise ValueError(f"live_data needs runs that train on the same images; these differ: {sorted(sizes, key=str)}.")
+    run = runs[0]
     if data is None:
         data = load_course_data(run.train_images, run.test_images, verbose=False)
     elif run.train_images is not None or run.test_images is not None:

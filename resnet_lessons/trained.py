@@ -174,20 +174,13 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
     if actual != record.sha256:
         raise TrainedNetworkError(f"{path} is damaged or was changed: its SHA-256 is {actual}, its record "
                                   f"says {record.sha256}. It was not loaded. {remake}")
+    from .models import build_model
+
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = _build(record.model, record.model_kwargs)
+    model = build_model(record.model, **record.model_kwargs)
     full_precision = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     model.load_state_dict(full_precision)
     return model.to(device).eval(), record
-
-
-def _build(model: str, kwargs: dict) -> nn.Module:
-    """The untrained network a record names: a registry name, or "cifar_resnet" with its depth in kwargs."""
-    from .models import build_model, cifar_resnet
-
-    if model == "cifar_resnet":
-        return cifar_resnet(**kwargs)
-    return build_model(model, **kwargs)
 
 
 def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike | None = None) -> Path:

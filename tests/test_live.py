@@ -1,7 +1,6 @@
 """Tests for resnet_lessons.live: the live experiments' settings, downsample, the stored signal and the verdicts."""
 
 import json
-from dataclasses import replace
 
 import pytest
 import torch
@@ -10,18 +9,17 @@ from resnet_lessons import config, live
 from resnet_lessons.data import CLASSES, CIFAR10Tensors
 from resnet_lessons.live import (
     LIVE_EXPERIMENTS,
-    LiveRun,
-    build_live_model,
     downsample,
     is_clear,
     live_data,
-    live_settings,
+    live_plan,
     read_signal,
     seed_noise,
     signal_verdict,
     verdict,
 )
-from resnet_lessons.recipes import ONECYCLE
+from resnet_lessons.models import build_model
+from resnet_lessons.plans import Run
 
 
 def tiny_data(train_per_class: int = 4, test_per_class: int = 2, size: int = 32) -> CIFAR10Tensors:
@@ -77,98 +75,59 @@ def test_downsample_to_the_same_size_is_a_copy_with_equal_pixels():
 # --- the settings -----------------------------------------------------------------------------
 
 
-def test_settings_follow_the_mode(monkeypatch):
+def test_plans_follow_the_mode(monkeypatch):
     monkeypatch.setenv(config.FAST_ENV, "1")
-    assert live_settings("01") is LIVE_EXPERIMENTS["01"].fast
+    assert live_plan("01") is LIVE_EXPERIMENTS["01"].fast
     monkeypatch.setenv(config.FAST_ENV, "0")
-    assert live_settings("01") is LIVE_EXPERIMENTS["01"].full
-    assert live_settings("01", fast=True) is LIVE_EXPERIMENTS["01"].fast
+    assert live_plan("01") is LIVE_EXPERIMENTS["01"].full
+    assert live_plan("01", fast=True) is LIVE_EXPERIMENTS["01"].fast
 
 
 def test_unknown_experiment_names_the_known_ones():
     with pytest.raises(ValueError, match=r"'01', '02'"):
-        live_settings("04")
+        live_plan("04")
+
+
+def models(runs) -> tuple[str, ...]:
+    return tuple(run.model for run in runs)
 
 
 def test_full_mode_keeps_the_notebooks_settings():
     """Full mode is what the notebooks trained before fast mode was resized (20 epochs, batch 512, all data)."""
     for exp in LIVE_EXPERIMENTS.values():
-        full = exp.full
-        assert (full.train_images, full.test_images, full.image_size) == (None, None, 32)
-        assert (full.epochs, full.batch_size, full.recipe) == (20, 512, "onecycle")
-    assert LIVE_EXPERIMENTS["01"].full.models == ("plain20", "plain56")
-    assert LIVE_EXPERIMENTS["02"].full.models == ("plain56", "resnet56")
-    assert LIVE_EXPERIMENTS["03"].full.models == ("resnet20",)
-    assert LIVE_EXPERIMENTS["05"].full.models == ("resnet110", "resnext29_8x4d")
+        for run in exp.full:
+            assert (run.train_images, run.test_images, run.image_size) == (None, None, 32)
+            assert (run.epochs, run.batch_size, run.recipe, run.seed) == (20, 512, "onecycle", 0)
+    assert models(LIVE_EXPERIMENTS["01"].full) == ("plain20", "plain56")
+    assert models(LIVE_EXPERIMENTS["02"].full) == ("plain56", "resnet56")
+    assert models(LIVE_EXPERIMENTS["03"].full) == ("resnet20",)
+    assert models(LIVE_EXPERIMENTS["05"].full) == ("resnet110", "resnext29_8x4d")
 
 
 def test_01_and_02_tell_one_story():
     """02's plain net is 01's deep plain net, trained the same way, in both modes."""
     for mode in ("fast", "full"):
         one, two = getattr(LIVE_EXPERIMENTS["01"], mode), getattr(LIVE_EXPERIMENTS["02"], mode)
-        assert one.models[1] == two.models[0]
-        assert (one.train_images, one.image_size, one.epochs, one.batch_size, one.recipe) == (
-            two.train_images, two.image_size, two.epochs, two.batch_size, two.recipe)
-
-
-def test_a_stand_in_is_named_as_such():
-    run = LiveRun(("plain56",), 1000, 100, 16, 1, 128)
-    assert run.display_name("plain56") == "plain-56 (16x16 stand-in)"
-    assert "average-pooled to 16x16" in run.describe()
-    real = LiveRun(("plain56",), 1000, 100, 32, 1, 128)
-    assert real.display_name("plain56") == "plain-56" and "stand-in" not in real.describe()
-    pair = LiveRun(("plain8", "plain32"), 1000, 100, 32, 1, 128)
-    assert pair.describe().startswith("plain-8 and plain-32: 1,000 training images")  # shown names, not keys
-
-
-def test_the_live_recipes_are_named_after_the_onecycle_recipe():
-    assert live.LIVE_RECIPE.name == "onecycle, gentle start" and live.LIVE_RECIPE.schedule == "onecycle"
-    run = LiveRun(("plain56",), 1000, 100, 32, 1, 128)
-    assert run.recipe == "onecycle" and run.full_recipe() == replace(ONECYCLE, batch_size=128)  # what fit gets
-    with pytest.raises(ValueError, match="Unknown recipe 'fast'"):  # an unknown name fails at once, not in fit
-        LiveRun(("plain56",), 1000, 100, 32, 1, 128, "fast")
-
-
-def test_steps_are_the_trainers_steps():
-    """The trainer drops the last, incomplete batch of an epoch; the described step count must agree."""
-    from resnet_lessons.loader import DeviceLoader
-
-    run = LiveRun(("plain20",), 1000, 100, 16, 3, 128)
-    loader = DeviceLoader(torch.zeros(1000, 3, 16, 16, dtype=torch.uint8), torch.zeros(1000, dtype=torch.int64),
-                          128, [0.5] * 3, [0.25] * 3, train=True, device="cpu")
-    assert run.steps == 3 * len(loader) == 3 * 7
-    assert LiveRun(("plain20",), None, None, 32, 20, 512).steps == 20 * 97
-
-
-@pytest.mark.parametrize("bad", [{"image_size": 12}, {"models": ("plain57",)}])
-def test_bad_settings_are_refused(bad):
-    kwargs = {"models": ("plain20",), "train_images": 1000, "test_images": 100, "image_size": 16, "epochs": 1,
-              "batch_size": 128, **bad}
-    with pytest.raises(ValueError):
-        LiveRun(**kwargs)
+        assert one[1] == two[0]
 
 
 def test_every_fast_model_builds_and_takes_its_image_size():
     for key, exp in LIVE_EXPERIMENTS.items():
-        run = exp.fast
-        for name in run.models:
-            model = build_live_model(name).eval()
+        for run in exp.fast:
+            model = build_model(run.model).eval()
             with torch.no_grad():
                 out = model(torch.randn(2, 3, run.image_size, run.image_size))
-            assert out.shape == (2, 10), (key, name)
-
-
-def test_unknown_model_name():
-    with pytest.raises(ValueError, match="unknown live model .resnet57."):
-        build_live_model("resnet57")
+            assert out.shape == (2, 10), (key, run.name)
 
 
 def test_live_data_subsets_and_downsamples():
-    run = LiveRun(("plain20",), 20, 10, 16, 1, 128)
-    data = live_data(run, tiny_data(), verbose=False)
+    runs = [Run("plain20", 1, train_images=20, test_images=10, image_size=16)]
+    data = live_data(runs, tiny_data(), verbose=False)
     assert data.train_images.shape == (20, 3, 16, 16) and data.test_images.shape == (10, 3, 16, 16)
     assert torch.bincount(data.train_labels).tolist() == [2] * 10  # stratified
     assert "stratified subset" in data.summary() and "16x16" in data.summary()
+    with pytest.raises(ValueError, match="same images"):  # one data set for runs that want two
+        live_data([*runs, Run("plain56", 1, train_images=20, test_images=10, image_size=32)], tiny_data())
 
 
 # --- the verdicts -----------------------------------------------------------------------------
@@ -245,9 +204,10 @@ def test_the_stored_signal_of_01_and_02_matches_the_settings_and_shows_the_effec
     assert record["noise"] == live.NOISE
     for key in ("01", "02"):
         stored = record["experiments"][key]
-        run = LIVE_EXPERIMENTS[key].fast
+        plan = LIVE_EXPERIMENTS[key].fast
+        run = plan[0]
         settings = stored["settings"]
-        assert tuple(settings["models"]) == run.models, f"{key}: the record was made with other networks; rerun it"
+        assert tuple(settings["models"]) == models(plan), f"{key}: the record was made with other networks; rerun it"
         assert (settings["train_images"], settings["image_size"], settings["epochs"], settings["batch_size"]) == (
             run.train_images, run.image_size, run.epochs, run.batch_size), f"{key}: the record is stale; rerun it"
         assert len(stored["values"]) >= 5

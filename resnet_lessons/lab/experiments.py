@@ -47,6 +47,7 @@ import torch
 from .. import config
 from ..files import read_json, replaced_folder
 from ..history import History
+from ..models import build_model
 from ..reference import is_smoke
 from ..train import TrainingDiverged, fit
 from . import provenance
@@ -160,15 +161,6 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
-def build_run_model(run: Run) -> torch.nn.Module:
-    """The run's freshly initialised model (seed the RNG first)."""
-    from .. import models
-
-    if run.model == "cifar_resnet":
-        return models.cifar_resnet(**run.model_kwargs)
-    return models.build_model(run.model, **run.model_kwargs)
-
-
 def device_label(device: str | None = None) -> str:
     """The device a run trains on, as stored in its key: the GPU's name, "Apple MPS" or "CPU"."""
     target = config.get_device(device)
@@ -200,7 +192,7 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     git, environment = provenance.git_state(), provenance.environment()
     started, start = provenance.utc_now(), time.perf_counter()
     torch.manual_seed(run.seed)
-    model = build_run_model(run)
+    model = build_model(run.model, **run.model_kwargs)
     callbacks = []
     recorder = None
     if run.grad_norms:
@@ -240,10 +232,8 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
 def _trained_record(run: Run, history: History, data) -> dict:
     """The record of a shipped network (see :class:`resnet_lessons.trained.TrainedRecord`)."""
     record = history.record
-    model, kwargs = (run.model, dict(run.model_kwargs)) if run.model != "cifar_resnet" else (
-        f"{'plain' if run.model_kwargs.get('plain') else 'resnet'}{run.depth}", {})
     return {
-        "name": run.ship, "model": model, "model_kwargs": kwargs, "parameters": record.parameters,
+        "name": run.ship, "model": run.model, "model_kwargs": dict(run.model_kwargs), "parameters": record.parameters,
         "epochs": len(history), "seed": run.seed, "data": record.data,
         "train_images": record.train_images, "val_images": record.val_images, "test_images": record.test_images,
         "val_acc": history.val_acc[-1], "test_acc": history.test_acc[-1], "mean": record.mean, "std": record.std,

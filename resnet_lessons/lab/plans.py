@@ -1,4 +1,5 @@
-"""What each reference experiment trains: its runs as plain data (:class:`Run`), full size or as a smoke run.
+"""What each reference experiment trains: its plan, a list of :class:`resnet_lessons.plans.Run`, full size or as
+a smoke run.
 
 A plan function ``NAME_plan(smoke) -> list[Run]`` lists the runs of experiment NAME; nothing here trains.
 :mod:`resnet_lessons.lab.experiments` runs them, :mod:`.store` keeps their results.
@@ -13,7 +14,8 @@ from matplotlib.figure import Figure
 
 from ..history import History
 from ..live import LIVE_RECIPE  # the onecycle recipe with a gentle start, for short runs
-from ..recipes import Recipe, get_recipe
+from ..plans import Run
+from ..recipes import Recipe
 
 FULL_EPOCHS = 10
 """Epochs of every full-size training run (the seed-001 baseline keeps its 20, the gradients experiment its 2)."""
@@ -49,69 +51,16 @@ def seed001_recipe(epochs: int = SEED001_EPOCHS) -> Recipe:
     )
 
 
-@dataclass
-class Run:
-    """One training run of an experiment.
-
-    name: the run's key in ``histories.json`` and its label in figures, e.g. "plain-20".
-    model: a :func:`resnet_lessons.models.build_model` name (``"plain20"``), or ``"cifar_resnet"``
-        to call :func:`resnet_lessons.models.cifar_resnet` (any 6n+2 depth, used in smoke runs).
-    model_kwargs: keyword arguments for the model, e.g. ``{"shortcut": "B"}``.
-    recipe: a recipe name or a Recipe; ``batch_size`` overrides its batch size.
-    fixed_epochs: ``--epochs`` leaves this run's epochs alone (the seed-001 baseline keeps its 20, the
-        gradients experiment its 2).
-    train_images: train on a stratified subset of this many images (None: all of them).
-    grad_norms: also measure per-layer gradient norms at initialisation and after every epoch.
-    val_size: hold out this many training images as a validation split (the recipe's ``val_size``).
-    ship: store the trained network under this name for :func:`resnet_lessons.trained.trained`.
-    compile: torch.compile the model (None: as ``fit`` decides, on a GPU only); ``--compile`` overrides it.
-    group, depth: how the figure and the tables sort the run ("plain"/"residual"/..., its depth).
-    """
-
-    name: str
-    model: str
-    model_kwargs: dict = field(default_factory=dict)
-    recipe: str | Recipe = "onecycle"
-    batch_size: int | None = None
-    epochs: int = FULL_EPOCHS
-    seed: int = 0
-    fixed_epochs: bool = False
-    train_images: int | None = None
-    grad_norms: bool = False
-    val_size: int = 0
-    ship: str = ""
-    group: str = ""
-    depth: int | None = None
-    compile: bool | None = None
-
-    def full_recipe(self) -> Recipe:
-        """The recipe ``fit`` gets: ``recipe`` with this run's batch size, seed and validation split."""
-        recipe = replace(get_recipe(self.recipe), seed=self.seed, val_size=self.val_size)
-        return replace(recipe, batch_size=self.batch_size) if self.batch_size else recipe
-
-    def model_description(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.model_kwargs.items())
-        return f"{self.model}({args})" if args else self.model
-
-
 def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", **fields) -> Run:
-    """A CIFAR ResNet (or plain net) by its registry name when it has one, else through cifar_resnet."""
-    from ..models import list_models
-
-    registered = f"{'plain' if plain else 'resnet'}{depth}"
+    """A CIFAR ResNet (or plain net) of ``depth`` layers, with shortcut option ``shortcut``."""
     kwargs = {} if shortcut == "A" else {"shortcut": shortcut}
-    group = "plain" if plain else "residual"
-    if registered in list_models():
-        return Run(name, registered, kwargs, group=group, depth=depth, **fields)
-    kwargs = {"depth": depth, "plain": plain, **kwargs}
-    return Run(name, "cifar_resnet", kwargs, group=group, depth=depth, **fields)
+    return Run(f"{'plain' if plain else 'resnet'}{depth}", label=name, model_kwargs=kwargs,
+               group="plain" if plain else "residual", depth=depth, **fields)
 
 
 def _resnext_run(model: str, depth: int, **fields) -> Run:
-    """A CIFAR ResNeXt by its registry name, shown as :func:`resnet_lessons.models.display_name` shows it."""
-    from ..models import display_name
-
-    return Run(display_name(model), model, group="resnext", depth=depth, **fields)
+    """A CIFAR ResNeXt, named as :func:`resnet_lessons.models.display_name` shows it."""
+    return Run(model, group="resnext", depth=depth, **fields)
 
 
 def _arch_fields(smoke: bool) -> dict:
@@ -172,8 +121,8 @@ def recipes_plan(smoke: bool) -> list[Run]:
                           epochs=epochs)
     baseline_epochs = 1 if smoke else SEED001_EPOCHS
     baseline = Run(
-        "seed-001 baseline", "resnet50_lab10", {"zero_init_residual": True}, recipe=seed001_recipe(baseline_epochs),
-        batch_size=batch, epochs=baseline_epochs, fixed_epochs=True, group="seed 001",
+        "resnet50_lab10", baseline_epochs, seed001_recipe(baseline_epochs), batch, label="seed-001 baseline",
+        model_kwargs={"zero_init_residual": True}, fixed_epochs=True, group="seed 001",
     )
     return [replace(paper, group="paper"), replace(onecycle, group="onecycle"), baseline]
 
