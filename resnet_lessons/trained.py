@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .files import read_json, write_json
+from .history import History
 
 TRAINED_FOLDER = Path("trained") / "networks"
 
@@ -65,11 +66,21 @@ class TrainedRecord:
     provenance: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
 
-    def final_errors(self) -> str:
-        """One line: the last epoch's training error (on augmented images, in train mode, as the paper's
-        Figure 6 plots it), the validation error and the shipped file's test error, in percent."""
+    @property
+    def train_error(self) -> float:
+        """The last epoch's training error in percent (on augmented images, in train mode, as the paper's
+        Figure 6 plots it); NaN for a record without its history."""
         train_acc = self.history.get("train_acc") or [float("nan")]
-        return (f"after {self.epochs} epochs: training error {100 * (1 - train_acc[-1]):.1f}% (last epoch, "
+        return 100 * (1 - train_acc[-1])
+
+    def curves(self) -> History:
+        """Every epoch's numbers of the run that made the network, for :func:`resnet_lessons.plots.plot_curves`."""
+        return History.from_dict(self.history)
+
+    def final_errors(self) -> str:
+        """One line: the last epoch's training error (:attr:`train_error`), the validation error and the
+        shipped file's test error, in percent."""
+        return (f"after {self.epochs} epochs: training error {self.train_error:.1f}% (last epoch, "
                 f"augmented images), validation error {100 * (1 - self.val_acc):.1f}%, test error "
                 f"{100 * (1 - self.test_acc):.1f}%")
 

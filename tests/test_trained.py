@@ -92,6 +92,18 @@ def test_final_errors_reads_the_last_epoch_of_the_record_not_the_first_or_the_be
                     "20.0%, test error 25.0%")
 
 
+def test_a_records_curves_are_its_runs_epochs(tmp_path):
+    history = {"epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "train_acc": [0.5, 0.95, 0.9],
+               "test_loss": [2.1, 1.2, 0.7], "test_acc": [0.4, 0.7, 0.75], "lr": [0.1, 0.05, 0.0],
+               "seconds": [1.0, 1.0, 1.0], "images_per_s": [90.0, 90.0, 90.0]}
+    save_trained(build_model("resnet8"), _record() | {"epochs": 3, "history": history}, tmp_path)
+    record = trained("resnet8", tmp_path)[1]
+    assert record.train_error == pytest.approx(10.0)  # the last epoch's, not the best (5 %)
+    curves = record.curves()
+    assert len(curves) == 3 and curves.train_err == pytest.approx([0.5, 0.05, 0.1])
+    assert curves.test_err[-1] == pytest.approx(0.25)
+
+
 def test_compare_names_the_data_of_both_accuracies_and_flags_a_different_copy(tmp_path):
     record = _record() | {"data": "CIFAR-10 (JPEG q75 copy)", "test_images": 10_000, "test_acc": 0.8704}
     save_trained(build_model("resnet8"), record, tmp_path)
