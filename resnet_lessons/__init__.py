@@ -4,11 +4,12 @@ One word, one meaning:
 
 - a **model** is a network, with one name everywhere, the one ``build_model`` takes (``"plain56"``,
   ``"preact_resnet20"``, ``"resnext29_8x4d"``); figures and tables show ``display_name(name)``
-  (``"plain-56"``), and a run's name in ``results/`` is that shown name (``resnet_lessons.models``);
+  (``"plain-56"``) (``resnet_lessons.models``);
 - a **recipe** is how a model is trained: optimiser, learning-rate schedule, batch size, label smoothing,
   and how the training images are served (seed, augmentation, validation split) (``recipes.Recipe``);
 - a **run** is one training of one model with one recipe on one data set: ``plans.Run`` says what it
-  trains, ``train.fit`` trains it;
+  trains and names it (the model's shown name, or a label such as ``"resnet-20 (second seed)"``),
+  ``train.fit`` trains it;
 - a **plan** is the list of runs a notebook's live experiment (fast or full size, ``live.live_plan``) or a
   lab experiment (full or smoke size, ``lab.plans``) trains;
 - its **record** is what the run was and produced (``history.RunRecord``, inside its ``History``);

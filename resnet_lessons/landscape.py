@@ -244,9 +244,10 @@ def surface_2d(model: nn.Module, images: Tensor, labels: Tensor, xs: Sequence[fl
     ``seed``. Returns a :class:`Surface` with losses and accuracies [len(ys), len(xs)]. The model's weights
     are restored afterwards, even if the computation is interrupted.
 
-    A long surface can be computed in pieces: ``after_row`` is called with the surface so far after every row
-    (its ``meta["rows_done"]`` says how many rows hold numbers), and such a partial surface, given back as
-    ``done``, is continued from its next row (same grid, network, images and directions), its seconds added.
+    A long surface can be computed in pieces: ``after_row`` is called with the surface so far after every
+    row but the last (its ``meta["rows_done"]`` says how many rows hold numbers), and such a partial surface,
+    given back as ``done``, is continued from its next row (same grid, network, images and directions), its
+    seconds added.
     """
     _check_images(images, labels)
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)

@@ -70,8 +70,8 @@ class LiveExperiment:
 def _runs(models: tuple[str, ...], train_images: int | None, test_images: int | None, image_size: int, epochs: int,
           batch_size: int, recipe: Recipe | str) -> tuple[Run, ...]:
     """One run per model, all with the same data, length and recipe (the table below, a row per mode)."""
-    return tuple(Run(model, epochs, recipe, batch_size, train_images=train_images, test_images=test_images,
-                     image_size=image_size) for model in models)
+    return tuple(Run(model, epochs=epochs, recipe=recipe, batch_size=batch_size, train_images=train_images,
+                     test_images=test_images, image_size=image_size) for model in models)
 
 
 # In fast mode 01 and 02 compare plain-8, plain-32 and ResNet-32 (not 20 and 56): in 390 steps a plain-56

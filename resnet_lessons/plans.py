@@ -26,7 +26,7 @@ TRAIN_IMAGES = 50_000
 """CIFAR-10's training images (a run with ``train_images=None`` trains on all of them)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
     """One training of one model: what ``fit`` gets, and the name its figures and stored results use.
 
@@ -35,7 +35,8 @@ class Run:
     epochs, recipe (a name or a Recipe), and what overrides the recipe: batch_size (None: the recipe's),
         seed (of the shuffling and augmentation; seed the initialisation with it too), val_size (a
         validation split held out of the training images).
-    train_images, test_images: stratified subsets (None: all 50,000 / 10,000 images).
+    train_images, test_images: stratified subsets (None: all the images given, CIFAR-10's 50,000 / 10,000 in a
+        notebook; :attr:`steps` and :meth:`settings` count 50,000).
     image_size: 32, CIFAR-10 as it is, or a divisor of 32 to which the images are average-pooled: the
         network is then a stand-in for the real one, and its name says so.
     label: its name in figures and its key in stored results (:attr:`name`) when the model's display name
@@ -117,5 +118,6 @@ def describe(runs: Sequence[Run]) -> str:
     ``"plain-8 and plain-32: 10,000 training images, ...; 5 epochs of batch 128 (390 steps), ..."``,
     else a line per run."""
     if len({run.settings() for run in runs}) == 1:
-        return f"{' and '.join(display_name(run.model) for run in runs)}: {runs[0].settings()}"
+        names = [run.label or display_name(run.model) for run in runs]  # the stand-in size is in the settings
+        return f"{' and '.join(names)}: {runs[0].settings()}"
     return "\n".join(f"{run.name}: {run.settings()}" for run in runs)

@@ -74,7 +74,8 @@ class TrainedRecord:
         return 100 * (1 - train_acc[-1])
 
     def curves(self) -> History:
-        """Every epoch's numbers of the run that made the network, for :func:`resnet_lessons.plots.plot_curves`."""
+        """Every epoch's numbers of the run that made the network, for :func:`resnet_lessons.plots.plot_curves`
+        (the numbers only: the run's facts are this record's, and the History's own record is left empty)."""
         return History.from_dict(self.history)
 
     def final_errors(self) -> str:
@@ -97,13 +98,17 @@ class TrainedRecord:
                      "from the ones it learned from: the two accuracies need not agree)")
         return line
 
+    def how_trained(self) -> str:
+        """How the network was trained, e.g. "trained 40 epochs of the onecycle recipe on 45,000 images of
+        CIFAR-10 (JPEG q75 copy) (cpu (1 threads), bf16 autocast)"."""
+        how = ", ".join(filter(None, [self.provenance.get("device"), self.provenance.get("precision")]))
+        return (f"trained {self.epochs} epochs of the {self.recipe.get('name', '?')} recipe on "
+                f"{self.train_images:,} images of {self.data} ({how or 'device not recorded'})")
+
     def summary(self) -> str:
         """One line: the network, its accuracies and where they come from."""
-        how = ", ".join(filter(None, [self.provenance.get("device"), self.provenance.get("precision")]))
-        return (f"{self.name}: trained {self.epochs} epochs of the {self.recipe.get('name', '?')} recipe on "
-                f"{self.train_images:,} images of {self.data} ({how or 'device not recorded'}); validation "
-                f"accuracy {self.val_acc:.2%} on {self.val_images:,} held-out training images, test accuracy "
-                f"{self.test_acc:.2%}")
+        return (f"{self.name}: {self.how_trained()}; validation accuracy {self.val_acc:.2%} on "
+                f"{self.val_images:,} held-out training images, test accuracy {self.test_acc:.2%}")
 
 
 def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:

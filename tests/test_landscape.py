@@ -1,5 +1,7 @@
 """resnet_lessons.landscape: filter-normalised directions, surfaces, interpolation, roughness, figures."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -334,6 +336,39 @@ def test_the_command_continues_a_partial_surface_and_refuses_to_overwrite_one(tm
     assert resumed.meta["command"] == "the first command" and resumed.meta["started"] == "then"
     assert resumed.meta["resumed"][0]["command"].endswith("--resume")
     assert not (partial / "resnet8.json").exists()
+    provenance = json.loads((out / "provenance.json").read_text())["surfaces"]["resnet8"]
+    assert provenance["started"] == "then" and len(provenance["resumed"]) == 1
+
+    # --resume again: the finished surface is left alone, not computed again from its first row.
+    before = (out / "resnet8.json").read_bytes()
+    assert landscape_command.main([*command, "--resume"]) == 0
+    assert "stored already" in capsys.readouterr().out
+    assert (out / "resnet8.json").read_bytes() == before
+
+
+def test_the_command_stopped_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    import resnet_lessons.data as data_module
+    import resnet_lessons.trained as trained_module
+    from conftest import landscape_inputs
+
+    fake, record = landscape_inputs(seed=3)
+    network = cifar_resnet(8).eval()
+    monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
+    monkeypatch.setattr(trained_module, "trained", lambda name: (network, record))
+    calls = {"n": 0}
+
+    def stop_in_the_second_row(module, inputs, output):  # the speed measure takes 2 points, a row 3
+        calls["n"] += 1
+        if calls["n"] == 2 + 3 + 1:
+            raise KeyboardInterrupt
+
+    network.register_forward_hook(stop_in_the_second_row)
+    partial = tmp_path / "partial"
+    code = landscape_command.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--line", "0",
+                                   "--out", str(tmp_path / "out"), "--partial", str(partial)])
+    assert code == 130 and "--resume" in capsys.readouterr().err
+    assert L.load_surface(partial / "resnet8.json").meta["rows_done"] == 1
+    assert not (tmp_path / "out" / "resnet8.json").exists()
 
 
 def test_the_largest_rise_of_a_line_is_a_bump_not_a_plateau():

@@ -24,6 +24,10 @@ def test_a_stand_in_is_named_as_such():
 def test_a_plan_is_described_in_one_line_when_its_runs_share_their_settings():
     pair = [Run(m, 1, batch_size=128, train_images=1000) for m in ("plain8", "plain32")]
     assert describe(pair).startswith("plain-8 and plain-32: 1,000 training images")  # shown names, not keys
+    options = [Run("resnet20", 1, label=f"resnet-20 {option}") for option in ("A", "B", "pool")]
+    assert describe(options).startswith("resnet-20 A and resnet-20 B and resnet-20 pool: all 50,000")  # labels
+    with pytest.raises(AttributeError):  # a plan's runs are values: change one with replace(run, ...)
+        pair[0].epochs = 3
     mixed = [pair[0], replace(pair[1], epochs=3)]
     lines = describe(mixed).splitlines()
     assert len(lines) == 2 and lines[1].startswith("plain-32: 1,000 training images; 3 epochs")

@@ -111,6 +111,11 @@ def surface_settings(meta: dict) -> dict:
     return {**{k: meta.get(k) for k in SETTINGS}, "data": (meta.get("data") or {}).get("label")}
 
 
+def differences(stored: dict, settings: dict) -> list[str]:
+    """The settings in which a stored surface differs from this command's, e.g. ["images 20 (this command: 10)"]."""
+    return [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+
+
 def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
     """ValueError when ``out`` holds a surface of another model computed with other ``settings``: one folder
     holds comparable surfaces only (the figure and the notebook set them side by side)."""
@@ -118,8 +123,7 @@ def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
     for path in sorted(out.glob("*.json")):
         if path.name == "provenance.json" or path.stem in models:
             continue
-        stored = surface_settings(load_surface(path).meta)
-        different = [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+        different = differences(surface_settings(load_surface(path).meta), settings)
         if different:
             clashes.append(f"{path.name}: {', '.join(different)}")
     if clashes:
@@ -140,8 +144,7 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
     if not resume:
         raise ValueError(f"{path} holds a partial surface of {name} ({rows}): add --resume to continue it, or "
                          "delete it to start again.")
-    stored = surface_settings(meta)
-    different = [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+    different = differences(surface_settings(meta), settings)
     if meta.get("trained", {}).get("sha256") != sha256:
         different.append("the shipped network (its file has changed since)")
     if different:
@@ -150,10 +153,18 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
     return partial
 
 
+def already_stored(path: Path, settings: dict, sha256: str) -> bool:
+    """True when ``path`` holds a finished surface of the same shipped network with the same settings (what
+    ``--resume`` leaves alone)."""
+    if not path.is_file():
+        return False
+    meta = load_surface(path).meta
+    return not differences(surface_settings(meta), settings) and meta.get("trained", {}).get("sha256") == sha256
+
+
 def save_partial(path: Path, meta: dict, so_far: Surface) -> None:
     """Save the surface computed so far (``so_far.meta["rows_done"]`` rows) with what it is, for --resume."""
     so_far.meta.update(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_surface(path, so_far)
 
 
@@ -176,7 +187,9 @@ def write_provenance(folder: Path) -> None:
     for path in sorted(folder.glob("*.json")):
         if path.name != "provenance.json":
             meta = load_surface(path).meta
-            surfaces[path.stem] = {k: meta.get(k) for k in ("command", "finished", "git", "grid", "images")}
+            surfaces[path.stem] = {k: meta.get(k) for k in ("command", "started", "finished", "git", "grid", "images")}
+            if meta.get("resumed"):  # computed in pieces: the commands that continued it
+                surfaces[path.stem]["resumed"] = meta["resumed"]
     write_json(folder / "provenance.json", {"models": sorted(surfaces), "surfaces": surfaces})
 
 
@@ -203,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     git = git_state()  # the code as it was when the command started, not when a later surface is saved
     for name, (model, record) in networks.items():
+        if args.resume and partials[name] is None and already_stored(out / f"{name}.json", settings, record.sha256):
+            print(f"{name}: its surface is stored already ({out / (name + '.json')}); left as it is", flush=True)
+            continue
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
         done = partials[name]
@@ -215,12 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         # who started the surface: this command, or the one whose partial surface it continues
         begun = done.meta if done else {"command": command, "started": utc_now(), "git": git}
         first = {k: begun[k] for k in ("command", "started", "git")}
-        resumed = done.meta.get("resumed", []) + [{"command": command, "git": git}] if done else []
+        resumed = (done.meta.get("resumed", []) + [{"command": command, "git": git}]) if done else []
         partial = {"model": name, "trained": trained_facts, **{k: settings[k] for k in SETTINGS},
                    "data": {"label": settings["data"]}, **first, "resumed": resumed}
-        surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
-                             seed=args.seed, progress=True, done=done,
-                             after_row=functools.partial(save_partial, partial_dir / f"{name}.json", partial))
+        try:
+            surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
+                                 seed=args.seed, progress=True, done=done,
+                                 after_row=functools.partial(save_partial, partial_dir / f"{name}.json", partial))
+        except KeyboardInterrupt:
+            print(f"\n{name}: stopped; the rows finished so far are in {partial_dir / (name + '.json')}. Continue "
+                  f"with the same command and --resume.", file=sys.stderr)
+            return 130
         if args.line:
             line = interpolate(initial_network(record), model, images, labels, line_alphas(args.line))
             interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),

@@ -121,7 +121,8 @@ def recipes_plan(smoke: bool) -> list[Run]:
                           epochs=epochs)
     baseline_epochs = 1 if smoke else SEED001_EPOCHS
     baseline = Run(
-        "resnet50_lab10", baseline_epochs, seed001_recipe(baseline_epochs), batch, label="seed-001 baseline",
+        "resnet50_lab10", epochs=baseline_epochs, recipe=seed001_recipe(baseline_epochs), batch_size=batch,
+        label="seed-001 baseline",
         model_kwargs={"zero_init_residual": True}, fixed_epochs=True, group="seed 001",
     )
     return [replace(paper, group="paper"), replace(onecycle, group="onecycle"), baseline]
