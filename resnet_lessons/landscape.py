@@ -20,7 +20,8 @@ What is here:
 - :func:`largest_rise`: whether the loss ever goes up on a line;
 - :func:`roughness`: numbers that say how rough a surface is (spread of the loss, curvature at the centre,
   share of points where the surface curves downwards in some direction);
-- :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_interpolation`; :func:`stored_line`;
+- :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_surfaces`, :func:`plot_interpolation`;
+- :func:`stored_surfaces`, :func:`surface_source` and :func:`stored_line`, for the surfaces the course stores;
 - :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
 - its command, ``python -m resnet_lessons.lab.landscape --help`` (:mod:`resnet_lessons.lab.landscape`),
   computes the stored surfaces with their provenance.
@@ -425,6 +426,24 @@ def plot_surface_3d(surface: Surface, ax: Axes | None = None, title: str = "", m
     return fig
 
 
+def plot_surfaces(surfaces: dict[str, Surface], max_loss: float | None = None, note: str = "") -> Figure:
+    """Several surfaces side by side, Li et al.'s Figure 5: contours on top, the same surface in 3-D below.
+
+    surfaces: {title: Surface}, e.g. {"plain56": s1, "resnet56": s2}; max_loss: one cut-off for all panels (the
+    same contour levels), by default twice the largest centre loss plus 3; note: added to each top title.
+    """
+    if max_loss is None:
+        max_loss = 2 * max(s.centre_loss for s in surfaces.values()) + 3
+    fig = plt.figure(figsize=(5.5 * len(surfaces), 8.5), layout="constrained")
+    plt.close(fig)
+    for k, (name, surface) in enumerate(surfaces.items()):
+        plot_contour(surface, ax=fig.add_subplot(2, len(surfaces), k + 1), max_loss=max_loss,
+                     title=f"{name}: loss contours{note}")
+        plot_surface_3d(surface, ax=fig.add_subplot(2, len(surfaces), len(surfaces) + k + 1, projection="3d"),
+                        max_loss=max_loss, title=f"{name}: the same surface in 3-D")
+    return fig
+
+
 def plot_interpolation(lines: dict[str, Line], ax: Axes | None = None, title: str = "") -> Figure:
     """Loss against alpha for each named :class:`Line` (alpha 0 is the first network, 1 the second)."""
     fig, ax = _new_axes(ax, (5, 3.5))
@@ -458,6 +477,23 @@ def load_surface(path: str | Path) -> Surface:
     d = read_json(path)
     return Surface(np.asarray(d["xs"]), np.asarray(d["ys"]), np.asarray(d["losses"]), np.asarray(d["accuracies"]),
                    d.get("seconds", 0.0), d.get("meta", {}))
+
+
+def stored_surfaces(names: Sequence[str], results_dir: str | Path | None = None) -> dict[str, Surface]:
+    """The surfaces that ``python -m resnet_lessons.lab.landscape`` stored for the shipped networks ``names``
+    (``results/landscape/<name>.json``), those of them that are there, by name."""
+    from .config import default_results_dir
+
+    folder = Path(results_dir if results_dir is not None else default_results_dir()) / "landscape"
+    return {name: load_surface(folder / f"{name}.json") for name in names if (folder / f"{name}.json").is_file()}
+
+
+def surface_source(surface: Surface) -> str:
+    """Where a stored surface comes from, in one short line: grid, images, data copy, device, wall time, command
+    (the full record is in its ``meta``)."""
+    m = surface.meta
+    return (f"{m['grid']} grid on {m['images']:,} training images of {m['data']['label']}, "
+            f"{m['environment']['device']}, {m['wall_seconds'] / 60:.0f} min: `{m['command']}`")
 
 
 def largest_rise(line: Line) -> float:

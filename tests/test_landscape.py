@@ -218,10 +218,26 @@ def test_figures_and_storage(tmp_path):
     assert L.plot_surface_3d(s, max_loss=1.5).axes
     line = L.Line(np.linspace(0, 1, 5), np.arange(5.0), np.zeros(5))
     assert L.plot_interpolation({"a to b": line}).axes
+    figure = L.plot_surfaces({"bowl": s, "steeper bowl": surface_of(lambda a, b: 3 * (a**2 + b**2))})
+    top_row = [ax.get_title() for ax in figure.axes if ax.get_subplotspec().rowspan.start == 0]
+    assert top_row == ["bowl: loss contours", "steeper bowl: loss contours"] and len(figure.axes) == 4
     path = L.save_surface(tmp_path / "bowl.json", s)
     back = L.load_surface(path)
     np.testing.assert_allclose(back.losses, s.losses)
     assert back.meta == {"model": "bowl"}
+
+
+def test_the_stored_surfaces_are_found_by_name_and_say_where_they_come_from(tmp_path):
+    s = surface_of(lambda a, b: a**2 + b**2)
+    s.meta = {"grid": "5x5", "images": 1000, "data": {"label": "CIFAR-10 (JPEG q75 copy)"},
+              "environment": {"device": "CPU (2 threads)"}, "wall_seconds": 120.0,
+              "command": "python -m resnet_lessons.lab.landscape --models bowl"}
+    L.save_surface(tmp_path / "landscape" / "bowl.json", s)
+    found = L.stored_surfaces(["bowl", "missing"], tmp_path)
+    assert list(found) == ["bowl"] and found["bowl"].losses.shape == s.losses.shape
+    assert L.surface_source(found["bowl"]) == ("5x5 grid on 1,000 training images of CIFAR-10 (JPEG q75 copy), "
+                                               "CPU (2 threads), 2 min: `python -m resnet_lessons.lab.landscape "
+                                               "--models bowl`")
 
 
 def test_images_per_second_is_positive_and_leaves_the_weights():
