@@ -5,7 +5,7 @@ With each surface goes the 1-D line from the network's initial weights to its tr
 2015), in the surface's ``meta["interpolation"]``: the initial weights are rebuilt exactly as training built
 them, ``torch.manual_seed(seed)`` and then the model's builder.
 
-A 56-layer surface takes about an hour on two CPU cores. After every row of the grid the surface so far is
+A 56-layer surface takes about 40 minutes on one CPU thread. After every row of the grid the surface so far is
 saved in ``checkpoints/landscape/<model>.json`` (``--partial``); the same command with ``--resume`` continues
 it from there, on the same settings and the same shipped network, and deletes it when the surface is stored.
 
