@@ -285,7 +285,8 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
     monkeypatch.setattr(trained_module, "trained", fake_trained)
-    assert landscape_command.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path)]) == 0
+    assert landscape_command.main(["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path),
+                                   "--partial", str(tmp_path / "partial")]) == 0
     surface = L.load_surface(tmp_path / "resnet8.json")
     assert surface.losses.shape == (3, 3)
     meta = surface.meta
