@@ -20,6 +20,8 @@ What is here:
 - :func:`largest_rise`: whether the loss ever goes up on a line;
 - :func:`roughness`: numbers that say how rough a surface is (spread of the loss, curvature at the centre,
   share of points where the surface curves downwards in some direction);
+- :func:`centre_curvatures` and :func:`compare_curvatures`: the curvature at the network along many random
+  directions, and whether one network's minimum is clearly sharper than another's, against that spread;
 - :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_surfaces`, :func:`plot_interpolation`;
 - :func:`stored_surfaces`, :func:`surface_source` and :func:`stored_line`, for the surfaces the course stores;
 - :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
@@ -375,6 +377,52 @@ def roughness(surface: Surface) -> Roughness:
     nonconvex = (low < -0.1 * biggest) & (biggest > 0)
     centre = (zxx[ci - 1, cj - 1] + zyy[ci - 1, cj - 1]) / 2
     return Roughness(float(z.max() - z.min()), float(centre), float(nonconvex.mean()))
+
+
+@torch.no_grad()
+def centre_curvatures(model: nn.Module, images: Tensor, labels: Tensor, directions: int = 20,
+                      step: float = 1 / 12, seed: int = 0, batch_size: int = 100) -> np.ndarray:
+    """The curvature of the loss at the network along ``directions`` random filter-normalised directions.
+
+    Along direction d (seeds ``seed``, ``seed + 1``, ...), the second difference
+    (L(theta* + h d) - 2 L(theta*) + L(theta* - h d)) / h^2 with h = ``step`` (default: the step of a 25x25 grid
+    on [-1, 1]). Returns one value per direction, [directions]. The first two directions are a surface's d1
+    and d2 (:func:`random_directions_2d` with the same seed), so the mean of the first two values is the
+    surface's centre curvature (:func:`roughness`). The spread of many says how much one random direction's
+    reading varies: the noise of any comparison of two networks' curvatures (:func:`compare_curvatures`).
+    Costs 2 * directions + 1 evaluations on the images; the model's weights are restored afterwards.
+    """
+    if directions < 2 or not step > 0:
+        raise ValueError(f"centre_curvatures needs 2 or more directions and a step above 0, got directions="
+                         f"{directions!r}, step={step!r}: try directions=20, step=1/12.")
+    centre = surface_2d(model, images, labels, [0.0], [0.0], random_directions_2d(model, seed),
+                        batch_size=batch_size).losses[0, 0]
+    values = np.zeros(directions)
+    for k in range(directions):
+        d = random_direction(model, seed + k)
+        low, high = surface_2d(model, images, labels, [-step, step], [0.0], (d, d), batch_size=batch_size).losses[0]
+        values[k] = (low - 2 * centre + high) / step**2
+    return values
+
+
+def compare_curvatures(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> str:
+    """A sentence saying whether network a's minimum is clearly sharper (or flatter) than network b's.
+
+    a, b: curvatures along random directions (:func:`centre_curvatures`), 2 or more each. The difference of
+    the means is clear when it is more than twice its standard error, sqrt(var(a) / n_a + var(b) / n_b).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"compare_curvatures needs 2 or more curvatures per network (got {len(a)} and {len(b)}): "
+                         "measure them with centre_curvatures(model, images, labels, directions=20).")
+    error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    difference = a.mean() - b.mean()
+    numbers = (f"mean curvature {a.mean():.2f} against {b.mean():.2f} over {len(a)} and {len(b)} random directions, "
+               f"a difference of {abs(difference):.2f} with a standard error of {error:.2f}")
+    if abs(difference) > 2 * error:
+        sharper, flatter = (name_a, name_b) if difference > 0 else (name_b, name_a)
+        return f"{sharper} sits in a clearly sharper minimum than {flatter}: {numbers} (more than twice)."
+    return f"no clear difference between the minima of {name_a} and {name_b}: {numbers} (not more than twice)."
 
 
 # ---------------------------------------------------------------------------------------------

@@ -204,6 +204,57 @@ def test_roughness_of_a_bowl_and_of_a_rough_surface():
     assert "non-convex points" in rough.line()
 
 
+def test_centre_curvatures_extend_the_surfaces_own_centre_curvature():
+    model = tiny_net()
+    images, labels = batch()
+    surface = L.surface_2d(model, images, labels, L.grid(5), L.grid(5), seed=3)
+    values = L.centre_curvatures(model, images, labels, directions=4, step=0.5, seed=3)
+    assert values.shape == (4,)
+    # the first two directions are the surface's d1 and d2: their mean is its centre curvature
+    assert values[:2].mean() == pytest.approx(L.roughness(surface).centre_curvature, rel=1e-6)
+    assert len(set(np.round(values, 6))) == 4  # other directions, other readings
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    L.centre_curvatures(model, images, labels, directions=2, step=0.5)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="2 or more directions"):
+        L.centre_curvatures(model, images, labels, directions=1)
+
+
+def test_centre_curvature_is_the_hessian_along_the_direction():
+    # the second difference along d against autograd's Hessian-vector product, d^T H d; the step is small
+    # enough that no ReLU changes sign within it (at 1e-3 some do, and the kinks dominate)
+    model = tiny_net().double()
+    images, labels = batch()
+    images = images.double()
+    d = L.random_direction(model, seed=5)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = dict(model.named_buffers())
+
+    def loss(p):
+        logits = torch.func.functional_call(model, {**p, **buffers}, (images,))
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    direction = {k: d[k].double() for k in params}
+    _, hvp = torch.func.jvp(torch.func.grad(loss), (params,), (direction,))
+    exact = sum((hvp[k] * direction[k]).sum() for k in params).item()
+    measured = L.centre_curvatures(model, images, labels, directions=6, step=1e-5, seed=0)[5]
+    assert measured == pytest.approx(exact, rel=1e-3)
+
+
+def test_compare_curvatures_needs_a_margin_beyond_the_spread():
+    rng = np.random.default_rng(0)
+    sharp, flat = 7 + rng.normal(0, 0.5, 20), 2 + rng.normal(0, 0.5, 20)
+    assert L.compare_curvatures("plain56", sharp, "resnet56", flat).startswith(
+        "plain56 sits in a clearly sharper minimum than resnet56")
+    assert L.compare_curvatures("resnet56", flat, "plain56", sharp).startswith(
+        "plain56 sits in a clearly sharper minimum than resnet56")
+    # a higher mean whose directions scatter widely is not a sharper minimum
+    scattered = 4 + 10 * np.resize([1.0, -1.0], 20) + rng.normal(0, 0.5, 20)  # mean 4, spread 10
+    assert L.compare_curvatures("plain56", scattered, "resnet56", flat).startswith("no clear difference")
+    with pytest.raises(ValueError, match="2 or more curvatures"):
+        L.compare_curvatures("a", [1.0], "b", [1.0, 2.0])
+
+
 def test_roughness_refuses_a_grid_without_its_centre():
     s = surface_of(lambda a, b: a**2)
     s.xs = s.xs + 0.05
@@ -312,6 +363,48 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     np.testing.assert_allclose(stored.alphas, line["alphas"])
     assert stored.meta["largest_rise"] == line["largest_rise"]
     assert L.stored_line(surface_of(lambda a, b: a**2 + b**2)) is None  # a surface stored without its line
+
+    # The curvatures along 20 directions (the default), the first two the surface's own: their mean is its
+    # centre curvature.
+    curvatures = meta["curvatures"]
+    assert len(curvatures["values"]) == 20 and curvatures["step"] == 1.0
+    assert np.mean(curvatures["values"][:2]) == pytest.approx(L.roughness(surface).centre_curvature, rel=1e-6)
+    assert curvatures["command"] == meta["command"]
+
+
+def test_the_command_adds_curvatures_to_a_stored_surface_and_leaves_its_grid(tmp_path, monkeypatch, capsys):
+    import resnet_lessons.data as data_module
+    import resnet_lessons.trained as trained_module
+    from conftest import landscape_inputs
+
+    fake, record = landscape_inputs(seed=3)
+
+    def fake_trained(name):
+        torch.manual_seed(3)
+        return cifar_resnet(8).eval(), record
+
+    monkeypatch.setattr(data_module, "load_cifar10", lambda root=None: fake)
+    monkeypatch.setattr(trained_module, "trained", fake_trained)
+    common = ["--models", "resnet8", "--grid", "3", "--images", "20", "--out", str(tmp_path),
+              "--partial", str(tmp_path / "partial")]
+    # nothing stored yet: refused, nothing written
+    assert landscape_command.main(common + ["--curvatures-only"]) == 2
+    assert "compute the surface first" in capsys.readouterr().err
+    assert not (tmp_path / "resnet8.json").exists()
+    assert landscape_command.main(common + ["--directions", "0"]) == 0  # a surface stored without curvatures
+    before = L.load_surface(tmp_path / "resnet8.json")
+    assert "curvatures" not in before.meta
+    # other settings than the stored surface's: refused
+    assert landscape_command.main([*common[:-4], "--images", "10", *common[-4:], "--curvatures-only"]) == 2
+    assert landscape_command.main(common + ["--curvatures-only", "--directions", "4"]) == 0
+    after = L.load_surface(tmp_path / "resnet8.json")
+    np.testing.assert_array_equal(after.losses, before.losses)
+    assert after.meta["command"] == before.meta["command"]
+    assert len(after.meta["curvatures"]["values"]) == 4
+    assert "--curvatures-only" in after.meta["curvatures"]["command"]
+    provenance = json.loads((tmp_path / "provenance.json").read_text())
+    assert "--curvatures-only" in provenance["surfaces"]["resnet8"]["curvatures"]["command"]
+    assert landscape_command.main(common + ["--curvatures-only", "--directions", "1"]) == 2
 
 
 def test_the_command_continues_a_partial_surface_and_refuses_to_overwrite_one(tmp_path, monkeypatch, capsys):

@@ -5,6 +5,10 @@ With each surface goes the 1-D line from the network's initial weights to its tr
 2015), in the surface's ``meta["interpolation"]``: the initial weights are rebuilt exactly as training built
 them, ``torch.manual_seed(seed)`` and then the model's builder.
 
+With it go the curvatures at the network along ``--directions`` random directions (``meta["curvatures"]``,
+:func:`resnet_lessons.landscape.centre_curvatures`), whose spread is the noise of comparing two networks'
+curvatures; ``--curvatures-only`` adds them to surfaces stored before, leaving their grids as they are.
+
 A 56-layer surface takes about 40 minutes on one CPU thread. After every row of the grid the surface so far is
 saved in ``checkpoints/landscape/<model>.json`` (``--partial``); the same command with ``--resume`` continues
 it from there, on the same settings and the same shipped network, and deletes it when the surface is stored.
@@ -27,6 +31,7 @@ import torch
 from ..files import replaced_folder, write_json
 from ..landscape import (
     Surface,
+    centre_curvatures,
     evaluation_subset,
     grid,
     images_per_second,
@@ -63,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--line", type=int, default=41,
                         help="points of the line from the initial to the trained weights, alpha from -0.5 to 1.5 "
                         "(default 41, a step of 0.05; 0: no line)")
+    parser.add_argument("--directions", type=int, default=20,
+                        help="random directions along which the curvature at the network is measured, stored "
+                        "with the surface (default 20; 0: none)")
+    parser.add_argument("--curvatures-only", action="store_true",
+                        help="measure only the curvatures (--directions) of the stored surfaces of --models in the "
+                        "output folder and add them to those surfaces, whose grids are left as they are")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--data", default=None, metavar="PATH", help="CIFAR-10 folder (default $RESNET_LESSONS_DATA)")
     parser.add_argument("--out", default=None, metavar="DIR",
@@ -89,6 +100,12 @@ def check_arguments(args: argparse.Namespace) -> Path:
     if args.line != 0 and (args.line < 5 or (args.line - 1) % 4):
         raise ValueError(f"--line {args.line}: give 0 (no line) or a number of points n with n - 1 divisible by 4 "
                          "(e.g. 21 or 41), so that alpha = 0 and alpha = 1 are among them.")
+    if args.directions != 0 and args.directions < 2:
+        raise ValueError(f"--directions {args.directions}: give 0 (no curvatures) or 2 or more (e.g. 20).")
+    if args.curvatures_only and args.directions == 0:
+        raise ValueError("--curvatures-only with --directions 0 has nothing to do: give --directions 20, say.")
+    if args.curvatures_only and args.resume:
+        raise ValueError("--curvatures-only adds to finished surfaces; it has nothing to resume: leave out --resume.")
     if args.images < 1:
         raise ValueError(f"--images {args.images}: give 1 or more training images to evaluate on (e.g. 1000).")
     if args.threads is not None and args.threads < 1:
@@ -190,7 +207,45 @@ def write_provenance(folder: Path) -> None:
             surfaces[path.stem] = {k: meta.get(k) for k in ("command", "started", "finished", "git", "grid", "images")}
             if meta.get("resumed"):  # computed in pieces: the commands that continued it
                 surfaces[path.stem]["resumed"] = meta["resumed"]
+            if meta.get("curvatures"):  # measured by the same command or added later
+                surfaces[path.stem]["curvatures"] = {k: meta["curvatures"][k] for k in ("command", "finished", "git")}
     write_json(folder / "provenance.json", {"models": sorted(surfaces), "surfaces": surfaces})
+
+
+def measure_curvatures(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, args: argparse.Namespace,
+                       command: str, git: dict) -> dict:
+    """The curvatures at the network along ``args.directions`` directions, with the grid's step and seed, and
+    what made them (``meta["curvatures"]`` of a stored surface)."""
+    step = 2 * args.extent / (args.grid - 1)
+    values = centre_curvatures(model, images, labels, args.directions, step, args.seed)
+    return {"values": values.tolist(), "directions": args.directions, "step": step,
+            "seeds": f"{args.seed} to {args.seed + args.directions - 1} (the first two are the surface's d1 and d2)",
+            "mean": float(values.mean()), "sd": float(values.std(ddof=1)),
+            "command": command, "git": git, "finished": utc_now()}
+
+
+def add_curvatures(out: Path, networks: dict, data, settings: dict, args: argparse.Namespace, command: str) -> int:
+    """``--curvatures-only``: add the curvatures to the stored surfaces of ``networks`` in ``out``, each computed
+    with ``settings`` on the same shipped network (checked for all before any is measured)."""
+    for name, (_, record) in networks.items():
+        if not already_stored(out / f"{name}.json", settings, record.sha256):
+            wanted = ", ".join(f"{k} {v}" for k, v in settings.items())
+            print(f"error: {out / (name + '.json')} holds no surface of the shipped {name} computed with these "
+                  f"settings ({wanted}): compute the surface first (without --curvatures-only), or give the settings "
+                  "it was computed with.", file=sys.stderr)
+            return 2
+    git = git_state()
+    for name, (model, record) in networks.items():
+        surface = load_surface(out / f"{name}.json")
+        images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
+        surface.meta["curvatures"] = measure_curvatures(model, images, labels, args, command, git)
+        with replaced_folder(out) as new:
+            save_surface(new / f"{name}.json", surface)
+            write_provenance(new)
+        c = surface.meta["curvatures"]
+        print(f"{name}: curvature at the network {c['mean']:.2f} (sd {c['sd']:.2f} over {c['directions']} "
+              f"directions) -> {out / (name + '.json')}", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.curvatures_only:
+        return add_curvatures(out, networks, data, settings, args, command)
     git = git_state()  # the code as it was when the command started, not when a later surface is saved
     for name, (model, record) in networks.items():
         if args.resume and partials[name] is None and already_stored(out / f"{name}.json", settings, record.sha256):
@@ -264,12 +321,18 @@ def main(argv: list[str] | None = None) -> int:
             "data": data_facts(data),
             **({"interpolation": interpolation} if args.line else {}),
         }
+        if args.directions:
+            surface.meta["curvatures"] = measure_curvatures(model, images, labels, args, command, git)
         with replaced_folder(out) as new:  # the surface and the provenance that describes it, or neither
             save_surface(new / f"{name}.json", surface)
             write_provenance(new)
         (partial_dir / f"{name}.json").unlink(missing_ok=True)
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
+        if args.directions:
+            c = surface.meta["curvatures"]
+            print(f"{name}: curvature at the network {c['mean']:.2f} (sd {c['sd']:.2f} over {c['directions']} "
+                  "random directions)", flush=True)
         if args.line:
             print(f"{name}: from the initial to the trained weights, the loss climbs at most "
                   f"{interpolation['largest_rise']:.3f} above its lowest value so far", flush=True)
