@@ -23,7 +23,8 @@ What is here:
 - :func:`centre_curvatures` and :func:`compare_curvatures`: the curvature at the network along many random
   directions, and whether one network's minimum is clearly sharper than another's, against that spread;
 - :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_surfaces`, :func:`plot_interpolation`;
-- :func:`stored_surfaces`, :func:`surface_source` and :func:`stored_line`, for the surfaces the course stores;
+- :func:`stored_surfaces`, :func:`surface_source`, :func:`stored_line` and :func:`stored_curvatures`, for the
+  surfaces the course stores;
 - :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
 - its command, ``python -m resnet_lessons.lab.landscape --help`` (:mod:`resnet_lessons.lab.landscape`),
   computes the stored surfaces with their provenance.
@@ -563,3 +564,10 @@ def stored_line(surface: Surface) -> Line | None:
     facts = {"largest_rise": stored.get("largest_rise"), "initial": stored.get("initial")}
     return Line(np.asarray(stored["alphas"]), np.asarray(stored["losses"]), np.asarray(stored["accuracies"]),
                 stored.get("seconds", 0.0), facts)
+
+
+def stored_curvatures(surface: Surface) -> np.ndarray | None:
+    """The curvatures at the network along random directions (:func:`centre_curvatures`) that the landscape
+    command stores with a shipped network's surface (``meta["curvatures"]``), [directions]; None without them."""
+    stored = surface.meta.get("curvatures")
+    return None if stored is None else np.asarray(stored["values"], dtype=float)

@@ -370,6 +370,8 @@ def test_the_command_stores_a_surface_with_provenance(tmp_path, monkeypatch):
     assert len(curvatures["values"]) == 20 and curvatures["step"] == 1.0
     assert np.mean(curvatures["values"][:2]) == pytest.approx(L.roughness(surface).centre_curvature, rel=1e-6)
     assert curvatures["command"] == meta["command"]
+    np.testing.assert_array_equal(L.stored_curvatures(surface), curvatures["values"])
+    assert L.stored_curvatures(surface_of(lambda a, b: a**2 + b**2)) is None
 
 
 def test_the_command_adds_curvatures_to_a_stored_surface_and_leaves_its_grid(tmp_path, monkeypatch, capsys):
