@@ -417,12 +417,13 @@ def compare_curvatures(name_a: str, a: Sequence[float], name_b: str, b: Sequence
         raise ValueError(f"compare_curvatures needs 2 or more curvatures per network (got {len(a)} and {len(b)}): "
                          "measure them with centre_curvatures(model, images, labels, directions=20).")
     error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    difference = a.mean() - b.mean()
+    clear = abs(a.mean() - b.mean()) > 2 * error
+    if clear and a.mean() < b.mean():  # name the sharper one first
+        name_a, a, name_b, b = name_b, b, name_a, a
     numbers = (f"mean curvature {a.mean():.2f} against {b.mean():.2f} over {len(a)} and {len(b)} random directions, "
-               f"a difference of {abs(difference):.2f} with a standard error of {error:.2f}")
-    if abs(difference) > 2 * error:
-        sharper, flatter = (name_a, name_b) if difference > 0 else (name_b, name_a)
-        return f"{sharper} sits in a clearly sharper minimum than {flatter}: {numbers} (more than twice)."
+               f"a difference of {abs(a.mean() - b.mean()):.2f} with a standard error of {error:.2f}")
+    if clear:
+        return f"{name_a} sits in a clearly sharper minimum than {name_b}: {numbers} (more than twice)."
     return f"no clear difference between the minima of {name_a} and {name_b}: {numbers} (not more than twice)."
 
 

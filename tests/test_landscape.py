@@ -246,8 +246,9 @@ def test_compare_curvatures_needs_a_margin_beyond_the_spread():
     sharp, flat = 7 + rng.normal(0, 0.5, 20), 2 + rng.normal(0, 0.5, 20)
     assert L.compare_curvatures("plain56", sharp, "resnet56", flat).startswith(
         "plain56 sits in a clearly sharper minimum than resnet56")
-    assert L.compare_curvatures("resnet56", flat, "plain56", sharp).startswith(
-        "plain56 sits in a clearly sharper minimum than resnet56")
+    swapped = L.compare_curvatures("resnet56", flat, "plain56", sharp)
+    assert swapped.startswith("plain56 sits in a clearly sharper minimum than resnet56")
+    assert f"mean curvature {sharp.mean():.2f} against {flat.mean():.2f}" in swapped  # numbers in the names' order
     # a higher mean whose directions scatter widely is not a sharper minimum
     scattered = 4 + 10 * np.resize([1.0, -1.0], 20) + rng.normal(0, 0.5, 20)  # mean 4, spread 10
     assert L.compare_curvatures("plain56", scattered, "resnet56", flat).startswith("no clear difference")
