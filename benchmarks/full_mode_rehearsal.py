@@ -8,9 +8,11 @@ Full mode (``RESNET_LESSONS_FAST=0``) is meant for a GPU: ResNet-56 and ResNet-1
 your runs drawn over the stored reference runs. This script runs every full-mode cell of every notebook,
 in a fresh kernel each, with one change: a first, unsaved cell wraps ``resnet_lessons.train.fit`` so
 that every training run keeps at most ``--epochs`` epochs on a stratified subset of ``--train`` /
-``--test`` images (validation split scaled alike), and every loss surface is a 5 x 5 grid on ``--test``
-images. Everything else (model construction, time estimates, gradient measurements, evaluation on the
-whole test set, figures, reference overlays, checks) runs as in a real full-mode run.
+``--test`` images (validation split scaled alike), every loss surface is a 5 x 5 grid on ``--test``
+images, the transfer lesson's own training loop keeps at most ``--epochs`` epochs, and the time estimates
+time a batch of at most 16 images (scaled to the real batch). Everything else (model construction,
+gradient measurements, evaluation on the whole test set, figures, reference overlays, checks) runs as in a
+real full-mode run.
 
 What a rehearsal shows: the full-mode path executes without an error and every check passes. What it
 cannot show: the accuracies of a real full run, or anything specific to a GPU (compilation, mixed
@@ -73,6 +75,28 @@ def _rehearsal_subset(data, n=1000, *args, **kwargs):
 
 _rehearsal_landscape.grid = _rehearsal_grid
 _rehearsal_landscape.evaluation_subset = _rehearsal_subset
+
+# Transfer (notebook 08) trains with its own short loop, not fit: the same cut, at most {epochs} epochs.
+import resnet_lessons.transfer as _rehearsal_transfer
+
+_rehearsal_real_transfer_train = _rehearsal_transfer.train
+
+def _rehearsal_transfer_train(model, data, epochs, *args, **kwargs):
+    return _rehearsal_real_transfer_train(model, data, min(epochs, {epochs}), *args, **kwargs)
+
+_rehearsal_transfer.train = _rehearsal_transfer_train
+
+# Time estimates: full mode times one step of the real batch (a ResNeXt-29 step of 512 images is about 40 s
+# on 2 CPU cores); rehearse the same code on a batch of at most 16 images, scaled to the real batch.
+import resnet_lessons.envcheck as _rehearsal_envcheck
+
+_rehearsal_real_measure = _rehearsal_envcheck.measure_step_seconds
+
+def _rehearsal_measure(model, batch_size=128, *args, **kwargs):
+    small = min(batch_size, 16)
+    return _rehearsal_real_measure(model, small, *args, **kwargs) * batch_size / small
+
+_rehearsal_envcheck.measure_step_seconds = _rehearsal_measure
 """
 
 

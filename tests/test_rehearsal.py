@@ -27,10 +27,14 @@ class FakeData:
 
 
 def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
-    from resnet_lessons import landscape
+    from resnet_lessons import envcheck, landscape, transfer
 
     for name in ("grid", "evaluation_subset"):  # the preamble wraps them too: restored after the test
         monkeypatch.setattr(landscape, name, getattr(landscape, name))
+    transfer_calls, measured = [], []
+    monkeypatch.setattr(transfer, "train", lambda model, data, epochs, *args, **kwargs: transfer_calls.append(epochs))
+    monkeypatch.setattr(envcheck, "measure_step_seconds",
+                        lambda model, batch_size=128, **kwargs: measured.append(batch_size) or 0.5)
     calls = []
     monkeypatch.setattr(train, "fit", lambda model, data, epochs, recipe, **kwargs: calls.append(
         (len(data.train_labels), len(data.test_labels), epochs, recipe.val_size, kwargs)))
@@ -40,6 +44,12 @@ def test_preamble_cuts_every_fit_to_the_limit(monkeypatch):
     train.fit("model", FakeData(500, 200), 2, replace(ONECYCLE, batch_size=100))  # already small: data kept
     train.fit("model", FakeData(50_000, 10_000), 30, replace(ONECYCLE, val_size=5_000))  # a tenth: still a tenth
     assert calls == [(1000, 500, 1, 0, {"name": "a"}), (500, 200, 1, 0, {}), (1000, 500, 1, 100, {})]
+
+    transfer.train("model", FakeData(400, 1000), 80, [0.5], [0.2], lr=0.1)  # notebook 08's own loop
+    assert transfer_calls == [1]
+    # a time estimate times 16 images and scales to the real batch: 0.5 s for 16 is 16 s for 512
+    assert envcheck.estimate_training_seconds("model", 50_000, 1, batch_size=512) == 0.5 * 512 / 16 * (50_000 // 512)
+    assert measured == [16]
 
 
 def test_only_solution_cells_count_as_failed_checks():
