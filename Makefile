@@ -84,7 +84,8 @@ test: lint unit nbval
 
 # Full mode's code path on a CPU: every notebook with RESNET_LESSONS_FAST=0 (full-size networks, all the
 # data, the stored-reference overlays), but each training run cut to one epoch on 1,000 images and each
-# time estimate to a batch of 16 (benchmarks/full_mode_rehearsal.py). CI runs it after `make test`; about 5 minutes on 2 cores (results/rehearsals/).
+# time estimate to a batch of 16 (benchmarks/full_mode_rehearsal.py). CI runs it after `make test`; about
+# 5 minutes on 2 cores (results/rehearsals/).
 rehearse: $(STAMP)
 	$(KERNEL_ENV) $(BIN)/python benchmarks/full_mode_rehearsal.py --save-dir build/rehearsal
 
