@@ -410,14 +410,17 @@ def compare_curvatures(name_a: str, a: Sequence[float], name_b: str, b: Sequence
     """A sentence saying whether network a's minimum is clearly sharper (or flatter) than network b's.
 
     a, b: curvatures along random directions (:func:`centre_curvatures`), 2 or more each. The difference of
-    the means is clear when it is more than twice its standard error, sqrt(var(a) / n_a + var(b) / n_b).
+    the means is clear when it is more than twice its standard error, sqrt(var(a) / n_a + var(b) / n_b): the
+    course's one rule for a clear difference (:func:`resnet_lessons.live.is_clear`).
     """
+    from .live import is_clear
+
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"compare_curvatures needs 2 or more curvatures per network (got {len(a)} and {len(b)}): "
                          "measure them with centre_curvatures(model, images, labels, directions=20).")
     error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    clear = abs(a.mean() - b.mean()) > 2 * error
+    clear = is_clear(abs(a.mean() - b.mean()), error)
     if clear and a.mean() < b.mean():  # name the sharper one first
         name_a, a, name_b, b = name_b, b, name_a, a
     numbers = (f"mean curvature {a.mean():.2f} against {b.mean():.2f} over {len(a)} and {len(b)} random directions, "

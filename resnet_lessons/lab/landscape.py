@@ -9,7 +9,7 @@ With it go the curvatures at the network along ``--directions`` random direction
 :func:`resnet_lessons.landscape.centre_curvatures`), whose spread is the noise of comparing two networks'
 curvatures; ``--curvatures-only`` adds them to surfaces stored before, leaving their grids as they are.
 
-A 56-layer surface takes about 40 minutes on one CPU thread. After every row of the grid the surface so far is
+A 56-layer surface takes 40 to 60 minutes of one CPU thread. After every row of the grid the surface so far is
 saved in ``checkpoints/landscape/<model>.json`` (``--partial``); the same command with ``--resume`` continues
 it from there, on the same settings and the same shipped network, and deletes it when the surface is stored.
 
@@ -224,6 +224,12 @@ def measure_curvatures(model: torch.nn.Module, images: torch.Tensor, labels: tor
             "command": command, "git": git, "finished": utc_now()}
 
 
+def curvature_line(name: str, curvatures: dict) -> str:
+    """One line for the log, e.g. "plain56: curvature at the network 7.04 (sd 2.04 over 20 random directions)"."""
+    return (f"{name}: curvature at the network {curvatures['mean']:.2f} (sd {curvatures['sd']:.2f} over "
+            f"{curvatures['directions']} random directions)")
+
+
 def add_curvatures(out: Path, networks: dict, data, settings: dict, args: argparse.Namespace, command: str) -> int:
     """``--curvatures-only``: add the curvatures to the stored surfaces of ``networks`` in ``out``, each computed
     with ``settings`` on the same shipped network (checked for all before any is measured)."""
@@ -242,9 +248,7 @@ def add_curvatures(out: Path, networks: dict, data, settings: dict, args: argpar
         with replaced_folder(out) as new:
             save_surface(new / f"{name}.json", surface)
             write_provenance(new)
-        c = surface.meta["curvatures"]
-        print(f"{name}: curvature at the network {c['mean']:.2f} (sd {c['sd']:.2f} over {c['directions']} "
-              f"directions) -> {out / (name + '.json')}", flush=True)
+        print(f"{curvature_line(name, surface.meta['curvatures'])} -> {out / (name + '.json')}", flush=True)
     return 0
 
 
@@ -330,9 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
               flush=True)
         if args.directions:
-            c = surface.meta["curvatures"]
-            print(f"{name}: curvature at the network {c['mean']:.2f} (sd {c['sd']:.2f} over {c['directions']} "
-                  "random directions)", flush=True)
+            print(curvature_line(name, surface.meta["curvatures"]), flush=True)
         if args.line:
             print(f"{name}: from the initial to the trained weights, the loss climbs at most "
                   f"{interpolation['largest_rise']:.3f} above its lowest value so far", flush=True)
