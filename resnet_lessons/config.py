@@ -1,18 +1,9 @@
 """One place for the course's switches: fast mode, the device, and where data and caches live.
 
-Fast mode
----------
-Fast mode makes every notebook finish in a few minutes on a laptop CPU: the same code runs on a
-smaller, stratified subset of CIFAR-10, for fewer epochs, with shallower networks. Unless told otherwise
-the mode follows the machine: fast mode without a GPU, full mode with one (:func:`mode_reason` says
-which and why). The environment variable ``RESNET_LESSONS_FAST=1`` or ``=0`` (CI sets 1) decides instead,
-and so does Python::
-
-    import resnet_lessons as rl
-    rl.set_fast(True)
-
-Anything a notebook prints for comparison (shapes, parameter counts, tables) must not depend on the
-mode; only training length and data size do. Use :func:`pick` to choose a value by mode.
+Fast mode runs the same code on a stratified subset of CIFAR-10, for fewer epochs, with shallower networks,
+so that every notebook finishes in a few minutes on a laptop CPU. It is on when there is no GPU, unless
+``RESNET_LESSONS_FAST=1`` or ``=0`` (CI sets 1) or ``rl.set_fast(True)`` decides. Only training length and
+data size may depend on the mode (choose them with :func:`pick`), never what a notebook prints to compare.
 """
 
 from __future__ import annotations
@@ -47,19 +38,19 @@ _FALSE = {"0", "false", "no", "off", ""}
 T = TypeVar("T")
 
 
+def _switch(name: str, default: str, on: str, off: str) -> bool:
+    """The yes/no environment variable ``name`` (``default`` when unset); ``on`` and ``off`` say what 1 and 0 do."""
+    value = os.environ.get(name, default).strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(f"{name}={value!r} is not understood: use 1 ({on}) or 0 ({off}).")
+    return value in _TRUE
+
+
 def is_fast() -> bool:
     """True when fast mode is on: ``RESNET_LESSONS_FAST`` is 1/true/yes/on, or it is unset and there is no GPU."""
-    value = os.environ.get(FAST_ENV)
-    if value is None:
+    if FAST_ENV not in os.environ:
         return get_device().type == "cpu"
-    value = value.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(
-        f"{FAST_ENV}={value!r} is not understood: use 1 (fast mode on) or 0 (off)."
-    )
+    return _switch(FAST_ENV, "", "fast mode on", "off")
 
 
 def cpu_bf16() -> bool:
@@ -68,11 +59,8 @@ def cpu_bf16() -> bool:
     Only CPUs with native bf16 (AVX-512 BF16 or AMX: recent server CPUs, rarely laptops) gain from it;
     elsewhere bf16 is emulated and slower, so asking for it there is refused with an error.
     """
-    value = os.environ.get(CPU_BF16_ENV, "0").strip().lower()
-    if value in _FALSE:
+    if not _switch(CPU_BF16_ENV, "0", "bf16 on the CPU", "fp32"):
         return False
-    if value not in _TRUE:
-        raise ValueError(f"{CPU_BF16_ENV}={value!r} is not understood: use 1 (bf16 on the CPU) or 0 (fp32).")
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         raise ValueError(f"{CPU_BF16_ENV}=1, but this CPU has no native bf16 (AVX-512 BF16 or AMX): bf16 would "
                          f"be emulated and slower than fp32 here. Unset {CPU_BF16_ENV} to train in fp32.")
@@ -177,10 +165,7 @@ def set_cpu_threads() -> int:
 def show_progress() -> bool:
     """False when ``RESNET_LESSONS_PROGRESS`` is 0/false/no/off (no progress bars); True when it is unset or
     1/true/yes/on. The command line's ``--no-progress`` sets it for its process; the tests set it off."""
-    value = os.environ.get(PROGRESS_ENV, "1").strip().lower()
-    if value not in _TRUE | _FALSE:
-        raise ValueError(f"{PROGRESS_ENV}={value!r} is not understood: use 1 (progress bars) or 0 (none).")
-    return value in _TRUE
+    return _switch(PROGRESS_ENV, "1", "progress bars", "none")
 
 
 def set_progress(on: bool = True) -> None:
@@ -196,12 +181,10 @@ def set_progress(on: bool = True) -> None:
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     """Autocast precision: bf16 on GPUs that compute in it natively (Ampere, 2020, and newer),
     fp16 on older GPUs such as Colab's T4 (with a gradient scaler), None (fp32) on the CPU unless
-    ``RESNET_LESSONS_CPU_BF16=1`` asks for bf16 (:func:`resnet_lessons.config.cpu_bf16`).
+    ``RESNET_LESSONS_CPU_BF16=1`` asks for bf16 (:func:`cpu_bf16`).
 
-    The CPU default is fp32 on purpose. bf16 autocast trained ResNet-20 1.41x (AMD EPYC, AVX-512 BF16) and
-    1.69x (Intel Xeon, AMX) as fast at the same accuracy (results/benchmarks/throughput-cpu-2cores.log), but
-    most laptop CPUs have neither and emulate bf16 slowly; and a fast-mode run whose precision depended on
-    the CPU would no longer be the run whose seed-to-seed noise the course measured (results/fast_mode_signal).
+    The CPU default is fp32 on purpose: most laptop CPUs emulate bf16 slowly, and a fast-mode run whose
+    precision depended on the CPU would no longer be the run whose seed-to-seed noise the course measured.
     """
     if device.type == "cpu":
         return torch.bfloat16 if cpu_bf16() else None
@@ -215,15 +198,13 @@ def apply_process_settings(device: torch.device, compiling: bool) -> Callable[[]
     """Every process-wide switch that fit changes, in one place. Returns a function that puts them back
     (fit calls it when training ends, however it ends):
 
-    - on the CPU, torch's thread count: all the cores this process may use (shared out when several
-      notebooks run at once under pytest-xdist, see :func:`resnet_lessons.config.set_cpu_threads`);
+    - on the CPU, torch's thread count (:func:`set_cpu_threads`);
     - on a GPU, cuDNN's autotuner (time the convolution algorithms once per shape, keep the fastest) and
       TF32 matrix products (tensor cores for fp32 work, about 3 significant digits instead of 7);
-    - when compiling, PyTorch's recompile limit: it keeps 8 compiled versions of a function by default
-      and then silently stops compiling; a notebook's worth of runs needs more.
+    - when compiling, PyTorch's recompile limit: by default it keeps 8 compiled versions of a function and
+      then silently stops compiling; a notebook's worth of runs needs more.
 
-    The random seed is the one global fit does not put back: ``torch.manual_seed(seed)`` when a run
-    starts afresh, as any training script does.
+    (The random seed is not put back: fit calls ``torch.manual_seed(seed)`` when a run starts afresh.)
     """
     dynamo_config = torch._dynamo.config
     limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"

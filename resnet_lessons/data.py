@@ -1,27 +1,16 @@
 """CIFAR-10 as uint8 tensors: load it once, cache it, take stratified subsets, compute mean and std.
 
-The whole dataset is small (60,000 images of 3x32x32 bytes = 184 MB), so the course keeps it in
-memory as four tensors instead of going through a ``Dataset`` and ``DataLoader``::
+The whole dataset (60,000 images of 3x32x32 bytes = 184 MB) is kept in memory as four tensors::
 
     from resnet_lessons.data import load_course_data
     data = load_course_data()          # full data, or a stratified subset in fast mode
     data.train_images.shape            # torch.Size([50000, 3, 32, 32]), dtype torch.uint8
     mean, std = data.mean_std()        # per channel, 0..1 units, from the training images
 
-Where the images come from (the first that applies):
-
-1. ``root=...`` or ``$RESNET_LESSONS_DATA``: a folder with ``train/<class>/`` and ``test/<class>/``
-   images (the ``ImageFolder`` layout, e.g. the JPEG copy of CIFAR-10), a ``.tar.gz`` of such a
-   folder (extracted once into the cache), or a folder holding torchvision's ``cifar-10-batches-py/``.
-2. Otherwise torchvision downloads the original CIFAR-10 (170 MB) into ``cache_dir()/cifar10``.
-
-Decoding 60,000 image files takes a few seconds, so the decoded tensors are saved in
-``cache_dir()`` (``$RESNET_LESSONS_CACHE``); later loads read them back in about a second. The cache
-file is keyed by the source's path and by a hash of its listing (every file's path, size, modification
-time and label), so a changed folder is decoded again; it also holds a SHA-256 of its tensors, checked on
-every load (about 0.2 s of CPU for all 60,000 images), so a damaged cache is decoded again instead of used.
-The same checksum is the data's fingerprint (:meth:`CIFAR10Tensors.fingerprint`), which a training
-run records to know what it was trained on.
+The images come from ``root=...`` or ``$RESNET_LESSONS_DATA`` (see :func:`load_cifar10`), else from
+torchvision's download into ``cache_dir()/cifar10``. Decoded tensors are cached in ``cache_dir()``, keyed by
+the source's path and file listing and checked against a SHA-256 on every load; that checksum is also the
+data's :meth:`~CIFAR10Tensors.fingerprint`, which a training run records.
 """
 
 from __future__ import annotations
@@ -62,8 +51,7 @@ JPEG_COPY_LABEL = "CIFAR-10 (JPEG q75 copy)"
 TORCHVISION_LABEL = "CIFAR-10 (original, torchvision)"
 
 FAST_TRAIN_SIZE = 2_000
-"""Training images of ``load_course_data()`` in fast mode (200 per class). A notebook's live experiment
-sets its own sizes, fast and full, in :data:`resnet_lessons.live.LIVE_EXPERIMENTS`."""
+"""Training images of ``load_course_data()`` in fast mode (200 per class)."""
 FAST_TEST_SIZE = 1_000
 """Test images of ``load_course_data()`` in fast mode (100 per class)."""
 
@@ -131,14 +119,11 @@ class CIFAR10Tensors:
         for split in ("train", "test"):
             images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
             if images.dtype != torch.uint8 or labels.dtype != torch.int64:
-                raise TypeError(
-                    f"{split}_images must be uint8 and {split}_labels int64; got {images.dtype} and {labels.dtype}"
-                )
+                raise TypeError(f"{split}_images must be uint8 and {split}_labels int64; "
+                                f"got {images.dtype} and {labels.dtype}")
             if images.dim() != 4 or labels.shape != images.shape[:1]:
-                raise ValueError(
-                    f"{split}_images must have shape [N, 3, H, W] and {split}_labels [N] (one label per image); "
-                    f"got {list(images.shape)} and {list(labels.shape)}"
-                )
+                raise ValueError(f"{split}_images must have shape [N, 3, H, W] and {split}_labels [N] (one label "
+                                 f"per image); got {list(images.shape)} and {list(labels.shape)}")
 
     def __repr__(self) -> str:
         return (
@@ -159,8 +144,8 @@ class CIFAR10Tensors:
     def fingerprint(self) -> str:
         """SHA-256 (64 hex digits) of the images, labels and class names: equal exactly when the data is.
 
-        Computed once, on the first call (about 0.2 s of CPU for all of CIFAR-10; data read from the
-        cache already has it), so change the tensors in place only before asking for it.
+        Computed once, on the first call (data read from the cache already has it), so change the tensors
+        in place only before asking for it.
         """
         if not self._fingerprint:
             self._fingerprint = _checksum({name: getattr(self, name) for name in (*_TENSORS, "classes")})
@@ -173,9 +158,8 @@ class CIFAR10Tensors:
     def subset(self, train_n: int | None = None, test_n: int | None = None, seed: int = 0) -> CIFAR10Tensors:
         """A new CIFAR10Tensors holding stratified subsets (see :func:`stratified_subset`).
 
-        train_n, test_n: images to keep from each split (None keeps that split whole). Every class
-        gets the same number of images, or one more when ``n`` is not a multiple of the number of
-        classes (``subset_note`` then says so). The same seed always gives the same images.
+        train_n, test_n: images to keep from each split (None keeps that split whole). When ``n`` is not a
+        multiple of the number of classes, some classes get one image more (``subset_note`` then says so).
         """
         train_images, train_labels = self.train_images, self.train_labels
         test_images, test_labels = self.test_images, self.test_labels
@@ -198,12 +182,11 @@ class CIFAR10Tensors:
 def channel_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation of each channel over all images and pixels, in 0..1 units.
 
-    images: uint8 [N, C, H, W]. Returns (mean, std), float32 [C] each. The std is the population
-    std (divided by the number of pixels, like NumPy's ``std``), as seed lesson 001 computes it.
+    images: uint8 [N, C, H, W]. Returns (mean, std), float32 [C] each; the std is the population std
+    (divided by the number of pixels, like NumPy's ``std``).
 
-    A uint8 pixel takes one of only 256 values, so we count how often each value occurs in each
-    channel (a histogram, exact) and compute the mean and variance from those counts in float64.
-    This is exact and much faster than converting 150 million pixels to float64.
+    A uint8 pixel takes one of only 256 values, so a per-channel histogram gives the exact mean and
+    variance in float64, much faster than converting 150 million pixels to float64.
     """
     if not isinstance(images, Tensor) or images.dtype != torch.uint8:
         raise TypeError(f"images must be a uint8 tensor [N, C, H, W] with values 0..255; got {_describe(images)}")
@@ -221,10 +204,9 @@ def channel_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
 def stratified_subset(images: Tensor, labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Pick ``n`` images with the same number from every class, at random but repeatably.
 
-    images: [N, ...]; labels: int64 [N]. Returns (images [n, ...], labels [n]), kept in their
-    original order. The same ``seed`` always gives the same subset. When ``n`` is not a multiple of
-    the number k of classes present, the first ``n % k`` classes (in label order) get one image more
-    than the others. No class may be asked for more images than it has.
+    images: [N, ...]; labels: int64 [N]. Returns (images [n, ...], labels [n]) in their original order.
+    When ``n`` is not a multiple of the number k of classes present, the first ``n % k`` classes (in
+    label order) get one image more than the others.
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} images, {len(labels)} labels")
@@ -236,10 +218,8 @@ def stratified_subset(images: Tensor, labels: Tensor, n: int, seed: int = 0) -> 
     wanted = [per_class + (i < extra) for i in range(k)]
     smallest = int(counts.min())
     if any(want > count for want, count in zip(wanted, counts.tolist(), strict=True)):
-        raise ValueError(
-            f"n={n:,} needs {max(wanted):,} images per class, but the smallest class has only {smallest:,}: "
-            f"n can be at most {smallest * k:,}."
-        )
+        raise ValueError(f"n={n:,} needs {max(wanted):,} images per class, but the smallest class has only "
+                         f"{smallest:,}: n can be at most {smallest * k:,}.")
     generator = torch.Generator().manual_seed(seed)
     chosen = []
     for label, count in zip(classes, wanted, strict=True):
@@ -263,12 +243,9 @@ def _uneven_note(split: str, labels: Tensor) -> str:
 def validation_split(labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Split a training set into a part to train on and ``n`` held-out validation images.
 
-    labels: int64 [N]. Returns (train_index [N - n], val_index [n]), both sorted. The validation
-    images are stratified (the same number from every class, one more in the first classes when ``n``
-    is not a multiple of the number of classes) and the same ``n`` and ``seed`` always hold out the
-    same images.
-    A network is *chosen* on the validation images (which epoch, which setting); the test set only
-    reports how good the chosen network is.
+    labels: int64 [N]. Returns (train_index [N - n], val_index [n]), both sorted; the validation images
+    are a :func:`stratified_subset`. A network is *chosen* on the validation images (which epoch, which
+    setting); the test set only reports how good the chosen network is.
     """
     index = torch.arange(len(labels))
     val_index, _ = stratified_subset(index, labels, n, seed)
@@ -280,16 +257,15 @@ def validation_split(labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Ten
 def load_cifar10(root: str | os.PathLike | None = None, download: bool = True, progress: bool = True) -> CIFAR10Tensors:
     """Load CIFAR-10 (all 50,000 + 10,000 images) as uint8 tensors, decoding only the first time.
 
-    root: a folder with ``train/<class>/`` and ``test/<class>/`` images, a ``.tar.gz`` of one, or a
-        folder holding torchvision's ``cifar-10-batches-py/``. None: ``$RESNET_LESSONS_DATA``, and
-        when that is unset too, torchvision's copy in ``cache_dir()/cifar10`` (downloaded if missing).
+    root: a folder with ``train/<class>/`` and ``test/<class>/`` images (e.g. the JPEG copy), a ``.tar.gz``
+        of one (extracted once into the cache), or a folder holding torchvision's ``cifar-10-batches-py/``.
+        None: ``$RESNET_LESSONS_DATA``, or when that is unset too, torchvision's copy in
+        ``cache_dir()/cifar10`` (downloaded if missing).
     download: let torchvision download CIFAR-10 when it is not there yet.
     progress: show a progress bar while decoding image files.
 
-    An ImageFolder lists its files class by class; its images are put in a fixed shuffled order
-    (the same every time), so that the first images mix all classes as in the original CIFAR-10.
-
-    Raises DataNotFoundError (a RuntimeError) when there is no data and it cannot be downloaded.
+    An ImageFolder's images are put in a fixed shuffled order, so that the first images mix all classes.
+    Raises DataNotFoundError when there is no data and it cannot be downloaded.
     """
     where = f"root={str(root)!r}"
     if root is None:
@@ -311,29 +287,19 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = True, p
         return _load_image_folder(path, shown_as, progress)
     if kind == "torchvision":
         return _load_torchvision(path, download, shown_as)
-    raise DataNotFoundError(
-        _how_to_get_data(
-            f"No data at {where}: {shown_as} holds neither train/ and test/ folders (ImageFolder layout) "
-            "nor torchvision's cifar-10-batches-py/ (a .tar.gz of either works too)."
-        )
-    )
+    problem = (f"No data at {where}: {shown_as} holds neither train/ and test/ folders (ImageFolder layout) "
+               "nor torchvision's cifar-10-batches-py/ (a .tar.gz of either works too).")
+    raise DataNotFoundError(_how_to_get_data(problem))
 
 
-def load_course_data(
-    train_size: int | None = None,
-    test_size: int | None = None,
-    root: str | os.PathLike | None = None,
-    seed: int = 0,
-    verbose: bool = True,
-) -> CIFAR10Tensors:
+def load_course_data(train_size: int | None = None, test_size: int | None = None,
+                     root: str | os.PathLike | None = None, seed: int = 0, verbose: bool = True) -> CIFAR10Tensors:
     """The data for a notebook: all of CIFAR-10, or a stratified subset in fast mode.
 
-    train_size, test_size: images to keep (stratified: equal class counts for multiples of 10,
-        near-equal otherwise). None means everything normally and
+    train_size, test_size: images to keep (stratified). None means everything normally and
         FAST_TRAIN_SIZE / FAST_TEST_SIZE (2,000 / 1,000) in fast mode.
     root: where the data is (see :func:`load_cifar10`); seed: which subset.
-    verbose: print one line saying where the data came from, the sizes, and whether it is a subset
-        (the same line as ``data.summary()``).
+    verbose: print ``data.summary()``.
     """
     data = load_cifar10(root)
     if config.is_fast():
@@ -355,15 +321,13 @@ def _data_kind(folder: Path) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Source 1: torchvision's CIFAR-10 (the original pickled batches, downloaded if missing)
+# --- Source 1: torchvision's CIFAR-10 (the original pickled batches, downloaded if missing) ---
 
 
 def _load_torchvision(root: Path, download: bool, shown_as: Path | None = None) -> CIFAR10Tensors:
     """Read torchvision's CIFAR-10 under ``root`` (the folder that holds cifar-10-batches-py/)."""
     batches = root / "cifar-10-batches-py"
-    cache_file = _cache_file("torchvision", root, _folder_listing(batches)) if batches.is_dir() else None
-    payload = _read_cache(cache_file) if cache_file else None
+    payload = _read_cache(_cache_file("torchvision", root, _folder_listing(batches))) if batches.is_dir() else None
     if payload is None:
         try:
             train = torchvision.datasets.CIFAR10(str(root), train=True, download=download)
@@ -372,21 +336,16 @@ def _load_torchvision(root: Path, download: bool, shown_as: Path | None = None) 
             action = f"download CIFAR-10 into {root}" if download else f"find CIFAR-10 in {root} (download=False)"
             problem = f"Could not {action}: {type(err).__name__}: {err}"
             raise DataNotFoundError(_how_to_get_data(problem)) from err
-        payload = {
+        payload = {"classes": list(train.classes)}
+        for split, dataset in (("train", train), ("test", test)):
             # torchvision keeps the images as a NumPy array [N, 32, 32, 3]; we want [N, 3, 32, 32].
-            "train_images": torch.from_numpy(train.data).permute(0, 3, 1, 2).contiguous(),
-            "train_labels": torch.tensor(train.targets, dtype=torch.int64),
-            "test_images": torch.from_numpy(test.data).permute(0, 3, 1, 2).contiguous(),
-            "test_labels": torch.tensor(test.targets, dtype=torch.int64),
-            "classes": list(train.classes),
-        }
-        cache_file = _cache_file("torchvision", root, _folder_listing(batches))
-        _write_cache(cache_file, payload)
+            payload[f"{split}_images"] = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
+            payload[f"{split}_labels"] = torch.tensor(dataset.targets, dtype=torch.int64)
+        _write_cache(_cache_file("torchvision", root, _folder_listing(batches)), payload)
     return _from_payload(payload, TORCHVISION_LABEL, shown_as or root)
 
 
-# ---------------------------------------------------------------------------------------------
-# Source 2: an ImageFolder (train/<class>/*.jpg, test/<class>/*.jpg), e.g. the JPEG copy
+# --- Source 2: an ImageFolder (train/<class>/*.jpg, test/<class>/*.jpg), e.g. the JPEG copy ---
 
 
 def _load_image_folder(root: Path, shown_as: Path, progress: bool = True) -> CIFAR10Tensors:
@@ -437,10 +396,8 @@ def _list_image_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str,
         raise DataNotFoundError(_how_to_get_data(f"{root / 'train'} has no class folders (train/<class>/*.jpg)."))
     test_classes = _class_folders(root / "test")
     if test_classes != classes:
-        raise ValueError(
-            f"{root}: train/ and test/ must have the same class folders; "
-            f"train/ has {classes}, test/ has {test_classes}."
-        )
+        raise ValueError(f"{root}: train/ and test/ must have the same class folders; "
+                         f"train/ has {classes}, test/ has {test_classes}.")
     files: dict[str, list[tuple[str, int]]] = {"train": [], "test": []}
     listing = []
     for split in ("train", "test"):
@@ -451,10 +408,8 @@ def _list_image_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str,
                 raise ValueError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)} files).")
             for entry in sorted(entries, key=lambda e: e.name):
                 if entry.is_symlink() and not os.path.exists(entry.path):
-                    raise DataError(
-                        f"{entry.path} is a symbolic link to {os.readlink(entry.path)}, which does not exist. "
-                        "Restore the file it points to, or delete the link."
-                    )
+                    raise DataError(f"{entry.path} is a symbolic link to {os.readlink(entry.path)}, which does not "
+                                    "exist. Restore the file it points to, or delete the link.")
                 if not entry.is_file():
                     continue  # e.g. a folder named like an image
                 stat = entry.stat()
@@ -482,10 +437,8 @@ def _decode_files(paths: list[str], desc: str, progress: bool = True) -> Tensor:
                 out = torch.empty((len(paths), *images[0].shape), dtype=torch.uint8)
             for path, image in zip(chunk, images, strict=True):
                 if image.shape != out.shape[1:]:
-                    raise ValueError(
-                        f"All images must have the same size: {path} is {list(image.shape)} (C, H, W) "
-                        f"but {paths[0]} is {list(out.shape[1:])}."
-                    )
+                    raise ValueError(f"All images must have the same size: {path} is {list(image.shape)} (C, H, W) "
+                                     f"but {paths[0]} is {list(out.shape[1:])}.")
             torch.stack(images, out=out[start : start + len(chunk)])
             bar.update(len(chunk))
     return out
@@ -494,10 +447,9 @@ def _decode_files(paths: list[str], desc: str, progress: bool = True) -> Tensor:
 def _decode_chunk(paths: list[str]) -> list[Tensor]:
     """Decode a few files into RGB uint8 tensors [3, H, W].
 
-    JPEGs go through torchvision's ``decode_jpeg`` on a whole list at once: about 4x faster than
-    PIL one by one (60,000 CIFAR images: ~3 s instead of ~12 s on one core). torchvision 0.29
-    deprecates its image decoders, so PIL does the rest: PNGs, a chunk with a broken file (PIL
-    names it), and torchvision versions without the decoders. Both give the same pixels.
+    JPEGs go through torchvision's ``decode_jpeg`` on a whole list at once, about 4x faster than PIL one
+    by one. PIL does the rest (same pixels): PNGs, a chunk with a broken file (PIL names it), and
+    torchvision versions without the decoders (deprecated in 0.29).
     """
     if decode_jpeg is not None and all(path.lower().endswith(_JPEG_SUFFIXES) for path in paths):
         data = []
@@ -536,7 +488,6 @@ def _extract_once(archive: Path) -> Path:
                 tar.extractall(tmp, filter="data")
             os.rename(tmp, target)  # atomic: a half-extracted folder never has the final name
         except (tarfile.TarError, EOFError, zlib.error, OSError) as err:  # gzip's BadGzipFile is an OSError
-            shutil.rmtree(tmp, ignore_errors=True)
             if target.is_dir():  # another process finished first
                 return target
             raise DataError(
@@ -544,14 +495,12 @@ def _extract_once(archive: Path) -> Path:
                 "incomplete (an interrupted download?), or the disk is full. Download it again, or extract it "
                 "yourself and point at the folder."
             ) from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already after the rename
     return target
 
 
-# ---------------------------------------------------------------------------------------------
-# The cache: one torch.save file per source, named by a hash of its path and of its files' listing
+# --- The cache: one torch.save file per source, named by a hash of its path and of its files' listing ---
 
 
 def _cache_root() -> Path:

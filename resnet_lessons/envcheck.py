@@ -27,11 +27,8 @@ def device_name(device: torch.device) -> str:
 
 
 def environment_report(device: torch.device | None = None) -> dict[str, str]:
-    """Print and return what this notebook will run on.
-
-    Says which versions are installed, which device is used (with a hint for Colab without a GPU),
-    whether fast mode is on, and where the data will come from.
-    """
+    """Print and return what this notebook will run on: versions, device (with a hint for Colab without
+    a GPU), fast mode and where the data will come from."""
     import torchvision
 
     device = device or config.get_device()
@@ -61,12 +58,9 @@ def measure_step_seconds(model: nn.Module, batch_size: int = 128, steps: int = 3
                          device: torch.device | None = None, image_size: int = 32) -> float:
     """Seconds per SGD training step of ``model`` on random images, measured after one warm-up step.
 
-    The real batch size is timed: the cost per image changes with the batch (on a 2-core CPU a
-    ResNet-56 step of 512 images costs about twice as much per image as one of 128, memory traffic
-    growing faster than the arithmetic), so a small probe scaled up would underestimate. When the
-    warm-up step alone takes longer than a second, one timed step is enough: a ResNeXt-29 step of 512
-    images takes about 40 s on 2 cores, and the estimate should not cost minutes itself.
-    The model's weights and BatchNorm statistics are restored afterwards, so measuring does not change it.
+    The real batch size is timed: the cost per image changes with the batch. When the warm-up step alone
+    takes over a second, one timed step is enough. The model's weights and BatchNorm statistics are
+    restored afterwards.
     """
     device = device or config.get_device()
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -97,9 +91,8 @@ def estimate_training_seconds(model: nn.Module, train_images: int, epochs: int, 
                               device: torch.device | None = None, image_size: int = 32) -> float:
     """Estimate how long ``epochs`` of training on ``train_images`` images take here, and print it.
 
-    The estimate is measured, not guessed: a few steps are timed on this machine (evaluation and
-    data loading add a little on top), on images of ``image_size`` x ``image_size`` pixels. On a GPU
-    the trainer's compiled loop is faster than this.
+    A few steps are timed on this machine (:func:`measure_step_seconds`; evaluation and data loading add
+    a little on top). On a GPU the trainer's compiled loop is faster than this.
     """
     per_step = measure_step_seconds(model, batch_size=batch_size, device=device, image_size=image_size)
     steps = epochs * max(1, train_images // batch_size)  # the trainer drops the last, incomplete batch

@@ -1,19 +1,10 @@
 """`DeviceLoader`: batches of CIFAR images that never leave the GPU (or the CPU, with the same code).
 
-torchvision's usual pipeline decodes, crops, flips and normalises every image in Python, one at a
-time, on the CPU; on a modern GPU the network then waits for the data. CIFAR-10 is small (50,000
-images x 3 x 32 x 32 bytes = 150 MB), so this loader copies the whole uint8 dataset to the device once
-and does everything else there, for all images of an epoch at once:
-
-1. shuffle: a random permutation drawn on the device;
-2. augment (training only): pad by 4 pixels, cut a random 32 x 32 window and flip half the images
-   horizontally, all in one indexing operation;
-3. normalise: ``(x / 255 - mean) / std`` per channel, in the channels-last memory layout that
-   convolutions on tensor cores prefer.
-
-Each batch is then a slice (a view) of that epoch tensor: no Python per image and no copy per step.
-All random numbers come from the loader's own ``torch.Generator``, so a seed fixes the order and the
-augmentation, and a checkpoint that saves that generator's state resumes them exactly.
+CIFAR-10 is small (50,000 x 3 x 32 x 32 bytes = 150 MB), so instead of decoding and augmenting each image
+in Python on the CPU while the GPU waits, this loader copies the uint8 dataset to the device once and, for
+all images of an epoch at once, shuffles, augments (pad-4 random crop and horizontal flip, in one indexing
+operation) and normalises them there. Each batch is then a view of that epoch tensor. All random numbers
+come from the loader's own ``torch.Generator``, so a seed (or a saved generator state) fixes them.
 """
 
 from __future__ import annotations
@@ -36,9 +27,7 @@ def _as_channel_vector(values: Sequence[float] | torch.Tensor, name: str, channe
     return t.view(1, channels, 1, 1)
 
 
-def random_crop_flip(
-    padded: torch.Tensor, order: torch.Tensor, size: int, generator: torch.Generator
-) -> torch.Tensor:
+def random_crop_flip(padded: torch.Tensor, order: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
     """Random ``size`` x ``size`` crops of padded images, half of them flipped left-right.
 
     padded: [N, C, size + 2*PAD, size + 2*PAD] images (any dtype).
@@ -80,27 +69,17 @@ class DeviceLoader:
     labels: int64 [N].
     mean, std: per-channel statistics in 0..1 units (``data.mean_std()``).
     train: True shuffles and augments each epoch (pad-4 random crop + horizontal flip) and drops the
-        last incomplete batch (every step then has the same shape, which compiled models
-        and CUDA graphs need); False keeps the order, does not augment and keeps every image.
+        last incomplete batch (every step then has the same shape, which compiled models and CUDA graphs
+        need); False keeps the order, does not augment and keeps every image.
     augment: with ``train``, crop and flip (False: shuffle only, e.g. to show what augmentation is worth).
     seed: seeds the loader's own random generator (order and augmentation).
     channels_last: store batches as N, H, W, C in memory (same shape), faster for convolutions.
     """
 
-    def __init__(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int,
-        mean: Sequence[float] | torch.Tensor,
-        std: Sequence[float] | torch.Tensor,
-        *,
-        train: bool,
-        augment: bool = True,
-        device: str | torch.device | None = None,
-        seed: int = 0,
-        channels_last: bool = True,
-    ):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                 mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor,
+                 *, train: bool, augment: bool = True, device: str | torch.device | None = None,
+                 seed: int = 0, channels_last: bool = True):
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
             got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
             raise TypeError(f"images must be a uint8 tensor [N, C, H, W]; got {got}.")
@@ -116,18 +95,15 @@ class DeviceLoader:
         self.train = train
         self.augment = train and augment
         if train and len(images) < batch_size:
-            raise ValueError(
-                f"Only {len(images)} training images for batch_size={batch_size}: not one full batch (the last "
-                "incomplete batch is dropped). Use a smaller batch_size."
-            )
+            raise ValueError(f"Only {len(images)} training images for batch_size={batch_size}: not one full batch "
+                             "(the last incomplete batch is dropped). Use a smaller batch_size.")
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         channels = images.shape[1]
         self.mean = _as_channel_vector(mean, "mean", channels).to(self.device)
         self.std = _as_channel_vector(std, "std", channels).to(self.device)
         self.size = images.shape[-1]
         self.labels = labels.to(self.device, torch.int64)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.padded = self.images = None
         if self.augment:
             # Pad once; every epoch then crops its random windows from this [N, C, H+8, W+8] copy.

@@ -1,7 +1,7 @@
 """What an experiment trains: a **plan** is a list of runs, one :class:`Run` per network trained.
 
-A notebook's live experiment (:data:`resnet_lessons.live.LIVE_EXPERIMENTS`, fast and full size) and a lab
-experiment (:mod:`resnet_lessons.lab.plans`, full and smoke size) are both plans, made of the same ``Run``::
+Notebooks' live experiments (:data:`resnet_lessons.live.LIVE_EXPERIMENTS`) and the lab's experiments
+(:mod:`resnet_lessons.lab.plans`) are both plans::
 
     import torch
     from resnet_lessons.models import build_model
@@ -33,14 +33,12 @@ class Run:
     model: a CIFAR network by its :func:`resnet_lessons.models.build_model` name, e.g. ``"plain56"``;
         model_kwargs: its keyword arguments, e.g. ``{"shortcut": "B"}``.
     epochs, recipe (a name or a Recipe), and what overrides the recipe: batch_size (None: the recipe's),
-        seed (of the shuffling and augmentation; seed the initialisation with it too), val_size (a
-        validation split held out of the training images).
-    train_images, test_images: stratified subsets (None: all the images given, CIFAR-10's 50,000 / 10,000 in a
-        notebook; :attr:`steps` and :meth:`settings` count 50,000).
-    image_size: 32, CIFAR-10 as it is, or a divisor of 32 to which the images are average-pooled: the
-        network is then a stand-in for the real one, and its name says so.
-    label: its name in figures and its key in stored results (:attr:`name`) when the model's display name
-        will not do, e.g. ``"resnet-20 (second seed)"``.
+        seed (of the shuffling and augmentation; seed the initialisation with it too), val_size.
+    train_images, test_images: stratified subsets (None: all the images given; :attr:`steps` and
+        :meth:`settings` then count CIFAR-10's 50,000).
+    image_size: 32, or a divisor of 32 to which the images are average-pooled: the network is then a
+        stand-in for the real one, and its name says so.
+    label: its :attr:`name` when the model's display name will not do, e.g. ``"resnet-20 (second seed)"``.
 
     The lab's experiments also set: fixed_epochs (``--epochs`` leaves the run alone), grad_norms (measure
     per-layer gradient norms every epoch), ship (store the trained network under this name, see

@@ -1,17 +1,9 @@
 """Checks made before any training: a run that cannot work should fail in a second, not after an epoch.
 
-:func:`resnet_lessons.train.fit` calls, once, before any work:
-
-- :func:`check_settings`: the number of epochs, the validation size and the device (and, whenever a
-  :class:`~resnet_lessons.recipes.Recipe` is made, :func:`check_recipe`: batch size, learning rate...);
-- :func:`check_out_dir`: the output folder can be created and can hold a file the size of the checkpoint
-  (a path that is a file, a read-only folder and a full disk are found here, not after the first epoch);
-- :func:`check_data_and_model`: the data fits the model (number of classes, at least one full batch,
-  parameters in float32, BatchNorm with batches of 2 or more) and the model runs on two of its images.
-
-Each problem raises :class:`SettingsError`, a ValueError whose message says what is wrong and what to
-do. It names settings as ``fit``'s arguments (``batch_size=0``); the command line shows the same message
-with its own flags (``--batch-size 0``), see :meth:`SettingsError.spelled`.
+:func:`resnet_lessons.train.fit` calls :func:`check_settings`, :func:`check_out_dir` and
+:func:`check_data_and_model` before any work; a :class:`~resnet_lessons.recipes.Recipe` calls
+:func:`check_recipe` when it is made. Each problem raises :class:`SettingsError`, whose message says
+what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -25,7 +17,7 @@ from torch import nn
 from .files import check_writable
 
 SCHEDULES = ("steps", "onecycle", "cosine", "constant")
-
+SEED_MAX = 2**32 - 1  # NumPy's limit, and far more seeds than anyone tries
 
 RESUME_SWITCHES = {"overwrite": "resume='overwrite'", "switch_hardware": "resume='switch-hardware'"}
 """Two of fit's ``resume`` values that the command line spells as flags of their own (``--overwrite``,
@@ -36,7 +28,7 @@ class SettingsError(ValueError):
     """A setting that cannot work, found before any training.
 
     ``template`` holds one ``{name}`` field per setting it mentions; ``settings`` their values.
-    ``str(error)`` writes them as Python arguments (``batch_size=0``), ``error.spelled(flags)`` as
+    ``str(error)`` writes them as fit's arguments (``batch_size=0``), ``error.spelled(flags)`` as
     command-line flags (``--batch-size 0``).
     """
 
@@ -60,6 +52,10 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def check_settings(*, epochs: object, device: str | torch.device | None) -> None:
     """Raise SettingsError for a number of epochs or a device no run can use."""
     if not _is_whole(epochs) or epochs < 1:
@@ -70,21 +66,19 @@ def check_settings(*, epochs: object, device: str | torch.device | None) -> None
 def check_recipe(recipe) -> None:
     """Raise SettingsError for a recipe no run can use (a :class:`~resnet_lessons.recipes.Recipe` calls
     this when it is made, so a bad ``dataclasses.replace(recipe, lr=0)`` fails there)."""
-    batch_size, lr, weight_decay, label_smoothing = (recipe.batch_size, recipe.lr, recipe.weight_decay,
-                                                     recipe.label_smoothing)
-    if not _is_whole(batch_size) or batch_size < 1:
+    if not _is_whole(recipe.batch_size) or recipe.batch_size < 1:
         raise SettingsError("{batch_size} is not a batch size: give a whole number of images per step, "
-                            "1 or more (the recipes use 128 or 256).", batch_size=batch_size)
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+                            "1 or more (the recipes use 128 or 256).", batch_size=recipe.batch_size)
+    if not (_is_number(recipe.lr) and recipe.lr > 0):
         raise SettingsError("{lr} cannot train: the learning rate must be a number above 0 "
-                            "(the recipes use 0.1 or 0.2).", lr=lr)
-    if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0):
+                            "(the recipes use 0.1 or 0.2).", lr=recipe.lr)
+    if not (_is_number(recipe.weight_decay) and recipe.weight_decay >= 0):
         raise SettingsError("{weight_decay} is not a weight decay: it must be 0 or more (e.g. 0.0001).",
-                            weight_decay=weight_decay)
-    if not (isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1):
+                            weight_decay=recipe.weight_decay)
+    if not (isinstance(recipe.label_smoothing, (int, float)) and 0 <= recipe.label_smoothing < 1):
         raise SettingsError("{label_smoothing} is not a label smoothing: it is the probability moved away from "
                             "the true class, from 0 (off) up to but not including 1 (e.g. 0.1).",
-                            label_smoothing=label_smoothing)
+                            label_smoothing=recipe.label_smoothing)
     if not _is_whole(recipe.val_size) or recipe.val_size < 0:
         raise SettingsError("{val_size} is not a number of images: give 0 (no validation split) or more.",
                             val_size=recipe.val_size)
@@ -115,9 +109,6 @@ def check_device(device: str | torch.device | None) -> None:
         raise SettingsError("{device}: this machine has no " + ("CUDA GPU" if kind == "cuda" else "Apple GPU (MPS)")
                             + " that PyTorch can use. Use cpu, or leave the device out to take the best one here.",
                             device=str(device))
-
-
-SEED_MAX = 2**32 - 1  # NumPy's limit, and far more seeds than anyone tries
 
 
 def check_seed(seed: object) -> None:
@@ -157,11 +148,9 @@ def check_out_dir(out_dir: str | Path, size: int) -> None:
         check_writable(out_dir, size, name="checkpoint.pt.write-test")
     except OSError as err:
         why = (err.strerror or str(err)).replace("{", "(").replace("}", ")")  # the message is a template
-        raise SettingsError(
-            "{out_dir} cannot hold this run's files (" + f"{why}; the checkpoint needs about {size / 1e6:.1f} MB"
-            + "). Choose a folder you can write to on a disk with space, or free some space.",
-            out_dir=str(out_dir),
-        ) from None
+        raise SettingsError("{out_dir} cannot hold this run's files (" + f"{why}; the checkpoint needs about "
+                            f"{size / 1e6:.1f} MB). Choose a folder you can write to on a disk with space, or free "
+                            "some space.", out_dir=str(out_dir)) from None
 
 
 def check_data_and_model(model: nn.Module, data, *, batch_size: int, val_size: int, device: torch.device) -> None:
@@ -173,8 +162,7 @@ def check_data_and_model(model: nn.Module, data, *, batch_size: int, val_size: i
     images, labels = getattr(data, "train_images", None), getattr(data, "train_labels", None)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         raise SettingsError("fit needs data whose train_images are uint8 [N, 3, H, W] (values 0..255), as "
-                            "resnet_lessons.data.load_cifar10 returns; got "
-                            f"{_describe(images)}.")
+                            f"resnet_lessons.data.load_cifar10 returns; got {_describe(images)}.")
     classes = len(data.classes)
     if len(labels) and (int(labels.max()) >= classes or int(labels.min()) < 0):
         raise SettingsError(f"The training labels run from {int(labels.min())} to {int(labels.max())}, but the data "
@@ -212,19 +200,15 @@ def _check_outputs(model: nn.Module, images: torch.Tensor, classes: int, device:
             out = model(x)
     except Exception as err:
         first_line = (str(err).strip().splitlines() or [""])[0][:300]
-        raise SettingsError(
-            f"The model fails on a batch of 2 training images (float32 {list(x.shape)}), before any training: "
-            f"{type(err).__name__}: {first_line}"
-        ) from err
+        raise SettingsError(f"The model fails on a batch of 2 training images (float32 {list(x.shape)}), before any "
+                            f"training: {type(err).__name__}: {first_line}") from err
     finally:
         model.train(was_training)
     if not isinstance(out, torch.Tensor) or out.shape != (len(x), classes):
         got = f"shape {list(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
-        raise SettingsError(
-            f"The data has {classes} classes, so the model must return {classes} scores per image "
-            f"([N, {classes}]); on 2 images it returned {got}. Build the model with num_classes={classes}, "
-            "or use data with the classes it was built for."
-        )
+        raise SettingsError(f"The data has {classes} classes, so the model must return {classes} scores per image "
+                            f"([N, {classes}]); on 2 images it returned {got}. Build the model with "
+                            f"num_classes={classes}, or use data with the classes it was built for.")
 
 
 def _describe(value: object) -> str:

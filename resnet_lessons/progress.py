@@ -1,17 +1,9 @@
 """Progress bars that read as finished in a saved notebook.
 
-``tqdm`` here is ``tqdm.auto.tqdm`` (a text bar in a terminal, a widget bar in Jupyter), except that in
-Jupyter each bar, when it closes, replaces its widget by one line of plain text:
-
-- a finished bar kept on screen (``leave=True``, the default) leaves its last line, e.g.
-  ``resnet-20: 100%|██████████| 3/3 [00:41<00:00, 13.7s/epoch, loss=1.412, test_acc=48.1%]``;
-- a finished bar with ``leave=False`` (the per-epoch bars) leaves nothing;
-- a bar stopped early (Ctrl-C, an error) leaves the line where it stopped.
-
-Why: a notebook stores a widget as a reference to a model that lives only in the kernel, plus a text
-copy of the bar taken when it first appeared (``0%| | 0/3 [00:00<?, ?epoch/s]``). Reopened, JupyterLab
-shows "Error displaying widget: model not found" and GitHub shows that frozen first state. Replacing
-the output on close (through the display handle of the bar's own output) stores the final text instead.
+``tqdm`` here is ``tqdm.auto.tqdm``, except that in Jupyter a bar, when it closes, replaces its widget by
+one line of plain text: its last line when kept (``leave=True``) or stopped early, nothing otherwise.
+A saved widget is only a reference to a model in the kernel plus a copy of the bar's first state
+(``0%| | 0/3``): reopened, JupyterLab shows "Error displaying widget" and GitHub that frozen first state.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """Training recipes: the paper's, a one-cycle one ("onecycle"), and a cosine one, as plain dataclasses.
 
-A recipe is every hyperparameter of the optimiser and of the learning-rate schedule. The trainer
-builds the SGD optimiser and the schedule from it; change any field with ``dataclasses.replace``::
+A recipe is every hyperparameter of the optimiser and of the learning-rate schedule; change any field
+with ``dataclasses.replace``::
 
     from dataclasses import replace
     recipe = replace(get_recipe("paper"), lr=0.05)
 
-The learning rate is set before every step (not once per epoch), as a multiple of ``recipe.lr``
-given by :func:`lr_factor`; the schedule therefore only depends on how far training has gone.
+The learning rate is set before every step (not once per epoch), as ``recipe.lr`` times :func:`lr_factor`.
 """
 
 from __future__ import annotations
@@ -90,6 +89,7 @@ class Recipe:
         return f"{self.name}: " + ", ".join(parts) + f", {schedule}"
 
     def to_dict(self) -> dict:
+        """The fields as a dict ready for JSON (milestones as a list)."""
         d = asdict(self)
         d["milestones"] = list(self.milestones)
         return d
@@ -111,35 +111,16 @@ PAPER = Recipe(name="paper", lr=0.1, batch_size=128, momentum=0.9, weight_decay=
 # warm-up for the first 15% of steps, then a linear fall to zero), Nesterov momentum, label smoothing
 # 0.1, and stronger weight decay that spares BatchNorm and biases (decaying those only shrinks a scale
 # that the next BatchNorm removes anyway). Batch 256 keeps enough steps in a short run for ResNet-20.
-ONECYCLE = Recipe(
-    name="onecycle",  # named after its schedule
-    lr=0.2,
-    batch_size=256,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    decay_norm_and_bias=False,
-    label_smoothing=0.1,
-    schedule="onecycle",
-    warmup=0.15,
-    start_factor=0.1,
-    final_factor=0.0,
-)
+ONECYCLE = Recipe(name="onecycle", lr=0.2, batch_size=256, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                  decay_norm_and_bias=False, label_smoothing=0.1, schedule="onecycle", warmup=0.15,
+                  start_factor=0.1, final_factor=0.0)
 
 # The paper's optimiser with a cosine schedule instead of steps (Loshchilov and Hutter, 2017).
-COSINE = Recipe(
-    name="cosine",
-    lr=0.1,
-    batch_size=128,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    decay_norm_and_bias=False,
-    schedule="cosine",
-    warmup=0.02,
-)
+COSINE = Recipe(name="cosine", lr=0.1, batch_size=128, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                decay_norm_and_bias=False, schedule="cosine", warmup=0.02)
 
 RECIPES = {r.name: r for r in (PAPER, ONECYCLE, COSINE)}
+
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
     """A recipe by name ("paper", "onecycle", "cosine"), or the given Recipe unchanged."""
@@ -169,32 +150,22 @@ def lr_factor(recipe: Recipe, step: int, total_steps: int) -> float:
 
 def parameter_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
     """The model's parameters, split so that BatchNorm weights and biases can skip weight decay."""
+    params = [p for p in model.parameters() if p.requires_grad]
     if recipe.decay_norm_and_bias:
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": recipe.weight_decay}]
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [
-        {"params": decay, "weight_decay": recipe.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+        return [{"params": params, "weight_decay": recipe.weight_decay}]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]  # BatchNorm weights and biases
+    return [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe, device: torch.device) -> torch.optim.SGD:
     """SGD as the recipe says. On a GPU the fused kernel updates all parameters in one or two launches."""
-    return torch.optim.SGD(
-        parameter_groups(model, recipe),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        fused=device.type == "cuda",
-    )
+    return torch.optim.SGD(parameter_groups(model, recipe), lr=recipe.lr, momentum=recipe.momentum,
+                           nesterov=recipe.nesterov, fused=device.type == "cuda")
 
 
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe,
+                   total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step schedule: call ``scheduler.step()`` after every ``optimizer.step()``."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be at least 1, got {total_steps}.")
