@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 
-from .core import Verdict, number_verdict
+from .core import Verdict, count_params, number_verdict
 
-# ---------------------------------------------------------------------------------------------
-# notebook 00
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 00 ----
 
 
 def check_steps_per_epoch(answer: object, images: int = 50_000, batch_size: int = 128) -> Verdict:
@@ -39,9 +37,7 @@ def check_train_set_bytes(answer: object, images: int = 50_000, shape: tuple[int
         hint="one byte per value: images x channels x height x width.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 01
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 01 ----
 
 
 def check_plain_parameters(answer: object, depth: int = 26) -> Verdict:
@@ -53,7 +49,7 @@ def check_plain_parameters(answer: object, depth: int = 26) -> Verdict:
     if (depth - 2) % 6 or depth < 8:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, ...), got {depth}.")
     n = (depth - 2) // 6
-    expected = sum(p.numel() for p in cifar_resnet(depth, plain=True).parameters())
+    expected = count_params(cifar_resnet(depth, plain=True))
     batchnorm_values = 2 * (16 + 2 * n * (16 + 32 + 64))  # scale and shift after the stem and every conv
     slips = {
         "the BatchNorms are left out (2 values per channel, after every convolution).": -batchnorm_values,
@@ -66,9 +62,7 @@ def check_plain_parameters(answer: object, depth: int = 26) -> Verdict:
                                f"{6 * n + 1} convs; then the fc.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 02
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 02 ----
 
 
 def check_paths_total(answer: object, blocks: int = 54) -> Verdict:
@@ -90,9 +84,7 @@ def check_paths_through(answer: object, k: int = 27, blocks: int = 54) -> Verdic
         hint=f"choose which {k} of the {blocks} blocks the path goes through.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 07
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 07 ----
 
 
 def check_scaled_shortcut_units(answer: object, scale: float = 0.9, share: float = 0.01) -> Verdict:

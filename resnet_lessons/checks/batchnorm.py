@@ -60,9 +60,8 @@ def _known_mistakes(x: Tensor, gamma: Tensor, beta: Tensor) -> dict[str, Tensor]
 def check_batchnorm(my_batchnorm: Callable[..., Tensor] | None) -> Verdict:
     """Check ``my_batchnorm(x, gamma, beta, eps)``: training-mode BatchNorm of x [N, C, H, W], gamma/beta [C].
 
-    Compared with ``torch.nn.functional.batch_norm(..., training=True)`` on a batch whose channels have
-    different means and scales; the usual slips (unbiased variance, wrong dimensions, no eps, gamma and
-    beta swapped or missing) are recognised and named.
+    Compared with ``F.batch_norm(..., training=True)`` on a batch whose channels have different means and
+    scales; the usual slips are named.
     """
     name = "my_batchnorm"
     if (verdict := function_placeholder(my_batchnorm, name, "my_batchnorm(x, gamma, beta, eps)")) is not None:

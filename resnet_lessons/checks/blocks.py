@@ -1,26 +1,5 @@
-"""Checkers for notebooks 03 (BasicBlock and the CIFAR ResNets) and 04 (Bottleneck and parameter arithmetic).
-
-Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
-answered yet: ...") and returns a :class:`Verdict`, which is
-truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
-unfinished exercise still runs from top to bottom.
-
-Notebook 03:
-
-- :func:`check_option_b_cost`: how many parameters option B's projections add to a CIFAR ResNet.
-- :func:`check_option_a`: a student's option-A shortcut (subsample, append zero channels) as a function.
-- :func:`check_resnet32`: a student's ResNet-32 against the package's ``resnet32``: layers per stage,
-  shortcut option, parameter count, and the output with the package's weights copied in.
-
-Notebook 04:
-
-- :func:`check_block_parameters`: a block's parameter count worked out by hand; the usual slips
-  (BatchNorm forgotten, biases added, the shortcut's projection forgotten, ...) are named.
-- :func:`check_conv_macs`: the multiply-adds of one convolution worked out by hand.
-- :func:`check_bottleneck`: a student's bottleneck block against the package's ``Bottleneck``.
-- :func:`check_all_projection_cost`: what projections on *every* shortcut (the paper's option C) would add
-  to a network's parameters.
-"""
+"""Checkers for notebooks 03 (shortcut options, ResNet-32 from blocks) and 04 (parameter and multiply-add
+counts, a bottleneck block from scratch, projections on every shortcut)."""
 
 from __future__ import annotations
 
@@ -35,9 +14,11 @@ from .core import (
     Mistake,
     Verdict,
     compare_outputs,
+    conv_layers,
     count_params,
     function_placeholder,
     module_placeholder,
+    module_problems,
     not_answered,
     number_verdict,
     right,
@@ -46,15 +27,6 @@ from .core import (
     wrong,
 )
 
-# ---------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _convs(module: nn.Module) -> list[nn.Conv2d]:
-    """The convolutions of ``module`` in registration order."""
-    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-
 
 def _describe_conv(conv: nn.Conv2d) -> str:
     k = conv.kernel_size[0]
@@ -62,9 +34,7 @@ def _describe_conv(conv: nn.Conv2d) -> str:
     return f"{k}x{k} conv {conv.in_channels}->{conv.out_channels}{stride}"
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 03: shortcut options
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 03: shortcut options ----
 
 
 def option_b_cost(depth: int = 20) -> int:
@@ -76,13 +46,8 @@ def option_b_cost(depth: int = 20) -> int:
 
 
 def check_option_b_cost(answer: int | float | None, depth: int = 20) -> Verdict:
-    """Check a hand count of the parameters option B adds to ResNet-``depth`` (2,752 for every depth).
-
-    Option B replaces the two downsampling shortcuts (16 -> 32 and 32 -> 64 channels) by a 1x1
-    convolution without bias and a BatchNorm. The verdict names the usual slips: BatchNorm forgotten or
-    counted with its running statistics, a bias added, a 3x3 kernel, one projection per block or only one
-    of the two stages.
-    """
+    """Check a hand count of the parameters option B adds to ResNet-``depth`` (2,752 for every depth):
+    two projections (16 -> 32 and 32 -> 64), each a 1x1 conv without bias and a BatchNorm. The usual slips are named."""
     expected = option_b_cost(depth)
     convs = 16 * 32 + 32 * 64
     bns = 2 * 32 + 2 * 64
@@ -142,11 +107,9 @@ def option_a_mistakes(x: Tensor, out_channels: int, stride: int) -> dict[str, Te
 def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verdict:
     """Check a student's option-A shortcut, written as a function ``f(x, out_channels, stride)``.
 
-    Option A (the package's :class:`~resnet_lessons.models.IdentityPadding`) keeps every ``stride``-th
-    pixel of x in each direction and appends ``out_channels - C_in`` zero channels after x's channels.
-    It is tried on a downsampling case (16 -> 32 channels, 8x8 -> 4x4), an odd size (3 -> 8 channels,
-    7x7 -> 4x4) and the identity case (stride 1, channels unchanged). Wrong outputs are matched against
-    the usual mistakes (zeros in the wrong place, average or max pooling, odd pixels, repeated channels).
+    Option A (the package's :class:`~resnet_lessons.models.IdentityPadding`) keeps every ``stride``-th pixel
+    of x in each direction and appends ``out_channels - C_in`` zero channels after x's channels. It is tried
+    on a downsampling case, an odd size and stride 1; the usual mistakes are named (:func:`option_a_mistakes`).
     """
     from resnet_lessons.models import IdentityPadding
 
@@ -165,8 +128,8 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
             with torch.no_grad():
                 out = student(x.clone(), out_channels, stride)
         except Exception as e:
-            return Verdict(False, [f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape "
-                                  f"{tuple(x.shape)} failed: {type(e).__name__}: {e}"]).report()
+            return wrong(f"for {case}, calling {name}(x, {out_channels}, {stride}) with x of shape {tuple(x.shape)} "
+                         f"failed: {type(e).__name__}: {e}")
         if out is None:
             return not_answered(f"{name} returns None (the exercise's placeholder, or a missing `return`): write "
                                 f"its body, then {TODO}.")
@@ -187,24 +150,22 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
         if out_channels > x.shape[1]:
             for message, value in option_a_mistakes(x, out_channels, stride).items():
                 if value.shape == out.shape and torch.allclose(out, value):
-                    return Verdict(False, [f"{where}: {message}"]).report()
+                    return wrong(f"{where}: {message}")
         gap = (out - expected).abs().max().item()
-        return Verdict(False, [f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
-                              "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels "
-                              "after the existing ones; it learns nothing and changes no value."]).report()
-    return Verdict(True, success=f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero "
-                                "channels appended after x's, no parameters.").report()
+        return wrong(f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
+                     "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels after the existing "
+                     "ones; it learns nothing and changes no value.")
+    return right(f"{name} matches IdentityPadding: one pixel in stride x stride kept, zero channels appended after "
+                 "x's, no parameters.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 03: ResNet-32 from blocks
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 03: ResNet-32 from blocks ----
 
 
 def _cifar_stage_blocks(model: nn.Module) -> tuple[int, int, int, int] | None:
     """(3x3 convs, blocks in stage 1, 2, 3) read from the 3x3 convolutions' output channels, or None when
     the network does not look like a 16/32/64-channel CIFAR ResNet."""
-    convs3 = [c for c in _convs(model) if c.kernel_size == (3, 3)]
+    convs3 = [c for c in conv_layers(model) if c.kernel_size == (3, 3)]
     by_width = {w: sum(c.out_channels == w for c in convs3) for w in (16, 32, 64)}
     if sum(by_width.values()) != len(convs3) or by_width[16] < 1:
         return None
@@ -214,12 +175,9 @@ def _cifar_stage_blocks(model: nn.Module) -> tuple[int, int, int, int] | None:
 def check_resnet32(student: nn.Module | None) -> Verdict:
     """Compare a student's ResNet-32 with the package's ``resnet32`` (option A shortcuts, 10 classes).
 
-    First the structure, read from the student's convolutions whatever their names: 31 3x3 convolutions
-    plus the fc make 32 layers, 5 blocks in each of the three stages (16, 32, 64 channels), no 1x1
-    projections (option A), no biases in the convolutions, 10 outputs. Then the parameter count (464,154)
-    and the output on the same input with the package's weights copied in, in registration order
-    (stem conv1, bn1, the 15 blocks, fc), with non-trivial BatchNorm statistics so that a misplaced
-    BatchNorm or ReLU shows.
+    First the structure, read from its convolutions whatever their names (31 3x3 convs and an fc, 5 blocks
+    per stage, no 1x1 projections, no conv biases), then the parameter count (464,154) and the output with the
+    package's weights copied in by registration order (:func:`.core.compare_outputs`).
     """
     from resnet_lessons.models import build_model
 
@@ -231,8 +189,11 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         reference = build_model("resnet32")
     problems = []
     got, want = count_params(student), count_params(reference)
+    if got != want:
+        problems.append(f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
+                        f"(difference {got - want:+,}).")
     stages = _cifar_stage_blocks(student)
-    convs = _convs(student)
+    convs = conv_layers(student)
     projections = [c for c in convs if c.kernel_size == (1, 1)]
     fcs = [m for m in student.modules() if isinstance(m, nn.Linear)]
     if stages is None:
@@ -260,9 +221,6 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         outs = [f.out_features for f in fcs]
         problems.append(f"it should end in one fully connected layer 64 -> 10 classes; found Linear layers with "
                         f"outputs {outs}.")
-    if got != want:
-        problems.insert(0, f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
-                           f"(difference {got - want:+,}).")
     if problems:
         return wrong(*problems)
 
@@ -279,14 +237,12 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
                  "same weights.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 04: parameter arithmetic
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 04: parameter arithmetic ----
 
 
 def _block_mistakes(block: nn.Module) -> dict[str, int]:
     """The usual slips in counting ``block``'s parameters by hand, each with the amount it adds."""
-    convs = _convs(block)
+    convs = conv_layers(block)
     bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
     downsample = getattr(block, "downsample", None)
     mistakes = {}
@@ -312,7 +268,7 @@ def _block_mistakes(block: nn.Module) -> dict[str, int]:
                      "weights, with no 3 x 3 factor."] = 8 * weights
     if isinstance(downsample, nn.Module):
         ds = count_params(downsample)
-        ds_convs = sum(c.weight.numel() for c in _convs(downsample))
+        ds_convs = sum(c.weight.numel() for c in conv_layers(downsample))
         mistakes["the projection shortcut (downsample: a 1x1 conv and a BatchNorm) is missing: this block "
                  "changes the number of channels, so its shortcut has parameters too "
                  f"({ds:,})."] = -ds
@@ -324,39 +280,35 @@ def _block_mistakes(block: nn.Module) -> dict[str, int]:
 
 def check_block_parameters(answer: int | float | None, block: nn.Module, what: str = "the block's parameters"
                            ) -> Verdict:
-    """Check a hand count of ``block``'s parameters against ``sum(p.numel())``.
-
-    A wrong answer is explained when it is off by a combination of the usual slips: BatchNorm forgotten
-    (or counted with its running statistics), a bias added to convolutions that have none, the k x k of a
-    3x3 kernel forgotten (or a 1x1 counted as 3x3), the projection shortcut forgotten.
-    """
+    """Check a hand count of ``block``'s parameters; an answer off by a combination of the usual
+    slips (BatchNorm, conv biases, the k x k, the projection shortcut) is explained."""
     expected = count_params(block)
     return number_verdict(answer, expected, what, slips=_block_mistakes(block),
                           hint="Add conv weights C_in x C_out x k x k (/ groups), no conv biases, 2 x C per "
                                 "BatchNorm, and the shortcut's projection if the block has one.")
 
 
+def _output_hw(conv: nn.Conv2d, input_hw: tuple[int, int]) -> tuple[int, int]:
+    """The height and width of ``conv``'s output on an image of ``input_hw`` pixels (shapes only, on "meta")."""
+    x = torch.zeros(1, conv.in_channels, *input_hw, device="meta")
+    return F.conv2d(x, conv.weight.to("meta"), None, conv.stride, conv.padding, conv.dilation, conv.groups).shape[-2:]
+
+
 def conv_macs(conv: nn.Conv2d, input_hw: tuple[int, int]) -> int:
     """Multiply-adds of ``conv`` on one image of size ``input_hw``: output pixels x C_out x (C_in / groups) x k x k."""
-    x = torch.zeros(1, conv.in_channels, *input_hw, device="meta")
-    h, w = F.conv2d(x, conv.weight.to("meta"), None, conv.stride, conv.padding, conv.dilation, conv.groups).shape[-2:]
-    kh, kw = conv.kernel_size
-    return h * w * conv.out_channels * (conv.in_channels // conv.groups) * kh * kw
+    h, w = _output_hw(conv, input_hw)
+    return h * w * conv.weight.numel()  # each weight is used once per output pixel
 
 
 def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple[int, int],
                     what: str = "the multiply-adds") -> Verdict:
-    """Check a hand count of the multiply-adds (MACs) of ``conv`` on one image of ``input_hw`` pixels.
-
-    Names the usual slips: FLOPs (2 per multiply-add) instead of MACs, the input's size used instead of
-    the output's (forgetting the stride), the k x k forgotten, the parameters given instead of the work.
-    """
+    """Check a hand count of the multiply-adds (MACs) of ``conv`` on one image of ``input_hw`` pixels;
+    the usual slips (FLOPs, the input's size, the k x k forgotten, the weights alone) are named."""
     expected = conv_macs(conv, input_hw)
     h_in, w_in = input_hw
-    x = torch.zeros(1, conv.in_channels, h_in, w_in, device="meta")
-    h, w = F.conv2d(x, conv.weight.to("meta"), None, conv.stride, conv.padding, conv.dilation, conv.groups).shape[-2:]
+    h, w = _output_hw(conv, input_hw)
     kh, kw = conv.kernel_size
-    per_pixel = conv.out_channels * (conv.in_channels // conv.groups) * kh * kw
+    per_pixel = conv.weight.numel()
     named = {
         "that counts FLOPs: a multiply-add is 2 FLOPs (one multiplication, one addition); the question asks "
         "for multiply-adds.": 2 * expected,
@@ -373,9 +325,7 @@ def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple
                           hint="output height x output width x C_out x C_in x k x k.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 04: a bottleneck block from scratch
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 04: a bottleneck block from scratch ----
 
 
 def reference_bottleneck(inplanes: int = 256, planes: int = 128, stride: int = 2) -> nn.Module:
@@ -421,10 +371,9 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     """Compare a student's bottleneck block with the package's ``Bottleneck(inplanes, planes, stride)``.
 
     The reference (default: ResNet-50's ``layer2[0]``) is conv1 1x1 -> bn1 -> ReLU -> conv2 3x3 with the
-    stride -> bn2 -> ReLU -> conv3 1x1 to 4 x planes -> bn3, plus ``downsample`` (1x1 conv with the stride and
-    a BatchNorm) on the shortcut, then the addition and a ReLU. The convolutions are compared one by one in
-    registration order (kernel, channels, stride, bias), then the output with the reference's weights
-    copied in; wrong outputs are matched against the usual mistakes.
+    stride -> bn2 -> ReLU -> conv3 1x1 to 4 x planes -> bn3, plus ``downsample`` (1x1 conv and BatchNorm) on
+    the shortcut, then the addition and a ReLU. The convolutions are compared one by one (kernel, channels,
+    stride, bias), then the output with the reference's weights copied in.
     """
     name = "your bottleneck"
     x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
@@ -432,7 +381,7 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
         return verdict
     with seeded(0):
         reference = reference_bottleneck(inplanes, planes, stride)
-    ref_convs, convs = _convs(reference), _convs(student)
+    ref_convs, convs = conv_layers(reference), conv_layers(student)
     problems = []
     got, want = count_params(student), count_params(reference)
     if got != want:
@@ -446,9 +395,9 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
                             f"because the block changes {inplanes} channels into {planes * 4}"
                             + (" and halves the map" if stride != 1 else "") + ".")
     else:
-        labels = ["conv1", "conv2", "conv3", "downsample's conv"]
+        labels = ["conv1", "conv2", "conv3", "downsample's conv"]  # the reference has 3 or 4 convolutions
         for i, (mine, ref) in enumerate(zip(convs, ref_convs, strict=True)):
-            label = labels[i] if i < len(labels) else f"convolution {i + 1}"
+            label = labels[i]
             if (mine.kernel_size, mine.in_channels, mine.out_channels) != (ref.kernel_size, ref.in_channels,
                                                                             ref.out_channels):
                 problems.append(f"{label} is a {_describe_conv(mine)}; expected a {_describe_conv(ref)}.")
@@ -472,25 +421,15 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     if n_bn != n_ref_bn:
         problems.append(f"it has {n_bn} BatchNorm2d layers; every convolution is followed by one ({n_ref_bn} "
                         "in all, the shortcut's included).")
-    if problems:
-        return wrong(*problems)
-
-    out, failure = run_module(student, x, name)
-    if failure:
-        return wrong(failure)
-    expected, _ = run_module(reference, x, "the reference")
-    if out.shape != expected.shape:
-        return wrong(f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}.")
-    problems = compare_outputs(student, reference, x, name, BOTTLENECK_MISTAKES,
-                               order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, downsample: conv, BN)")
+    if not problems:  # the layers are right: compare the forward passes
+        problems = module_problems(student, reference, x, name, BOTTLENECK_MISTAKES,
+                                   order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, downsample: conv, BN)")
     if problems:
         return wrong(*problems)
     return right(f"{name} matches the package's Bottleneck: same layers, {want:,} parameters, same output.")
 
 
-# ---------------------------------------------------------------------------------------------
-# notebook 04: projections on every shortcut (the paper's option C)
-# ---------------------------------------------------------------------------------------------
+# ---- notebook 04: projections on every shortcut (the paper's option C) ----
 
 
 def all_projection_cost(model: nn.Module) -> int:
@@ -508,11 +447,8 @@ def all_projection_cost(model: nn.Module) -> int:
 
 
 def check_all_projection_cost(answer: int | float | None, model_name: str = "resnet50") -> Verdict:
-    """Check a hand count of what the paper's option C (projections on every shortcut) adds to ``model_name``.
-
-    Names the usual slips: the BatchNorms forgotten, projections added to the blocks that already have
-    one, the bottleneck's inner width (planes) used instead of its output width (4 x planes), a 3x3 kernel.
-    """
+    """Check a hand count of what the paper's option C (projections on every shortcut) adds to
+    ``model_name``; the usual slips are named."""
     from resnet_lessons.models import build_model, residual_blocks
 
     with torch.device("meta"):  # only the shapes matter

@@ -1,12 +1,8 @@
-"""Shared tools for the exercise checkers: one verdict, one placeholder test, one number verdict, and one
-way to compare a student's module with the package's (BatchNorm randomised, eval and train mode).
+"""Shared tools for the exercise checkers: the verdict, the placeholder tests, the verdict on a number, and
+the comparison of a student's module with the package's (BatchNorm randomised, eval and train mode).
 
-Verdicts are printed in words, so they read the same without an emoji font:
-
-- ``Correct: ...`` when the answer is right;
-- ``Not yet:`` and the reasons, one a line, when it is wrong;
-- ``Not answered yet: ...`` when the exercise still holds its placeholder (None, ``...``, a module
-  without layers that returns its input, a function that returns None).
+Verdicts are printed in words ("Correct: ...", "Not yet:" and the reasons, "Not answered yet: ..."), so they
+read the same without an emoji font.
 """
 
 from __future__ import annotations
@@ -23,9 +19,8 @@ from torch import Tensor, nn
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Inside the block, torch's global generator starts from ``seed`` (a verdict that is the same every
-    time); after it, the caller's generator is back where it was (``torch.random.fork_rng``), so a check cell
-    never resets a student's own seed."""
+    """Inside the block, torch's global generator starts from ``seed`` (the same verdict every time); after it,
+    the caller's generator is back where it was, so a check cell never resets a student's own seed."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
@@ -48,11 +43,8 @@ class Verdict:
         return self.ok
 
     def _ipython_display_(self) -> None:
-        """Show nothing when a verdict is the last value of a notebook cell: ``report()`` printed it already.
-
-        Without this, ``check_x(answer);`` would also show the object's repr whenever the trailing ``;``
-        is not honoured (nbval runs cells with ``store_history=False``, and IPython then cannot see it).
-        """
+        """Show nothing when a verdict is the last value of a notebook cell: ``report()`` printed it already
+        (nbval runs cells with ``store_history=False``, where IPython ignores a trailing ``;``)."""
 
     def report(self) -> Verdict:
         """Print the verdict for the student and return it."""
@@ -82,9 +74,7 @@ def not_answered(what_to_do: str) -> Verdict:
     return Verdict(False, [what_to_do], answered=False).report()
 
 
-# ---------------------------------------------------------------------------------------------
-# placeholders: the exercise cell was not filled in yet
-# ---------------------------------------------------------------------------------------------
+# ---- placeholders: the exercise cell was not filled in yet ----
 
 TODO = "fill in the exercise cell above, run it, then run this cell again"
 
@@ -128,9 +118,7 @@ def module_placeholder(student: object, name: str, x: Tensor) -> Verdict | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# numbers
-# ---------------------------------------------------------------------------------------------
+# ---- numbers ----
 
 
 def as_number(answer: object) -> int | float | None:
@@ -150,11 +138,9 @@ def as_number(answer: object) -> int | float | None:
 
 
 def explain_difference(answer: float, expected: float, mistakes: dict[str, int], most: int = 3) -> list[str]:
-    """Which of the known ``mistakes`` (each the amount it adds to the right answer) explain ``answer``.
-
-    Tries every single mistake, then pairs, up to ``most`` at once, and returns the messages of the first
-    (smallest) combination whose offsets add up to ``answer - expected``; an empty list when none does.
-    """
+    """Which of the known ``mistakes`` (message -> the amount it adds to the right answer) explain
+    ``answer``: the messages of the smallest combination, up to ``most`` at once, whose amounts add up to
+    ``answer - expected``; an empty list when none does."""
     gap = answer - expected
     items = [(message, offset) for message, offset in mistakes.items() if offset != 0]
     for k in range(1, most + 1):
@@ -197,9 +183,7 @@ def check_number(answer: object, expected: float, what: str, rel: float = 0.0, h
     return number_verdict(answer, expected, what, hint=hint, rel=rel)
 
 
-# ---------------------------------------------------------------------------------------------
-# modules
-# ---------------------------------------------------------------------------------------------
+# ---- modules ----
 
 
 def count_params(module: nn.Module) -> int:
@@ -228,11 +212,9 @@ def randomise_batchnorm(module: nn.Module, seed: int = 0) -> None:
 
 
 def copy_weights_by_order(source: nn.Module, target: nn.Module) -> list[str]:
-    """Copy ``source``'s parameters and buffers into ``target`` in registration order.
-
-    Lets a student's block be compared with the reference even when its layers have other names.
-    Returns a list of problems (empty when every tensor matched in shape).
-    """
+    """Copy ``source``'s parameters and buffers into ``target`` in registration order, so that a student's
+    block can be compared with the reference whatever its layers' names. Returns the problems (empty when every
+    tensor matched in shape)."""
     src = list(source.state_dict().values())
     dst_state = target.state_dict()
     if len(src) != len(dst_state):
@@ -273,10 +255,14 @@ def run_module(module: nn.Module, x: Tensor, name: str, train: bool = False) -> 
     return out, None
 
 
+def conv_layers(module: nn.Module) -> list[nn.Conv2d]:
+    """The convolutions of ``module`` in registration order."""
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
 def _weighted_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers that hold weights (conv, BN, linear, ...), by name, in registration order."""
-    return [(name, m) for name, m in module.named_modules()
-            if next(m.parameters(recurse=False), None) is not None]
+    return [(name, m) for name, m in module.named_modules() if next(m.parameters(recurse=False), None) is not None]
 
 
 def _layer_inputs(module: nn.Module, x: Tensor, train: bool) -> tuple[dict[int, Tensor], list[int]]:
@@ -321,20 +307,16 @@ def _where_it_differs(student: nn.Module, reference: nn.Module, x: Tensor, train
             "check the order of operations at the end (the addition of the shortcut, the last ReLU).")
 
 
-def _has_batchnorm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
-
-
 def compare_outputs(student: nn.Module, reference: nn.Module, x: Tensor, name: str,
                     mistakes: dict[str, Mistake] | None = None, atol: float = 1e-5, rtol: float = 1e-5,
                     order_hint: str = "") -> list[str]:
     """Copy ``reference``'s weights into (a copy of) ``student`` by registration order and compare outputs.
 
-    The reference's BatchNorms are randomised first (see :func:`randomise_batchnorm`), so the order of
-    convolutions, BatchNorms and ReLUs matters; the outputs are compared in eval mode (running statistics)
-    and, where the reference has BatchNorm, in train mode too (batch statistics). A wrong eval-mode output
-    is matched against the known ``mistakes``; otherwise the message names the first layer whose input
-    differs. Returns the problems, empty when both modes agree. Neither module is changed.
+    The reference's BatchNorms are randomised first (:func:`randomise_batchnorm`), so the order of convolutions,
+    BatchNorms and ReLUs matters; the outputs are compared in eval mode and, where the reference has BatchNorm,
+    in train mode too. A wrong eval-mode output is matched against the known ``mistakes``; otherwise the message
+    names the first layer whose input differs. Returns the problems, empty when both modes agree; neither module
+    is changed.
     """
     reference = copy.deepcopy(reference)
     randomise_batchnorm(reference)
@@ -343,7 +325,8 @@ def compare_outputs(student: nn.Module, reference: nn.Module, x: Tensor, name: s
     if copy_problems:
         return [f"its layers do not line up with the reference's{order_hint}, so the weights cannot be copied "
                 f"across: {problem}" for problem in copy_problems]
-    modes = (False, True) if _has_batchnorm(reference) else (False,)
+    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in reference.modules())
+    modes = (False, True) if has_batchnorm else (False,)
     for train in modes:
         mode = "train" if train else "eval"
         expected, _ = run_module(reference, x, "the reference", train)
@@ -390,12 +373,9 @@ def module_problems(student: nn.Module, reference: nn.Module, x: Tensor, name: s
 
 def check_module(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...],
                  name: str = "your module", atol: float = 1e-5) -> Verdict:
-    """Compare ``student`` with ``reference``: parameter count, output shape, and output on copied weights.
-
-    The outputs are compared with the reference's weights and randomised BatchNorm statistics copied
-    into a copy of the student's module, in eval and in train mode (see :func:`compare_outputs`), so a
-    BatchNorm or ReLU in the wrong place is found and the first layer that sees a different input named.
-    """
+    """Compare ``student`` with ``reference`` on a random input of ``input_shape``: parameter count, output
+    shape, and the output with the reference's weights copied in (:func:`compare_outputs`), so that a BatchNorm or
+    ReLU in the wrong place is found and the first layer that sees a different input is named."""
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict

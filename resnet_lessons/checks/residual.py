@@ -1,19 +1,5 @@
-"""Checkers for notebooks 01 (plain networks) and 02 (residual learning).
-
-Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
-answered yet: ...") and returns a :class:`Verdict`, which is
-truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
-unfinished exercise still runs from top to bottom.
-
-- :func:`check_plain_block`: a student's plain block (conv-BN-ReLU, conv-BN-ReLU) against the package's
-  :class:`~resnet_lessons.models.blocks.PlainBasicBlock`.
-- :func:`check_basic_block`: a student's residual block against the package's
-  :class:`~resnet_lessons.models.blocks.BasicBlock`; names the usual mistakes (no shortcut, ReLU before
-  the addition, no final ReLU, no ReLU in the middle).
-- :func:`check_identity_layer`: a conv-BN-ReLU layer that passes non-negative inputs through unchanged.
-- :func:`check_block_is_identity`: a residual block that computes exactly ``x`` ("can learn to do nothing").
-- :func:`check_shortcut_gradient`: the gradient through ``H(x) = W x + x``, computed by hand.
-"""
+"""Checkers for notebooks 01 (plain networks) and 02 (residual learning): plain and residual blocks against
+the package's, layers and blocks that are the identity, and the gradient through a shortcut."""
 
 from __future__ import annotations
 
@@ -24,6 +10,7 @@ from .core import (
     TODO,
     Mistake,
     Verdict,
+    conv_layers,
     copy_for_checking,
     module_placeholder,
     module_problems,
@@ -35,9 +22,7 @@ from .core import (
     wrong,
 )
 
-# ---------------------------------------------------------------------------------------------
-# comparing a student's block with the package's, and naming the mistake
-# ---------------------------------------------------------------------------------------------
+# ---- comparing a student's block with the package's, and naming the mistake ----
 
 def _branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
     """conv1 -> bn1 -> (ReLU) -> conv2 -> bn2 of a reference block: the residual branch F(x)."""
@@ -70,16 +55,14 @@ PLAIN_BLOCK_MISTAKES: dict[str, Mistake] = {
 }
 
 
-def _compare_block(
-    student: object,
-    reference: nn.Module,
-    input_shape: tuple[int, ...],
-    name: str,
-    mistakes: dict[str, Mistake],
-) -> Verdict:
-    """Parameter count, output shape, then output on copied weights (eval and train mode); a wrong
-    output is matched against the known ``mistakes`` (computed from the reference's own layers)."""
-    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
+def _compare_block(student: object, block_class: type[nn.Module], in_channels: int, channels: int, name: str,
+                   mistakes: dict[str, Mistake]) -> Verdict:
+    """Compare ``student`` with ``block_class(in_channels, channels)``: parameter count, output shape, then
+    output on copied weights (eval and train mode); a wrong output is matched against the known ``mistakes``
+    (computed from the reference's own layers)."""
+    with seeded(0):
+        reference = block_class(in_channels, channels)
+    x = torch.rand(2, in_channels, 8, 8, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
     problems = module_problems(student, reference, x, name, mistakes, order_hint=" (conv1, bn1, conv2, bn2)",
@@ -90,34 +73,22 @@ def _compare_block(
 
 
 def check_plain_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
-    """Compare a student's plain block with the package's ``PlainBasicBlock(in_channels, channels)``.
-
-    A plain block is conv3x3-BN-ReLU-conv3x3-BN-ReLU with no shortcut. The student's layers must be
-    registered in the order conv1, bn1, conv2, bn2 (their names do not matter).
-    """
+    """Compare a student's plain block (conv3x3-BN-ReLU twice, no shortcut) with the package's
+    ``PlainBasicBlock(in_channels, channels)``; its layers must be registered as conv1, bn1, conv2, bn2."""
     from resnet_lessons.models.blocks import PlainBasicBlock
 
-    with seeded(0):
-        reference = PlainBasicBlock(in_channels, channels)
-    return _compare_block(student, reference, (2, in_channels, 8, 8), "your plain block", PLAIN_BLOCK_MISTAKES)
+    return _compare_block(student, PlainBasicBlock, in_channels, channels, "your plain block", PLAIN_BLOCK_MISTAKES)
 
 
 def check_basic_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
-    """Compare a student's residual block with the package's ``BasicBlock(in_channels, channels)``.
-
-    The block computes ReLU(F(x) + x) with F = conv3x3-BN-ReLU-conv3x3-BN. Wrong outputs are matched
-    against the usual mistakes, so the verdict can say which one it is.
-    """
+    """Compare a student's residual block, ReLU(F(x) + x) with F = conv3x3-BN-ReLU-conv3x3-BN, with the
+    package's ``BasicBlock(in_channels, channels)``; the usual mistakes are named."""
     from resnet_lessons.models.blocks import BasicBlock
 
-    with seeded(0):
-        reference = BasicBlock(in_channels, channels)
-    return _compare_block(student, reference, (2, in_channels, 8, 8), "your residual block", BASIC_BLOCK_MISTAKES)
+    return _compare_block(student, BasicBlock, in_channels, channels, "your residual block", BASIC_BLOCK_MISTAKES)
 
 
-# ---------------------------------------------------------------------------------------------
-# identities
-# ---------------------------------------------------------------------------------------------
+# ---- identities ----
 
 def _nonnegative_input(channels: int) -> Tensor:
     """What a layer inside a ReLU network receives: non-negative activations [4, C, 8, 8]."""
@@ -140,13 +111,12 @@ def _as_built(module: nn.Module) -> bool:
             return False
         if bn.track_running_stats and not (torch.all(bn.running_mean == 0) and torch.all(bn.running_var == 1)):
             return False
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            dirac = torch.zeros_like(m.weight)
-            if m.weight.shape[0] == m.weight.shape[1]:
-                nn.init.dirac_(dirac)
-            if not m.weight.detach().any() or torch.equal(m.weight.detach(), dirac):
-                return False
+    for conv in conv_layers(module):
+        dirac = torch.zeros_like(conv.weight)
+        if conv.weight.shape[0] == conv.weight.shape[1]:
+            nn.init.dirac_(dirac)
+        if not conv.weight.detach().any() or torch.equal(conv.weight.detach(), dirac):
+            return False
     return bool(batchnorms)
 
 
@@ -193,11 +163,8 @@ def check_identity_layer(layer: nn.Module | None, channels: int = 16) -> Verdict
 
 
 def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verdict:
-    """Check that a residual block computes exactly x for non-negative x, in training and in eval mode.
-
-    The usual way: zero the last BatchNorm's weight (torchvision's ``zero_init_residual``). The verdict
-    says which mode fails and, on success, which tensors were zeroed.
-    """
+    """Check that a residual block computes exactly x for non-negative x, in training and in eval
+    mode (the usual way: zero the last BatchNorm's weight, as torchvision's ``zero_init_residual`` does)."""
     name = "your block"
     if (verdict := placeholder(block, name)) is not None:
         return verdict
@@ -233,9 +200,7 @@ def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verd
     return right(f"{name} is exactly the identity in training and eval mode{how}.{note}")
 
 
-# ---------------------------------------------------------------------------------------------
-# gradients
-# ---------------------------------------------------------------------------------------------
+# ---- gradients ----
 
 def shortcut_gradient(W: Tensor, g: Tensor) -> Tensor:
     """dL/dx for H(x) = W x + x when dL/dH = g: autograd's answer, for checking."""
@@ -246,24 +211,20 @@ def shortcut_gradient(W: Tensor, g: Tensor) -> Tensor:
 
 
 def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verdict:
-    """Check a hand-computed dL/dx for H(x) = F(x) + x with F(x) = W x, given dL/dH = g.
-
-    The right answer is g + Wᵀ g (the identity term plus the branch's Jacobian transposed);
-    dropping the identity, or forgetting the transpose, is named.
-    """
+    """Check a hand-computed dL/dx for H(x) = F(x) + x with F(x) = W x, given dL/dH = g: the right
+    answer is g + Wᵀ g; dropping the identity, or forgetting the transpose, is named."""
     what = "your dL/dx"
     if (verdict := placeholder(answer, what)) is not None:
         return verdict
     if not isinstance(answer, Tensor):
-        return Verdict(False, [f"{what} should be a torch tensor, got {type(answer).__name__}."]).report()
+        return wrong(f"{what} should be a torch tensor, got {type(answer).__name__}.")
     expected = shortcut_gradient(W, g)
     if answer.shape != expected.shape:
-        return Verdict(False, [f"{what} has shape {tuple(answer.shape)}; it must have the shape of x, "
-                               f"{tuple(expected.shape)}."]).report()
+        return wrong(f"{what} has shape {tuple(answer.shape)}; it must have the shape of x, {tuple(expected.shape)}.")
     answer = answer.detach().float()
     if torch.allclose(answer, expected, atol=1e-5):
-        return Verdict(True, success=f"{what} = g + Wᵀg matches autograd: the shortcut passes g through "
-                                     "unchanged, the branch adds Wᵀg.").report()
+        return right(f"{what} = g + Wᵀg matches autograd: the shortcut passes g through unchanged, the branch adds "
+                     "Wᵀg.")
     known = {
         "you dropped the identity term: H = F(x) + x, so dH/dx = W + I and the shortcut contributes g itself.":
             W.T @ g,
@@ -274,7 +235,7 @@ def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verd
     }
     for message, value in known.items():
         if torch.allclose(answer, value, atol=1e-5):
-            return Verdict(False, [message]).report()
+            return wrong(message)
     gap = (answer - expected).abs().max().item()
-    return Verdict(False, [f"{what} differs from autograd's by up to {gap:.3g}. Use the chain rule: "
-                           "dL/dx = (dH/dx)ᵀ dL/dH with dH/dx = W + I."]).report()
+    return wrong(f"{what} differs from autograd's by up to {gap:.3g}. Use the chain rule: dL/dx = (dH/dx)ᵀ dL/dH "
+                 "with dH/dx = W + I.")

@@ -1,20 +1,5 @@
-"""Checkers for notebook 05 (ResNeXt: cardinality and grouped convolutions).
-
-Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
-answered yet: ...") and returns a :class:`Verdict`, which is
-truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
-unfinished exercise still runs from top to bottom.
-
-- :func:`check_grouped_conv`: one ``nn.Conv2d(groups=n)`` built from ``n`` separate convolutions
-  (the split-transform-merge paths) must compute exactly what the paths compute together.
-- :func:`check_grouped_conv_params`: the parameter count of a grouped convolution, by hand.
-- :func:`check_resnext_block_params`: the parameter count of the paper's ResNeXt block template.
-- :func:`check_width_for_cardinality`: the bottleneck width ``d`` that keeps a ResNeXt block at the
-  cost of a ResNet bottleneck, for a given cardinality ``C`` (the paper's Table 2).
-- :func:`check_width_without_groups`: the width d of an ungrouped CIFAR ResNeXt (C = 1) whose parameter
-  count is closest to a grouped one's (cardinality against width at equal size).
-- :func:`check_resnext_block`: a student's ResNeXt bottleneck block against the package's.
-"""
+"""Checkers for notebook 05 (ResNeXt: cardinality and grouped convolutions): separate paths as one grouped
+convolution, parameter counts by hand, the width that keeps a block's cost, and a ResNeXt block."""
 
 from __future__ import annotations
 
@@ -26,6 +11,7 @@ from torch import Tensor, nn
 from .core import (
     Verdict,
     as_number,
+    conv_layers,
     count_params,
     module_placeholder,
     module_problems,
@@ -34,10 +20,6 @@ from .core import (
     right,
     wrong,
 )
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------
 
 
 def _width_answer(answer: object) -> tuple[int, Verdict | None]:
@@ -53,9 +35,7 @@ def _width_answer(answer: object) -> tuple[int, Verdict | None]:
     return value, None
 
 
-# ---------------------------------------------------------------------------------------------
-# separate paths -> one grouped convolution
-# ---------------------------------------------------------------------------------------------
+# ---- separate paths -> one grouped convolution ----
 
 
 def paths_output(paths: Sequence[nn.Conv2d], x: Tensor) -> Tensor:
@@ -68,10 +48,8 @@ def paths_output(paths: Sequence[nn.Conv2d], x: Tensor) -> Tensor:
 def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) -> Verdict:
     """Check that ``student`` is one ``nn.Conv2d`` with ``groups=len(paths)`` computing what the paths do.
 
-    paths: the separate convolutions, all alike (same in/out channels, kernel, stride, padding, bias).
-    The student's convolution must take the concatenated inputs of all paths and return their
-    concatenated outputs: group i holds path i's weights. The verdict names the usual mistakes
-    (groups left at 1, weights not copied, paths in the wrong order, channels or kernel wrong).
+    paths: the separate convolutions, all alike. The student's convolution takes the concatenated inputs of
+    all paths and returns their concatenated outputs: group i holds path i's weights.
     """
     name = "your grouped convolution"
     if (verdict := placeholder(student, name)) is not None:
@@ -80,10 +58,10 @@ def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) ->
     n = len(paths)
     first = paths[0]
     if isinstance(student, nn.Sequential | nn.ModuleList):
-        return Verdict(False, [f"{name} is a {type(student).__name__} of layers; the point is ONE nn.Conv2d "
-                               f"with groups={n} that does the work of all {n} paths."]).report()
+        return wrong(f"{name} is a {type(student).__name__} of layers; the point is ONE nn.Conv2d with groups={n} "
+                     f"that does the work of all {n} paths.")
     if not isinstance(student, nn.Conv2d):
-        return Verdict(False, [f"{name} should be an nn.Conv2d, got {type(student).__name__}."]).report()
+        return wrong(f"{name} should be an nn.Conv2d, got {type(student).__name__}.")
 
     in_channels = sum(p.in_channels for p in paths)
     out_channels = sum(p.out_channels for p in paths)
@@ -111,14 +89,13 @@ def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) ->
         want = "have" if first.bias is not None else "have no"
         problems.append(f"it {has}, but the paths {want} biases: set bias={first.bias is not None}.")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
 
     weights = [p.weight.detach() for p in paths]
     expected_w = torch.cat(weights, dim=0)
     got_w = student.weight.detach()
     if got_w.shape != expected_w.shape:  # cannot happen with the checks above, but be safe
-        return Verdict(False, [f"its weight has shape {tuple(got_w.shape)}, expected {tuple(expected_w.shape)}."]
-                       ).report()
+        return wrong(f"its weight has shape {tuple(got_w.shape)}, expected {tuple(expected_w.shape)}.")
     if not torch.allclose(got_w, expected_w):
         if n > 1 and torch.allclose(got_w, torch.cat(weights[::-1], dim=0)):
             problems.append("the paths' weights are in reverse order: group i (output channels "
@@ -135,20 +112,18 @@ def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) ->
         if not torch.allclose(student.bias.detach(), expected_b):
             problems.append("its bias is not the paths' biases: `torch.cat([p.bias for p in paths])`.")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
 
     x = torch.randn(2, in_channels, 9, 9, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = paths_output(paths, x)
         out = student(x)
     if out.shape != expected.shape or not torch.allclose(out, expected, atol=1e-5):
-        return Verdict(False, ["its output differs from the paths' concatenated outputs."]).report()
-    return Verdict(True, success=f"one Conv2d(groups={n}) gives the {n} paths' concatenated outputs.").report()
+        return wrong("its output differs from the paths' concatenated outputs.")
+    return right(f"one Conv2d(groups={n}) gives the {n} paths' concatenated outputs.")
 
 
-# ---------------------------------------------------------------------------------------------
-# parameter counts
-# ---------------------------------------------------------------------------------------------
+# ---- parameter counts ----
 
 
 def grouped_conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1,
@@ -163,11 +138,8 @@ def grouped_conv_params(in_channels: int, out_channels: int, kernel_size: int, g
 
 def check_grouped_conv_params(answer: int | float | None, in_channels: int, out_channels: int,
                               kernel_size: int, groups: int, bias: bool = False) -> Verdict:
-    """Check a hand-computed parameter count of a grouped convolution.
-
-    Names the usual mistakes: not dividing by the groups (an ordinary convolution), dividing twice,
-    counting one group only, forgetting the kernel's k x k, and counting or forgetting the bias.
-    """
+    """Check a hand count of the parameters of a grouped convolution; the usual mistakes (groups
+    ignored or divided twice, the k x k or the bias forgotten or added) are named."""
     what = f"parameters of Conv2d({in_channels}, {out_channels}, {kernel_size}, groups={groups}, bias={bias})"
     k2 = kernel_size * kernel_size
     b = out_channels if bias else 0
@@ -195,11 +167,8 @@ def resnext_block_params(channels: int = 256, cardinality: int = 32, width: int 
 
 def check_resnext_block_params(answer: int | float | None, channels: int = 256, cardinality: int = 32,
                                width: int = 4) -> Verdict:
-    """Check the convolution weights of a ResNeXt block template with ``cardinality`` paths of width ``width``.
-
-    The block takes and returns ``channels`` channels; BatchNorm and biases are not counted.
-    Names the usual mistakes: one path only, an ungrouped 3x3, biases or BatchNorm counted.
-    """
+    """Check a hand count of the convolution weights of a ResNeXt block template: ``channels``
+    in and out, ``cardinality`` paths of width ``width``, BatchNorm and biases not counted."""
     what = f"weights of a ResNeXt block ({channels}-d in/out, C={cardinality}, d={width})"
     c, d, C = channels, width, cardinality
     expected = resnext_block_params(c, C, d)
@@ -222,22 +191,16 @@ def check_resnext_block_params(answer: int | float | None, channels: int = 256, 
 
 
 def width_for_cardinality(cardinality: int, channels: int = 256, budget: int | None = None) -> int:
-    """The integer width d whose ResNeXt block template is closest to ``budget`` weights.
-
-    budget: default the ResNet bottleneck of the same stage, 1x1 (channels -> channels/4),
-    3x3 (channels/4), 1x1 (channels/4 -> channels): 69,632 weights for channels=256.
-    """
+    """The integer width d whose ResNeXt block template is closest to ``budget`` weights (default:
+    the ResNet bottleneck of the same stage, 1x1, 3x3, 1x1 with a channels/4 middle: 69,632 for channels=256)."""
     if budget is None:
         budget = resnext_block_params(channels, 1, channels // 4)
     return min(range(1, channels + 1), key=lambda d: abs(resnext_block_params(channels, cardinality, d) - budget))
 
 
 def check_width_for_cardinality(answer: int | None, cardinality: int, channels: int = 256) -> Verdict:
-    """Check the bottleneck width d that keeps a block with ``cardinality`` paths at a ResNet bottleneck's cost.
-
-    The answer must be the integer d whose block template has the number of weights closest to the
-    ResNet bottleneck's (1x1, 3x3, 1x1 with a {channels}/4-d middle: 69,632 for channels=256).
-    """
+    """Check the bottleneck width d that keeps a block with ``cardinality`` paths at a ResNet
+    bottleneck's cost: the whole number whose block template is closest to it (:func:`width_for_cardinality`)."""
     answer, verdict = _width_answer(answer)
     if verdict is not None:
         return verdict
@@ -248,11 +211,10 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
         return right(f"your width d is right: with C = {cardinality} paths of that width the block's weights are "
                      f"the closest to the ResNet bottleneck's {budget:,}.")
     direction = "too many" if got > budget else "too few"
-    return Verdict(False, [f"with d = {answer} the block has {got:,} weights, {direction} compared with the ResNet "
-                           f"bottleneck's {budget:,}; the closest whole number gives "
-                           f"{'fewer' if got > budget else 'more'}. Write the count as a function of d, "
-                           f"{cardinality} x ({channels}d + 9d² + {channels}d), and try whole numbers around "
-                           "the solution of count(d) = budget."]).report()
+    return wrong(f"with d = {answer} the block has {got:,} weights, {direction} compared with the ResNet bottleneck's "
+                 f"{budget:,}; the closest whole number gives {'fewer' if got > budget else 'more'}. Write the count "
+                 f"as a function of d, {cardinality} x ({channels}d + 9d² + {channels}d), and try whole numbers "
+                 "around the solution of count(d) = budget.")
 
 
 def cifar_resnext_params(depth: int, cardinality: int, width_per_group: int) -> int:
@@ -285,38 +247,32 @@ def check_width_without_groups(answer: int | None, depth: int = 29, cardinality:
         return right(f"your width d is right: ResNeXt-{depth} (1 x d) then has the parameter count closest to "
                      f"{grouped}'s {target:,}.")
     direction = "more" if got > target else "fewer"
-    return Verdict(False, [f"ResNeXt-{depth} (1x{answer}d) has {got:,} parameters, {abs(got - target):,} {direction} "
-                           f"than {grouped}'s {target:,}; try a {'smaller' if got > target else 'larger'} d. "
-                           "Count a model with sum(p.numel() for p in model.parameters()) and compare."]).report()
+    return wrong(f"ResNeXt-{depth} (1x{answer}d) has {got:,} parameters, {abs(got - target):,} {direction} than "
+                 f"{grouped}'s {target:,}; try a {'smaller' if got > target else 'larger'} d. Count a model with "
+                 "sum(p.numel() for p in model.parameters()) and compare.")
 
 
-# ---------------------------------------------------------------------------------------------
-# a student's ResNeXt block against the package's
-# ---------------------------------------------------------------------------------------------
+# ---- a student's ResNeXt block against the package's ----
 
 
 def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...]) -> Verdict:
-    """Compare a student's ResNeXt bottleneck with the package's block ``reference``.
-
-    Checks the grouped 3x3 convolution (its ``groups``), the parameter count, the output shape, and the
-    output with the reference's weights copied in (layers registered in the order conv1, bn1, conv2,
-    bn2, conv3, bn3[, downsample]).
-    """
+    """Compare a student's ResNeXt bottleneck with the package's block ``reference``: the ``groups``
+    of its convolutions, then :func:`.core.module_problems` (layers registered as conv1, bn1, conv2, bn2,
+    conv3, bn3[, downsample])."""
     name = "your ResNeXt block"
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
     problems = []
-    ref_groups = [m.groups for m in reference.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
-    got_groups = [m.groups for m in student.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    ref_convs, got_convs = conv_layers(reference), conv_layers(student)
+    ref_groups = [c.groups for c in ref_convs if c.kernel_size == (3, 3)]
+    got_groups = [c.groups for c in got_convs if c.kernel_size == (3, 3)]
     if ref_groups and got_groups and got_groups != ref_groups:
         problems.append(f"its 3x3 convolution has groups={got_groups[0]}; the block's cardinality is "
                         f"{ref_groups[0]}, so the 3x3 needs groups={ref_groups[0]}.")
-    ref_first = [m for m in reference.modules() if isinstance(m, nn.Conv2d)][0]
-    got_first = [m for m in student.modules() if isinstance(m, nn.Conv2d)]
-    if got_first and got_first[0].groups != ref_first.groups:
-        problems.append(f"its first 1x1 convolution has groups={got_first[0].groups}; here it should have "
-                        f"groups={ref_first.groups} (the paper's block groups only the 3x3).")
+    if got_convs and got_convs[0].groups != ref_convs[0].groups:
+        problems.append(f"its first 1x1 convolution has groups={got_convs[0].groups}; here it should have "
+                        f"groups={ref_convs[0].groups} (the paper's block groups only the 3x3).")
     problems += module_problems(student, reference, x, name,
                                 order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, then the shortcut's)")
     if problems:

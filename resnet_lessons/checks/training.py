@@ -1,16 +1,5 @@
-"""Checkers for notebook 06 (training a ResNet on CIFAR-10 end to end).
-
-Each checker prints a verdict in words ("Correct: ...", "Not yet: ..." with the reasons, or "Not
-answered yet: ...") and returns a :class:`Verdict`, which is
-truthy when the answer is right. None of them raises on a wrong answer, so a notebook with an
-unfinished exercise still runs from top to bottom.
-
-- :func:`check_channel_mean_std`: per-channel mean and standard deviation of a batch of uint8 images.
-- :func:`check_normalize`: a function that turns uint8 images into normalised float inputs.
-- :func:`check_augmentation`: a function that pads by 4 pixels, crops 32 x 32 at random and flips half
-  the images left-right; every output is checked to be such a crop (a flipped one a mirror image).
-- :func:`check_most_confused_pair`: the two classes a confusion matrix mixes up most often.
-"""
+"""Checkers for notebook 06 (training a ResNet on CIFAR-10 end to end): per-channel statistics,
+normalisation, augmentation (pad, random crop, flip) and reading a confusion matrix."""
 
 from __future__ import annotations
 
@@ -20,17 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import (
-    TODO,
-    Verdict,
-    as_number,
-    function_placeholder,
-    not_answered,
-    placeholder,
-    right,
-    seeded,
-    wrong,
-)
+from .core import TODO, Verdict, as_number, function_placeholder, not_answered, placeholder, right, seeded, wrong
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper and the course's loader
 
@@ -43,9 +22,7 @@ def _as_float_tensor(value: object) -> Tensor | None:
         return None
 
 
-# ---------------------------------------------------------------------------------------------
-# mean and std
-# ---------------------------------------------------------------------------------------------
+# ---- mean and std ----
 
 
 def reference_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
@@ -57,9 +34,8 @@ def reference_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
 def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict:
     """Check a per-channel mean and standard deviation of ``images`` (uint8 [N, 3, H, W]) in 0..1 units.
 
-    The std may be the population std or the sample std (they differ by far less than the tolerance
-    for a batch of images). Names the usual mistakes: the wrong dimensions, 0..255 units, the variance
-    instead of the std, one number for all channels, and averaging per-image standard deviations.
+    The std may be the population or the sample std (they differ by far less than the tolerance for a batch
+    of images). The usual mistakes (dimensions, 0..255 units, the variance, per-image stds) are named.
     """
     if (verdict := placeholder(mean, "your mean")) is not None:
         return verdict
@@ -74,18 +50,16 @@ def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict
         if t is None:
             problems.append(f"your {what} should be a tensor (or a list) of {channels} numbers, "
                             f"got {type(value).__name__}.")
-            continue
-        if t.numel() == 1:
+        elif t.numel() == 1:
             problems.append(f"your {what} is a single number for all pixels; compute one per colour channel: "
                             f"reduce over the images, rows and columns (dims 0, 2, 3) and keep dim 1.")
-            continue
-        if t.numel() != channels:
+        elif t.numel() != channels:
             problems.append(f"your {what} has shape {tuple(t.shape)}; it should have {channels} values, one per "
                             f"channel. Images are [N, C, H, W]: reduce over dims (0, 2, 3), keep dim 1.")
-            continue
-        got[what] = t.flatten()
+        else:
+            got[what] = t.flatten()
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
 
     tol = 1e-3
     m, s = got["mean"], got["std"]
@@ -108,7 +82,7 @@ def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict
         else:
             problems.append(f"your std {_fmt(s)} differs from the per-channel std {_fmt(want_std)}.")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
     return right("your per-channel mean and std are right.")
 
 
@@ -116,17 +90,12 @@ def _fmt(t: Tensor) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in t.tolist()) + ")"
 
 
-# ---------------------------------------------------------------------------------------------
-# normalisation
-# ---------------------------------------------------------------------------------------------
+# ---- normalisation ----
 
 
 def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None) -> Verdict:
-    """Check ``normalize(images, mean, std)``: uint8 [N, 3, H, W] -> float [N, 3, H, W], (x/255 - mean)/std.
-
-    mean, std: float tensors [3] in 0..1 units. Names the usual mistakes: forgetting /255, mean and std
-    lined up with the wrong axis, multiplying by std, fixed values 0.5 instead of the data's statistics.
-    """
+    """Check ``normalize(images, mean, std)``: uint8 [N, 3, H, W] -> float [N, 3, H, W], (x/255 - mean)/std,
+    with mean and std float tensors [3] in 0..1 units. The usual mistakes are named."""
     name = "your normalize"
     if (verdict := function_placeholder(normalize, name, "normalize(images, mean, std)")) is not None:
         return verdict
@@ -142,24 +111,21 @@ def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None
         if "must match the size" in str(e):
             hint = (" mean and std have shape [3]; reshape them to [1, 3, 1, 1] (or index `mean[:, None, None]`) so "
                     "they line up with the channel axis of [N, 3, H, W].")
-        return Verdict(False, [f"calling {name} on uint8 images [4, 3, 8, 8] failed: {type(e).__name__}: {e}.{hint}"]
-                       ).report()
+        return wrong(f"calling {name} on uint8 images [4, 3, 8, 8] failed: {type(e).__name__}: {e}.{hint}")
     if out is None:
         return not_answered(f"{name} returns None (the exercise's placeholder, or a missing `return`): make it "
                             f"return the normalised images, then {TODO}.")
     if not isinstance(out, Tensor):
-        return Verdict(False, [f"{name} should return a tensor, got {type(out).__name__}."]).report()
+        return wrong(f"{name} should return a tensor, got {type(out).__name__}.")
     if out.shape != images.shape:
-        return Verdict(False, [f"{name} returned shape {tuple(out.shape)}; it must keep the shape "
-                               f"{tuple(images.shape)}."]).report()
+        return wrong(f"{name} returned shape {tuple(out.shape)}; it must keep the shape {tuple(images.shape)}.")
     if not out.is_floating_point():
-        return Verdict(False, [f"{name} returned {out.dtype}; a network takes floats: convert with `.float()` "
-                               "before dividing."]).report()
+        return wrong(f"{name} returned {out.dtype}; a network takes floats: convert with `.float()` before dividing.")
     x = images.float()
     expected = (x / 255 - m) / s
     out = out.float()
     if torch.allclose(out, expected, atol=1e-4):
-        return Verdict(True, success=f"{name} gives (x / 255 - mean) / std per channel.").report()
+        return right(f"{name} gives (x / 255 - mean) / std per channel.")
     known = {
         "you forgot to divide by 255 first: the mean and std are in 0..1 units, the pixels in 0..255.":
             (x - m) / s,
@@ -173,14 +139,12 @@ def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None
     }
     for message, value in known.items():
         if torch.allclose(out, value, atol=1e-4):
-            return Verdict(False, [message]).report()
+            return wrong(message)
     gap = (out - expected).abs().max().item()
-    return Verdict(False, [f"{name}'s output differs from (x / 255 - mean) / std by up to {gap:.3g}."]).report()
+    return wrong(f"{name}'s output differs from (x / 255 - mean) / std by up to {gap:.3g}.")
 
 
-# ---------------------------------------------------------------------------------------------
-# augmentation: pad 4, random 32 x 32 crop, random horizontal flip
-# ---------------------------------------------------------------------------------------------
+# ---- augmentation: pad 4, random 32 x 32 crop, random horizontal flip ----
 
 
 def _all_crops(padded: Tensor, size: int) -> Tensor:
@@ -207,13 +171,10 @@ def _find_crop(out: Tensor, image: Tensor, pad: int, mode: str = "constant") -> 
 
 def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 128, size: int = 32) -> Verdict:
     """Check ``augment(images)``: uint8 [B, 3, 32, 32] -> uint8 [B, 3, 32, 32], each image padded by 4 zero
-    pixels, cropped back to 32 x 32 at a random place (shifts -4..+4 in each direction) and, with
-    probability 1/2, flipped left-right, independently for every image.
+    pixels, cropped back to 32 x 32 at a random place and, with probability 1/2, flipped left-right.
 
-    Every output is matched against all 162 allowed results (81 crops, flipped or not) of its input;
-    then the shifts and flips are checked to vary from image to image and to cover the whole range.
-    torch's generator is seeded with 0 for the call, so the verdict is the same every time (and the caller's
-    generator is left where it was).
+    Every output is matched against the 162 allowed results (81 crops, flipped or not) of its input; then the
+    shifts and flips must vary from image to image and cover the whole range. It runs under ``seeded(0)``.
     """
     name = "your augment"
     if (verdict := function_placeholder(augment, name, "augment(images)")) is not None:
@@ -226,8 +187,7 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
         with seeded(0):
             out = augment(images)
     except Exception as e:
-        return Verdict(False, [f"calling {name} on uint8 images [{batch}, 3, {size}, {size}] failed: "
-                               f"{type(e).__name__}: {e}"]).report()
+        return wrong(f"calling {name} on uint8 images [{batch}, 3, {size}, {size}] failed: {type(e).__name__}: {e}")
     problems = []
     if not torch.equal(images, original):
         problems.append(f"{name} changed its input in place; return new images and leave the input as it is "
@@ -238,21 +198,21 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
     if out is None:
         return wrong(*problems, f"{name} returns None: it must return the augmented images.")
     if not isinstance(out, Tensor):
-        return Verdict(False, problems + [f"{name} should return a tensor, got {type(out).__name__}."]).report()
+        return wrong(*problems, f"{name} should return a tensor, got {type(out).__name__}.")
     if out.shape != original.shape:
         hint = ""
         if out.shape[-1] == size + 2 * PAD:
             hint = f" It looks padded but not cropped: cut a {size} x {size} window out of the padded image."
-        return Verdict(False, problems + [f"{name} returned shape {tuple(out.shape)}; it must keep the shape "
-                                          f"{tuple(original.shape)}.{hint}"]).report()
+        return wrong(*problems, f"{name} returned shape {tuple(out.shape)}; it must keep the shape "
+                                f"{tuple(original.shape)}.{hint}")
     if out.dtype != original.dtype:
-        return Verdict(False, problems + [f"{name} returned {out.dtype}; keep uint8: augmentation moves pixels, "
-                                          "it does not change their values (normalising comes later)."]).report()
+        return wrong(*problems, f"{name} returned {out.dtype}; keep uint8: augmentation moves pixels, it does not "
+                                "change their values (normalising comes later).")
     if problems:
-        return Verdict(False, problems).report()
+        return wrong(*problems)
     lo, hi = int(out.min()), int(out.max())
     if lo < 0 or hi > 255:
-        return Verdict(False, [f"values range from {lo} to {hi}; pixels must stay in 0..255."]).report()
+        return wrong(f"values range from {lo} to {hi}; pixels must stay in 0..255.")
 
     found = [_find_crop(out[i], original[i], PAD) for i in range(batch)]
     bad = [i for i, f in enumerate(found) if f is None]
@@ -270,8 +230,7 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
         else:
             why = (f"it is not a {size} x {size} window of the zero-padded image, mirrored or not "
                    "(were the images, channels or pixel values mixed up?)")
-        return Verdict(False, [f"{len(bad)} of {batch} outputs are not allowed results; output {i}: {why}."]
-                       ).report()
+        return wrong(f"{len(bad)} of {batch} outputs are not allowed results; output {i}: {why}.")
 
     shifts = [(dy, dx) for dy, dx, _ in found]
     flips = [f for _, _, f in found]
@@ -302,15 +261,12 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
         problems.append("the images share a few crops and flips; every image should get its own random crop "
                         "and flip.")
     if problems:
-        return Verdict(False, problems).report()
-    return Verdict(True, success=f"all {batch} outputs are zero-padded {size} x {size} crops of their images, shifted "
-                                 f"-{PAD}..+{PAD} pixels at random, and about half of them are mirror images "
-                                 "(flipped left-right).").report()
+        return wrong(*problems)
+    return right(f"all {batch} outputs are zero-padded {size} x {size} crops of their images, shifted -{PAD}..+{PAD} "
+                 "pixels at random, and about half of them are mirror images (flipped left-right).")
 
 
-# ---------------------------------------------------------------------------------------------
-# reading a confusion matrix
-# ---------------------------------------------------------------------------------------------
+# ---- reading a confusion matrix ----
 
 
 def most_confused_pairs(confusion: Tensor) -> list[tuple[int, int]]:
@@ -323,45 +279,39 @@ def most_confused_pairs(confusion: Tensor) -> list[tuple[int, int]]:
 
 
 def check_most_confused_pair(answer: Sequence[str | int] | None, confusion: Tensor, classes: Sequence[str]) -> Verdict:
-    """Check the two classes that ``confusion`` (int [C, C], rows = true class, columns = predicted) mixes
-    up most often, counting both directions: cm[a, b] + cm[b, a].
-
-    answer: two class names (or two labels), in either order.
-    """
+    """Check the two classes (names or labels, in either order) that ``confusion`` (int [C, C], rows
+    = true class, columns = predicted) mixes up most often, counting both directions: cm[a, b] + cm[b, a]."""
     what = "your pair"
     if (verdict := placeholder(answer, what)) is not None:
         return verdict
     if isinstance(answer, str) or not isinstance(answer, Sequence) or len(answer) != 2:
-        return Verdict(False, [f"{what} should be two class names, e.g. ('cat', 'dog'), got {answer!r}."]).report()
+        return wrong(f"{what} should be two class names, e.g. ('cat', 'dog'), got {answer!r}.")
     labels = []
     for item in answer:
         if isinstance(item, str):
             if item not in classes:
-                return Verdict(False, [f"{item!r} is not a class name; the classes are {', '.join(classes)}."]
-                               ).report()
+                return wrong(f"{item!r} is not a class name; the classes are {', '.join(classes)}.")
             labels.append(list(classes).index(item))
         elif isinstance(as_number(item), int) and 0 <= as_number(item) < len(classes):
             labels.append(as_number(item))
         else:
-            return Verdict(False, [f"{item!r} is neither a class name nor a label 0..{len(classes) - 1}."]).report()
+            return wrong(f"{item!r} is neither a class name nor a label 0..{len(classes) - 1}.")
     a, b = sorted(labels)
     cm = torch.as_tensor(confusion).long()
     if a == b:
-        return Verdict(False, [f"that is {classes[a]} twice: the diagonal counts correct predictions. Look at the "
-                               "entries off the diagonal, cm[a, b] + cm[b, a] for two different classes."]).report()
+        return wrong(f"that is {classes[a]} twice: the diagonal counts correct predictions. Look at the entries off "
+                     "the diagonal, cm[a, b] + cm[b, a] for two different classes.")
     best = most_confused_pairs(cm)
     if (a, b) in best:
-        return Verdict(True, success="that is the pair your network mixes up most often (both directions "
-                                     "counted).").report()
+        return right("that is the pair your network mixes up most often (both directions counted).")
     mine = int(cm[a, b] + cm[b, a])
     top = int(cm[best[0]] + cm[best[0][::-1]])
     off = cm.clone()
     off.fill_diagonal_(-1)
     single = divmod(int(off.argmax()), len(cm))
     if {a, b} == set(single):
-        return Verdict(False, [f"{classes[a]} and {classes[b]} have the largest single entry, but count both "
-                               f"directions: together they are mixed up {mine} times, another pair {top} times."]
-                       ).report()
-    return Verdict(False, [f"{classes[a]} and {classes[b]} are mixed up {mine} times (cm[a, b] + cm[b, a]); another "
-                           f"pair is mixed up {top} times. Add the matrix to its transpose, ignore the diagonal, and "
-                           "take the largest entry."]).report()
+        return wrong(f"{classes[a]} and {classes[b]} have the largest single entry, but count both directions: "
+                     f"together they are mixed up {mine} times, another pair {top} times.")
+    return wrong(f"{classes[a]} and {classes[b]} are mixed up {mine} times (cm[a, b] + cm[b, a]); another pair is "
+                 f"mixed up {top} times. Add the matrix to its transpose, ignore the diagonal, and take the largest "
+                 "entry.")
