@@ -13,23 +13,20 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
+from itertools import accumulate
 from pathlib import Path
 
 from .files import atomic_write
 
-FIELDS = (
-    "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s",
-)
+FIELDS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s")
 VALIDATION_FIELDS = ("val_loss", "val_acc")  # only in runs that hold out a validation split
 
 
 @dataclass
 class RunRecord:
     """What one run was: ``fit`` fills the first group before the first epoch, the lab's experiment
-    runner (:mod:`resnet_lessons.lab.experiments`) the second after the last.
-
-    Every fact has a name and a type here, so a misspelt name is an AttributeError (or a ValueError when a
-    file is read, see :meth:`from_dict`), never a silent blank.
+    runner (:mod:`resnet_lessons.lab.experiments`) the second after the last. A misspelt fact is an
+    AttributeError (or a ValueError when a file is read, see :meth:`from_dict`), never a silent blank.
     """
 
     # --- written by fit ---
@@ -94,10 +91,9 @@ class RunRecord:
 class History:
     """Per-epoch numbers of one run. Accuracies are fractions in [0, 1]; errors are 1 - accuracy.
 
-    ``seconds`` is the wall time of the epoch's training (evaluation excluded);
-    ``val_loss`` and ``val_acc`` are filled only when the run held out a validation split
-    (a recipe with ``val_size=N``), and stay empty otherwise;
-    ``record`` says what the run was (model, recipe, device, data...), see :class:`RunRecord`.
+    ``seconds`` is the wall time of the epoch's training (evaluation excluded); ``val_loss`` and ``val_acc``
+    are filled only when the run held out a validation split (a recipe with ``val_size=N``); ``record`` says
+    what the run was (model, recipe, device, data...), see :class:`RunRecord`.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -119,10 +115,8 @@ class History:
         missing = set(names) - set(values)
         unknown = set(values) - set(names)
         if missing or unknown:
-            raise ValueError(
-                f"History.append needs exactly {', '.join(names)}; "
-                f"missing {sorted(missing)}, unknown {sorted(unknown)}."
-            )
+            raise ValueError(f"History.append needs exactly {', '.join(names)}; "
+                             f"missing {sorted(missing)}, unknown {sorted(unknown)}.")
         if len(self.val_acc) != (len(self) if names != FIELDS else 0):
             raise ValueError("Every epoch of a run must have validation numbers, or none of them.")
         for name in names:
@@ -132,10 +126,6 @@ class History:
     def has_validation(self) -> bool:
         """True when the run held out a validation split (its val_acc is filled)."""
         return len(self.val_acc) > 0
-
-    @property
-    def val_err(self) -> list[float]:
-        return [1.0 - a for a in self.val_acc]
 
     def best_epoch(self) -> int:
         """The epoch (1-based) with the highest *validation* accuracy: how a run picks its best epoch.
@@ -161,22 +151,19 @@ class History:
         return [1.0 - a for a in self.test_acc]
 
     @property
+    def val_err(self) -> list[float]:
+        return [1.0 - a for a in self.val_acc]
+
+    @property
     def elapsed(self) -> list[float]:
         """Cumulative training seconds at the end of each epoch."""
-        total, out = 0.0, []
-        for s in self.seconds:
-            total += s
-            out.append(total)
-        return out
+        return [float(total) for total in accumulate(self.seconds)]
 
     @property
     def images_seen(self) -> list[float]:
         """Cumulative training images at the end of each epoch (images/s times seconds, per epoch)."""
-        total, out = 0.0, []
-        for speed, seconds in zip(self.images_per_s, self.seconds, strict=True):
-            total += speed * seconds
-            out.append(round(total))
-        return out
+        per_epoch = [speed * seconds for speed, seconds in zip(self.images_per_s, self.seconds, strict=True)]
+        return [round(total) for total in accumulate(per_epoch)]
 
     def to_dict(self) -> dict:
         return asdict(self)  # the record becomes a nested dict under "record"

@@ -1,41 +1,19 @@
-"""The loss landscape of a network, computed: Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets".
+"""The loss landscape of a network: Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets".
 
-A trained network is one point theta* in a space of ~270,000 dimensions (ResNet-20). We look at the loss on
-a plane through that point, spanned by two random directions d1 and d2:
+A trained network is one point theta* in parameter space (~270,000 dimensions for ResNet-20). We look at the
+loss on a plane through it, f(a, b) = L(theta* + a * d1 + b * d2) for a, b in [-1, 1], where d1 and d2 are
+random directions with Li et al.'s **filter normalisation**: every filter of a direction is rescaled to the
+norm of the network's matching filter, ``d[i] <- d[i] / ||d[i]|| * ||theta*[i]||``, because a ReLU network
+with BatchNorm does not change its output when a filter is scaled. 1-D parameters (BatchNorm, biases) get a
+zero direction, as in Li et al.'s code (``ignore='biasbn'``).
 
-    f(a, b) = L(theta* + a * d1 + b * d2),      a, b in [-1, 1]
-
-A raw random direction says little: ReLU networks with BatchNorm do not change their output when a filter
-is scaled, so a step of 0.1 means a lot for a filter of norm 0.5 and nothing for one of norm 50. Li et al.'s
-**filter normalisation** rescales every filter of the direction to the norm of the matching filter of the
-network, ``d[i] <- d[i] / ||d[i]|| * ||theta*[i]||``, so that one unit along d moves every filter by its own
-size. BatchNorm weights and biases and the other 1-D parameters (``fc.bias``) are left out: their entries
-of the direction are zero, as in Li et al.'s code (``ignore='biasbn'``).
-
-What is here:
-
-- :func:`random_direction` (filter-normalised, from a seed) and :func:`filter_normalize`;
-- :func:`surface_2d`: the loss and accuracy on a grid around a network (a :class:`Surface`);
-- :func:`interpolate`: the loss along the straight line between two networks (a :class:`Line`);
-- :func:`largest_rise`: whether the loss ever goes up on a line;
-- :func:`roughness`: numbers that say how rough a surface is (spread of the loss, curvature at the centre,
-  share of points where the surface curves downwards in some direction);
-- :func:`centre_curvatures` and :func:`compare_curvatures`: the curvature at the network along many random
-  directions, and whether one network's minimum is clearly sharper than another's, against that spread;
-- :func:`plot_contour`, :func:`plot_surface_3d`, :func:`plot_surfaces`, :func:`plot_interpolation`;
-- :func:`stored_surfaces`, :func:`surface_source`, :func:`stored_line` and :func:`stored_curvatures`, for the
-  surfaces the course stores;
-- :func:`evaluation_subset`, :func:`images_per_second`, :func:`save_surface`, :func:`load_surface`;
-- its command, ``python -m resnet_lessons.lab.landscape --help`` (:mod:`resnet_lessons.lab.landscape`),
-  computes the stored surfaces with their provenance.
-
-Everything is evaluated in eval mode (BatchNorm uses the network's running statistics, which the
-directions do not change), under ``torch.no_grad``, on a fixed set of images, a batch at a time. The
-network's own weights are put back after every surface.
+Everything is evaluated in eval mode, under ``torch.no_grad``, on a fixed set of images; the network's own
+weights are put back afterwards. ``python -m resnet_lessons.lab.landscape`` computes the stored surfaces.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -51,11 +29,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from .plots import _new_axes
+
 Direction = dict[str, Tensor]  # parameter name -> a tensor of that parameter's shape
 
-# ---------------------------------------------------------------------------------------------
-# directions
-# ---------------------------------------------------------------------------------------------
+# --- directions ---
 
 
 def filter_normalize(direction: Tensor, weight: Tensor) -> Tensor:
@@ -72,12 +50,9 @@ def filter_normalize(direction: Tensor, weight: Tensor) -> Tensor:
     if weight.dim() < 2:
         raise ValueError(f"filter normalisation needs a weight with filters (2 or more dimensions), got shape "
                          f"{tuple(weight.shape)}: BatchNorm and bias vectors get a zero direction instead.")
-    d = direction.flatten(1)                     # [filters, values per filter]
-    w = weight.flatten(1)
-    d_norms = d.norm(dim=1, keepdim=True)        # [filters, 1]
-    w_norms = w.norm(dim=1, keepdim=True)
-    scaled = d * (w_norms / (d_norms + 1e-10))
-    return scaled.view_as(direction)
+    d, w = direction.flatten(1), weight.flatten(1)  # [filters, values per filter]
+    scale = w.norm(dim=1, keepdim=True) / (d.norm(dim=1, keepdim=True) + 1e-10)  # [filters, 1]
+    return (d * scale).view_as(direction)
 
 
 def random_direction(model: nn.Module, seed: int) -> Direction:
@@ -104,9 +79,7 @@ def random_directions_2d(model: nn.Module, seed: int = 0) -> tuple[Direction, Di
     return random_direction(model, seed), random_direction(model, seed + 1)
 
 
-# ---------------------------------------------------------------------------------------------
-# evaluation
-# ---------------------------------------------------------------------------------------------
+# --- evaluation ---
 
 
 def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
@@ -114,9 +87,9 @@ def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
     """A fixed, stratified set of ``n`` images of ``data``, normalised as the trainer does.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. split: "train" (the loss being minimised, as in
-    Li et al.) or "test". Returns (images float32 [n, 3, 32, 32], labels int64 [n]); the images are
-    ``(x / 255 - mean) / std`` with ``mean`` and ``std`` (3 values each, 0..1 units: a shipped network's
-    ``record.mean`` and ``record.std``), by default the training set's per-channel mean and std.
+    Li et al.) or "test". Returns (images float32 [n, 3, 32, 32], labels int64 [n]), the images
+    ``(x / 255 - mean) / std``; mean, std: 3 values each in 0..1 units (a shipped network's ``record.mean``
+    and ``record.std``), by default the training set's.
     """
     from .data import stratified_subset
 
@@ -145,7 +118,7 @@ def _check_images(images: Tensor, labels: Tensor) -> None:
 
 @torch.no_grad()
 def evaluate_loss(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 100) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``images`` [N, 3, H, W] / ``labels`` [N], in eval mode.
+    """Mean cross-entropy and accuracy of ``model`` on ``images`` [N, 3, H, W] / ``labels`` [N].
 
     The model is put in eval mode (BatchNorm uses its running statistics) and left there. ``batch_size``
     100 is the fastest on a CPU.
@@ -164,16 +137,11 @@ def evaluate_loss(model: nn.Module, images: Tensor, labels: Tensor, batch_size: 
 def images_per_second(model: nn.Module, images: Tensor, labels: Tensor, repeats: int = 2) -> float:
     """How many images per second a grid point of :func:`surface_2d` gets through here (best of ``repeats``)."""
     directions = random_directions_2d(model)
-    best = math.inf
-    for _ in range(repeats):
-        surface = surface_2d(model, images, labels, [0.0], [0.0], directions)
-        best = min(best, surface.seconds)
+    best = min(surface_2d(model, images, labels, [0.0], [0.0], directions).seconds for _ in range(repeats))
     return len(labels) / best
 
 
-# ---------------------------------------------------------------------------------------------
-# surfaces and lines
-# ---------------------------------------------------------------------------------------------
+# --- surfaces and lines ---
 
 
 @dataclass
@@ -199,10 +167,7 @@ class Surface:
 
 @dataclass
 class Line:
-    """The loss and accuracy along theta(alpha) = (1 - alpha) * theta_a + alpha * theta_b.
-
-    alphas [n]: 0 is network a, 1 is network b; losses, accuracies [n].
-    """
+    """The loss and accuracy [n] along theta(alpha) = (1 - alpha) * theta_a + alpha * theta_b, alphas [n]."""
 
     alphas: np.ndarray
     losses: np.ndarray
@@ -312,8 +277,6 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, images: Tensor, labels: 
     BatchNorm's running statistics) is interpolated, so that eval mode sees a consistent network. Neither
     network is changed: the line is evaluated on a copy of ``model_a``.
     """
-    import copy
-
     _check_images(images, labels)
     state_a, state_b = model_a.state_dict(), model_b.state_dict()
     if state_a.keys() != state_b.keys() or any(state_a[k].shape != state_b[k].shape for k in state_a):
@@ -332,20 +295,18 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, images: Tensor, labels: 
     return Line(alphas, losses, accuracies, time.perf_counter() - start, {"images": len(labels)})
 
 
-# ---------------------------------------------------------------------------------------------
-# how rough is a surface?
-# ---------------------------------------------------------------------------------------------
+# --- how rough is a surface? ---
 
 
 @dataclass
 class Roughness:
-    """Numbers that describe a loss surface (all from its grid, no fitting).
+    """Numbers that describe a loss surface, all from its grid.
 
-    loss_range: max - min of the loss over the grid (how much the loss varies around the network);
+    loss_range: max - min of the loss over the grid;
     centre_curvature: mean of the second differences along a and b at (0, 0), divided by the step squared
-        (how sharply the surface bends at the network; larger = a narrower valley);
+        (larger = a narrower valley);
     nonconvex_fraction: share of the inner grid points where the grid's 2x2 Hessian (second differences)
-        has a clearly negative eigenvalue, below -0.1 times the size of the largest (after Li et al.'s maps of
+        has an eigenvalue below -0.1 times the size of the largest (after Li et al.'s maps of
         |lambda_min / lambda_max|; 0 for a perfect bowl, high for a chaotic surface).
     """
 
@@ -354,6 +315,7 @@ class Roughness:
     nonconvex_fraction: float
 
     def line(self) -> str:
+        """The three numbers in one line for a log."""
         return (f"loss range {self.loss_range:.2f}, curvature at the centre {self.centre_curvature:.2f}, "
                 f"non-convex points {self.nonconvex_fraction:.0%}")
 
@@ -387,11 +349,10 @@ def centre_curvatures(model: nn.Module, images: Tensor, labels: Tensor, directio
 
     Along direction d (seeds ``seed``, ``seed + 1``, ...), the second difference
     (L(theta* + h d) - 2 L(theta*) + L(theta* - h d)) / h^2 with h = ``step`` (default: the step of a 25x25 grid
-    on [-1, 1]). Returns one value per direction, [directions]. The first two directions are a surface's d1
-    and d2 (:func:`random_directions_2d` with the same seed), so the mean of the first two values is the
-    surface's centre curvature (:func:`roughness`). The spread of many says how much one random direction's
-    reading varies: the noise of any comparison of two networks' curvatures (:func:`compare_curvatures`).
-    Costs 2 * directions + 1 evaluations on the images; the model's weights are restored afterwards.
+    on [-1, 1]). Returns [directions]. The first two directions are a surface's d1 and d2, so the mean of the
+    first two values is the surface's centre curvature (:func:`roughness`); the spread of all of them is the
+    noise of comparing two networks' curvatures (:func:`compare_curvatures`). Costs 2 * directions + 1
+    evaluations; the model's weights are restored afterwards.
     """
     if directions < 2 or not step > 0:
         raise ValueError(f"centre_curvatures needs 2 or more directions and a step above 0, got directions="
@@ -430,17 +391,7 @@ def compare_curvatures(name_a: str, a: Sequence[float], name_b: str, b: Sequence
     return f"no clear difference between the minima of {name_a} and {name_b}: {numbers} (not more than twice)."
 
 
-# ---------------------------------------------------------------------------------------------
-# figures
-# ---------------------------------------------------------------------------------------------
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float], projection: str | None = None) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.figure, ax
-    fig = plt.figure(figsize=figsize, layout="constrained")
-    plt.close(fig)
-    return fig, fig.add_subplot(projection=projection)
+# --- figures ---
 
 
 def plot_contour(surface: Surface, ax: Axes | None = None, title: str = "", levels: Sequence[float] | None = None,
@@ -509,9 +460,7 @@ def plot_interpolation(lines: dict[str, Line], ax: Axes | None = None, title: st
     return fig
 
 
-# ---------------------------------------------------------------------------------------------
-# storing a surface
-# ---------------------------------------------------------------------------------------------
+# --- storing a surface ---
 
 
 def save_surface(path: str | Path, surface: Surface) -> Path:

@@ -9,8 +9,7 @@
     plots.show_misclassified(data.test_images[wrong.index], wrong.true, wrong.pred,
                              data.classes, wrong.confidence)
 
-The smaller functions work on plain tensors (logits or predicted labels, and true labels), so they
-can be used on anything.
+The smaller functions take plain tensors (logits or predicted labels, and true labels).
 """
 
 from __future__ import annotations
@@ -32,13 +31,8 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module,
-    images: torch.Tensor,
-    mean: Sequence[float] | torch.Tensor,
-    std: Sequence[float] | torch.Tensor,
-    batch_size: int = 1000,
-) -> torch.Tensor:
+def predict(model: nn.Module, images: torch.Tensor, mean: Sequence[float] | torch.Tensor,
+            std: Sequence[float] | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Logits of ``model`` for uint8 images [N, 3, H, W]: float32 [N, num_classes] on the CPU.
 
     The images are normalised with ``mean`` and ``std`` (0..1 units, as in training: ``data.mean_std()``)
@@ -46,10 +40,8 @@ def predict(
     """
     device = model_device(model)
     dummy_labels = torch.zeros(len(images), dtype=torch.int64)
-    loader = DeviceLoader(
-        images, dummy_labels, batch_size, mean, std, train=False, device=device,
-        channels_last=device.type in ("cuda", "cpu"),
-    )
+    loader = DeviceLoader(images, dummy_labels, batch_size, mean, std, train=False, device=device,
+                          channels_last=device.type in ("cuda", "cpu"))
     was_training = model.training
     model.eval()
     logits = torch.cat([model(x).float().cpu() for x, _ in loader]) if len(loader) else torch.zeros(0, 0)
@@ -80,9 +72,7 @@ def accuracy(logits_or_preds: torch.Tensor, labels: torch.Tensor) -> float:
     return (preds.cpu() == labels.cpu()).float().mean().item()
 
 
-def confusion_matrix(
-    logits_or_preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
-) -> torch.Tensor:
+def confusion_matrix(logits_or_preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """int64 [C, C]: entry [t, p] counts images of true class t predicted as class p."""
     preds = _labels_of(logits_or_preds).cpu()
     labels = labels.cpu().long()
@@ -90,9 +80,7 @@ def confusion_matrix(
     return torch.bincount(labels * num_classes + preds, minlength=num_classes**2).view(num_classes, num_classes)
 
 
-def per_class_accuracy(
-    logits_or_preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
-) -> torch.Tensor:
+def per_class_accuracy(logits_or_preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """float [C]: accuracy on the images of each true class (NaN for a class with no images)."""
     cm = confusion_matrix(logits_or_preds, labels, num_classes)
     return cm.diag().float() / cm.sum(dim=1).float()
@@ -135,17 +123,12 @@ class Scores:
 
     @property
     def preds(self) -> torch.Tensor:
+        """Predicted labels, int64 [N]."""
         return self.logits.argmax(dim=1)
 
 
-def score(
-    model: nn.Module,
-    data,
-    split: str = "test",
-    batch_size: int = 1000,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> Scores:
+def score(model: nn.Module, data, split: str = "test", batch_size: int = 1000, mean: Sequence[float] | None = None,
+          std: Sequence[float] | None = None) -> Scores:
     """Predict every image of ``data``'s ``split`` ("test" or "train") and measure the results.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. Images are normalised with ``mean`` and
@@ -160,10 +143,6 @@ def score(
         mean, std = data.mean_std()
     logits = predict(model, images, mean, std, batch_size=batch_size)
     num_classes = logits.shape[1]
-    return Scores(
-        logits=logits,
-        labels=labels.cpu(),
-        accuracy=accuracy(logits, labels),
-        per_class=per_class_accuracy(logits, labels, num_classes),
-        confusion=confusion_matrix(logits, labels, num_classes),
-    )
+    return Scores(logits=logits, labels=labels.cpu(), accuracy=accuracy(logits, labels),
+                  per_class=per_class_accuracy(logits, labels, num_classes),
+                  confusion=confusion_matrix(logits, labels, num_classes))

@@ -1,12 +1,8 @@
 """Figures for the course, drawn with matplotlib in the style of the ResNet paper.
 
-Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``:
-in a notebook, make the figure the last expression of a cell (or pass it to ``display``) to see it,
-and use :func:`save_figure` to write it to disk. The figures are closed in pyplot as soon as they
-are made, so Jupyter shows each one once and scripts do not pile up open figures.
-
-The training curves follow the paper's Figures 1 and 6: one colour per network, a thin dashed line
-for the training error and a bold line for the test error.
+Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``: make it the last
+expression of a notebook cell to see it, or write it with :func:`save_figure`. Figures are closed in pyplot
+as soon as they are made, so Jupyter shows each one once and scripts do not pile up open figures.
 """
 
 from __future__ import annotations
@@ -37,17 +33,16 @@ TEST_STYLE = {"linestyle": "-", "linewidth": 2.2}  # bold: test error
 REFERENCE_ALPHA = 0.35  # stored reference runs are drawn faded behind the live ones
 
 
-# ----------------------------------------------------------------------------------------------
-# helpers
-# ----------------------------------------------------------------------------------------------
+# --- helpers ---
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float], projection: str | None = None) -> tuple[Figure, Axes]:
     """Use the caller's ``ax``, or make a new figure with one axes (closed in pyplot, see module doc)."""
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    fig = plt.figure(figsize=figsize, layout="constrained")
     plt.close(fig)
-    return fig, ax
+    return fig, fig.add_subplot(projection=projection)
 
 
 def _to_numpy(x, name: str) -> np.ndarray:
@@ -90,87 +85,51 @@ def _curve_values(h: History, metric: str, x: str) -> tuple[list[float], list[fl
     return xs, train, test
 
 
-def _axis_labels(metric: str, x: str, compiled: bool = False) -> tuple[str, str]:
-    xlabel = {"epoch": "epoch", "seconds": "training time (s)", "images": "training images seen"}[x]
-    if x == "seconds" and compiled:
-        xlabel += "; the first epoch includes compiling"
-    ylabel = {"error": "error (%)", "accuracy": "accuracy (%)", "loss": "loss"}[metric]
-    return xlabel, ylabel
-
-
 def reference_suffix(h: History) -> str:
-    """The label suffix of a stored reference run, e.g. ``"(reference, H100)"``.
-
-    Uses ``h.record.device`` when the run recorded one.
-    """
+    """The label suffix of a stored reference run, e.g. ``"(reference, H100)"`` (its ``record.device``)."""
     device = h.record.device
     return f"(reference, {device})" if device else "(reference)"
 
 
-def _draw_runs(
-    ax: Axes,
-    histories: dict[str, History],
-    metric: str,
-    x: str,
-    reference: dict[str, History] | None,
-    reference_label: str | None,
-) -> None:
+def _draw_runs(ax: Axes, histories: dict[str, History], metric: str, x: str,
+               reference: dict[str, History] | None, reference_label: str | None) -> None:
     """Draw live runs (full colour) and reference runs (faded, labelled as references) on ``ax``."""
-    colors: dict[str, tuple] = {}
-
-    def color_of(name: str) -> tuple:
-        if name not in colors:
-            colors[name] = COLORS[len(colors) % len(COLORS)]
-        return colors[name]
-
-    for name in histories:
-        color_of(name)  # live runs take the first colours, in order
-    for name, h in (reference or {}).items():
+    reference = reference or {}
+    # Live runs take the first colours, in order; a reference run shares the colour of a live run of its name.
+    names = dict.fromkeys([*histories, *reference])
+    colors = {name: COLORS[k % len(COLORS)] for k, name in enumerate(names)}
+    for name, h in reference.items():
         xs, train, test = _curve_values(h, metric, x)
         label = f"{name} {reference_label or reference_suffix(h)}"
-        c = color_of(name)  # same colour as a live run of the same name
-        ax.plot(xs, train, color=c, alpha=REFERENCE_ALPHA, **TRAIN_STYLE)
-        ax.plot(xs, test, color=c, alpha=REFERENCE_ALPHA, label=label, **TEST_STYLE)
+        ax.plot(xs, train, color=colors[name], alpha=REFERENCE_ALPHA, **TRAIN_STYLE)
+        ax.plot(xs, test, color=colors[name], alpha=REFERENCE_ALPHA, label=label, **TEST_STYLE)
     for name, h in histories.items():
         xs, train, test = _curve_values(h, metric, x)
-        c = color_of(name)
-        ax.plot(xs, train, color=c, **TRAIN_STYLE)
+        ax.plot(xs, train, color=colors[name], **TRAIN_STYLE)
         # Beside references, say plainly which curves were measured here.
-        ax.plot(xs, test, color=c, label=f"{name} (this run)" if reference else name, **TEST_STYLE)
+        ax.plot(xs, test, color=colors[name], label=f"{name} (this run)" if reference else name, **TEST_STYLE)
 
-    compiled = any(h.record.compiled for h in [*histories.values(), *(reference or {}).values()])
-    xlabel, ylabel = _axis_labels(metric, x, compiled)
+    xlabel = {"epoch": "epoch", "seconds": "training time (s)", "images": "training images seen"}[x]
+    if x == "seconds" and any(h.record.compiled for h in [*histories.values(), *reference.values()]):
+        xlabel += "; the first epoch includes compiling"
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel({"error": "error (%)", "accuracy": "accuracy (%)", "loss": "loss"}[metric])
     if x == "epoch":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
-    # The legend names the networks (one entry each, on its bold test line) and then says which
-    # line style is which, as the paper's captions do.
+    # The legend names the networks (on their bold test lines), then says which line style is which.
     handles, labels = ax.get_legend_handles_labels()
-    what = "error" if metric == "error" else metric
-    handles += [
-        Line2D([], [], color="0.35", **TRAIN_STYLE),
-        Line2D([], [], color="0.35", **TEST_STYLE),
-    ]
-    labels += [f"dashed: training {what}", f"bold: test {what}"]
+    handles += [Line2D([], [], color="0.35", **TRAIN_STYLE), Line2D([], [], color="0.35", **TEST_STYLE)]
+    labels += [f"dashed: training {metric}", f"bold: test {metric}"]
     ax.legend(handles, labels, fontsize="small", loc="upper right")
 
 
-# ----------------------------------------------------------------------------------------------
-# training curves
-# ----------------------------------------------------------------------------------------------
+# --- training curves ---
 
-def plot_curves(
-    histories: dict[str, History],
-    ax: Axes | None = None,
-    metric: str = "error",
-    x: str = "epoch",
-    title: str | None = None,
-    reference: dict[str, History] | None = None,
-    reference_label: str | None = None,
-    ylim: tuple[float, float] | None = None,
-) -> Figure:
+
+def plot_curves(histories: dict[str, History], ax: Axes | None = None, metric: str = "error", x: str = "epoch",
+                title: str | None = None, reference: dict[str, History] | None = None,
+                reference_label: str | None = None, ylim: tuple[float, float] | None = None) -> Figure:
     """Training curves of several runs on one axes, like the ResNet paper's Figure 6.
 
     histories: ``{"plain-20": h20, "plain-56": h56}``; each run gets one colour, a thin dashed line
@@ -195,17 +154,11 @@ def plot_curves(
     return fig
 
 
-def plot_degradation(
-    plain: dict[str, History],
-    residual: dict[str, History],
-    metric: str = "error",
-    x: str = "epoch",
-    reference_plain: dict[str, History] | None = None,
-    reference_residual: dict[str, History] | None = None,
-    reference_label: str | None = None,
-    ylim: tuple[float, float] | None = None,
-    titles: tuple[str, str] = ("plain networks", "ResNets"),
-) -> Figure:
+def plot_degradation(plain: dict[str, History], residual: dict[str, History], metric: str = "error",
+                     x: str = "epoch", reference_plain: dict[str, History] | None = None,
+                     reference_residual: dict[str, History] | None = None, reference_label: str | None = None,
+                     ylim: tuple[float, float] | None = None,
+                     titles: tuple[str, str] = ("plain networks", "ResNets")) -> Figure:
     """Plain networks beside residual networks, sharing the y axis (the paper's Figure 6, left and middle).
 
     The degradation problem shows on the left (deeper plain nets have *higher* training error);
@@ -238,9 +191,7 @@ class LivePlot:
     kept up to date in ``live.figure``, so it can be saved with :func:`save_figure`.
     """
 
-    def __init__(
-        self, title: str | None = None, x: str = "epoch", figsize: tuple[float, float] = (11.0, 3.8)
-    ):
+    def __init__(self, title: str | None = None, x: str = "epoch", figsize: tuple[float, float] = (11.0, 3.8)):
         if x not in X_AXES:
             raise ValueError(f"x={x!r} is not one of {X_AXES}.")
         self.title = title
@@ -308,24 +259,18 @@ def _notebook_display(fig: Figure):
     return display(fig, display_id=True)
 
 
-# ----------------------------------------------------------------------------------------------
-# evaluation figures
-# ----------------------------------------------------------------------------------------------
+# --- evaluation figures ---
 
-def plot_confusion_matrix(
-    cm,
-    classes: Sequence[str],
-    normalize: bool = True,
-    ax: Axes | None = None,
-    title: str | None = None,
-) -> Figure:
+
+def plot_confusion_matrix(cm, classes: Sequence[str], normalize: bool = True, ax: Axes | None = None,
+                          title: str | None = None) -> Figure:
     """Confusion matrix ``cm[true, predicted]`` (Tensor or array [C, C]) as a heat map.
 
     normalize: show each row as percentages of that true class (rows sum to 100) instead of counts.
     """
     m = _to_numpy(cm, "cm").astype(float)
     C = len(classes)
-    if m.ndim != 2 or m.shape != (C, C):
+    if m.shape != (C, C):
         raise ValueError(f"cm must have shape [{C}, {C}] for {C} classes, got {list(m.shape)}.")
     if normalize:
         rows = m.sum(axis=1, keepdims=True)
@@ -374,13 +319,8 @@ def _image_grid(n: int, ncols: int, cell: float = 1.25) -> tuple[Figure, np.ndar
     return fig, axes
 
 
-def show_images(
-    images,
-    labels=None,
-    classes: Sequence[str] | None = None,
-    ncols: int = 8,
-    title: str | None = None,
-) -> Figure:
+def show_images(images, labels=None, classes: Sequence[str] | None = None, ncols: int = 8,
+                title: str | None = None) -> Figure:
     """A grid of images [N, 3, H, W] (uint8, as stored), each titled with its label's class name."""
     a = _images_hwc(images)
     n = len(a)
@@ -401,16 +341,8 @@ def show_images(
     return fig
 
 
-def show_misclassified(
-    images,
-    true,
-    pred,
-    classes: Sequence[str],
-    confidences=None,
-    n: int = 16,
-    ncols: int = 8,
-    title: str | None = None,
-) -> Figure:
+def show_misclassified(images, true, pred, classes: Sequence[str], confidences=None, n: int = 16, ncols: int = 8,
+                       title: str | None = None) -> Figure:
     """The first ``n`` of some misclassified images, titled ``"true → predicted (confidence)"``.
 
     Pass images already chosen as mistakes (e.g. the most confident ones from evaluate);
@@ -421,10 +353,8 @@ def show_misclassified(
     p = _to_numpy(pred, "pred").reshape(-1)
     c = None if confidences is None else _to_numpy(confidences, "confidences").reshape(-1)
     if not (len(a) == len(t) == len(p)) or (c is not None and len(c) != len(a)):
-        raise ValueError(
-            f"images, true, pred (and confidences) must have the same length; got {len(a)}, {len(t)}, "
-            f"{len(p)}" + ("" if c is None else f", {len(c)}") + "."
-        )
+        raise ValueError(f"images, true, pred (and confidences) must have the same length; got {len(a)}, {len(t)}, "
+                         f"{len(p)}" + ("" if c is None else f", {len(c)}") + ".")
     k = min(n, len(a))
     if k == 0:
         raise ValueError("No images to show (no mistakes given, or n=0).")
@@ -440,12 +370,7 @@ def show_misclassified(
     return fig
 
 
-def plot_per_class_accuracy(
-    acc,
-    classes: Sequence[str],
-    ax: Axes | None = None,
-    title: str | None = None,
-) -> Figure:
+def plot_per_class_accuracy(acc, classes: Sequence[str], ax: Axes | None = None, title: str | None = None) -> Figure:
     """Bars of test accuracy per class (``acc`` in 0..1, shape [C]) with the mean as a dashed line."""
     a = 100 * _to_numpy(acc, "acc").astype(float).reshape(-1)
     if len(a) != len(classes):
@@ -462,11 +387,8 @@ def plot_per_class_accuracy(
     return fig
 
 
-def plot_grad_norms(
-    norms: dict[str, Sequence[float] | Sequence[tuple[str, float]]],
-    ax: Axes | None = None,
-    title: str | None = None,
-) -> Figure:
+def plot_grad_norms(norms: dict[str, Sequence[float] | Sequence[tuple[str, float]]], ax: Axes | None = None,
+                    title: str | None = None) -> Figure:
     """Gradient norm of each layer's weight against layer index (input first), log y axis.
 
     norms: ``{"plain-56": [...], "resnet-56": [...]}``; the values are norms, or the

@@ -1,20 +1,13 @@
-"""``python -m resnet_lessons.lab.landscape``: compute the loss surfaces around the course's trained
-networks (:mod:`resnet_lessons.trained`) with :mod:`resnet_lessons.landscape`, and store each with its
-provenance as ``<out>/<model>.json``, beside a ``provenance.json`` that describes every surface in the folder.
-With each surface goes the 1-D line from the network's initial weights to its trained ones (Goodfellow et al.
-2015), in the surface's ``meta["interpolation"]``: the initial weights are rebuilt exactly as training built
-them, ``torch.manual_seed(seed)`` and then the model's builder.
+"""``python -m resnet_lessons.lab.landscape``: compute the loss surfaces around the course's trained networks
+(:mod:`resnet_lessons.landscape`) and store each as ``<out>/<model>.json``, beside a ``provenance.json``.
 
-With it go the curvatures at the network along ``--directions`` random directions (``meta["curvatures"]``,
-:func:`resnet_lessons.landscape.centre_curvatures`), whose spread is the noise of comparing two networks'
-curvatures; ``--curvatures-only`` adds them to surfaces stored before, leaving their grids as they are.
-
-A 56-layer surface takes 40 to 60 minutes of one CPU thread. After every row of the grid the surface so far is
-saved in ``checkpoints/landscape/<model>.json`` (``--partial``); the same command with ``--resume`` continues
-it from there, on the same settings and the same shipped network, and deletes it when the surface is stored.
-
-It writes into ``runs/landscape`` unless told ``--update-stored`` (the course's ``results/landscape``), and it
-refuses to put a surface beside one computed with other settings, so a folder's surfaces can be compared.
+With each surface go the line from the network's initial weights (rebuilt as training built them:
+``torch.manual_seed(seed)``, then the builder) to its trained ones, Goodfellow et al. 2015
+(``meta["interpolation"]``), and the curvatures along ``--directions`` random directions (``meta["curvatures"]``;
+``--curvatures-only`` adds them to stored surfaces). A 56-layer surface takes 40 to 60 minutes of one CPU thread:
+each row is saved in ``checkpoints/landscape/<model>.json`` and ``--resume`` continues from there.
+It writes into ``runs/landscape`` unless told ``--update-stored`` (``results/landscape``), and never puts a
+surface beside one computed with other settings.
 """
 
 from __future__ import annotations
@@ -54,7 +47,7 @@ PREFIX = "python -m resnet_lessons.lab.landscape"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons.lab.landscape",
+        prog=PREFIX,
         description="Compute the 2-D loss surface around the course's trained networks (resnet_lessons.trained) "
         "and store each as <out>/<model>.json, with a provenance.json that describes every surface in the folder. "
         "Writes into runs/landscape unless told --update-stored (the course's results/landscape).",
@@ -123,14 +116,14 @@ def check_arguments(args: argparse.Namespace) -> Path:
     return out
 
 
-def surface_settings(meta: dict) -> dict:
-    """What a stored surface was computed with (its grid, extent, images, split, seed and data)."""
-    return {**{k: meta.get(k) for k in SETTINGS}, "data": (meta.get("data") or {}).get("label")}
-
-
-def differences(stored: dict, settings: dict) -> list[str]:
-    """The settings in which a stored surface differs from this command's, e.g. ["images 20 (this command: 10)"]."""
-    return [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+def differences(meta: dict, settings: dict, sha256: str | None = None) -> list[str]:
+    """How a stored surface (its ``meta``) differs from this command's ``settings`` and, given ``sha256``, from its
+    shipped network, e.g. ["images 20 (this command: 10)"]; [] when it is the same."""
+    stored = {**{k: meta.get(k) for k in SETTINGS}, "data": (meta.get("data") or {}).get("label")}
+    different = [f"{k} {stored[k]} (this command: {settings[k]})" for k in settings if stored[k] != settings[k]]
+    if sha256 is not None and meta.get("trained", {}).get("sha256") != sha256:
+        different.append("the shipped network (its file has changed since)")
+    return different
 
 
 def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
@@ -140,7 +133,7 @@ def check_not_mixing(out: Path, models: list[str], settings: dict) -> None:
     for path in sorted(out.glob("*.json")):
         if path.name == "provenance.json" or path.stem in models:
             continue
-        different = differences(surface_settings(load_surface(path).meta), settings)
+        different = differences(load_surface(path).meta, settings)
         if different:
             clashes.append(f"{path.name}: {', '.join(different)}")
     if clashes:
@@ -161,9 +154,7 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
     if not resume:
         raise ValueError(f"{path} holds a partial surface of {name} ({rows}): add --resume to continue it, or "
                          "delete it to start again.")
-    different = differences(surface_settings(meta), settings)
-    if meta.get("trained", {}).get("sha256") != sha256:
-        different.append("the shipped network (its file has changed since)")
+    different = differences(meta, settings, sha256)
     if different:
         raise ValueError(f"{path} ({rows}) was computed with other settings: {', '.join(different)}. Resume "
                          "with the settings it was started with, or delete it to start again.")
@@ -173,21 +164,13 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
 def already_stored(path: Path, settings: dict, sha256: str) -> bool:
     """True when ``path`` holds a finished surface of the same shipped network with the same settings (what
     ``--resume`` leaves alone)."""
-    if not path.is_file():
-        return False
-    meta = load_surface(path).meta
-    return not differences(surface_settings(meta), settings) and meta.get("trained", {}).get("sha256") == sha256
+    return path.is_file() and not differences(load_surface(path).meta, settings, sha256)
 
 
 def save_partial(path: Path, meta: dict, so_far: Surface) -> None:
     """Save the surface computed so far (``so_far.meta["rows_done"]`` rows) with what it is, for --resume."""
     so_far.meta.update(meta)
     save_surface(path, so_far)
-
-
-def line_alphas(points: int) -> np.ndarray:
-    """``points`` values of alpha from -0.5 to 1.5; with (points - 1) divisible by 4, 0 and 1 are among them."""
-    return np.linspace(-0.5, 1.5, points)
 
 
 def initial_network(record) -> torch.nn.Module:
@@ -295,16 +278,17 @@ def main(argv: list[str] | None = None) -> int:
         resumed = (done.meta.get("resumed", []) + [{"command": command, "git": git}]) if done else []
         partial = {"model": name, "trained": trained_facts, **{k: settings[k] for k in SETTINGS},
                    "data": {"label": settings["data"]}, **first, "resumed": resumed}
+        axis = grid(args.grid, args.extent)
         try:
-            surface = surface_2d(model, images, labels, grid(args.grid, args.extent), grid(args.grid, args.extent),
-                                 seed=args.seed, progress=True, done=done,
+            surface = surface_2d(model, images, labels, axis, axis, seed=args.seed, progress=True, done=done,
                                  after_row=functools.partial(save_partial, partial_dir / f"{name}.json", partial))
         except KeyboardInterrupt:
             print(f"\n{name}: stopped; the rows finished so far are in {partial_dir / (name + '.json')}. Continue "
                   f"with the same command and --resume.", file=sys.stderr)
             return 130
         if args.line:
-            line = interpolate(initial_network(record), model, images, labels, line_alphas(args.line))
+            alphas = np.linspace(-0.5, 1.5, args.line)  # 0 and 1 among them: (args.line - 1) is divisible by 4
+            line = interpolate(initial_network(record), model, images, labels, alphas)
             interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),
                              "accuracies": line.accuracies.tolist(), "largest_rise": largest_rise(line),
                              "initial": f"torch.manual_seed({record.seed}); build_model({record.model!r}"
