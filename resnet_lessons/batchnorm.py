@@ -1,16 +1,11 @@
 """BatchNorm's two modes, measured: why a network's first test loss can be far above its training loss.
 
-In training mode a BatchNorm layer normalises each channel with the mean and variance of the current
-batch, and updates its *running* statistics, ``running = (1 - momentum) * running + momentum * batch``
-(momentum 0.1). In eval mode it uses those running statistics instead. Early in training the weights
-change quickly, so the running statistics (an average over roughly the last 1 / momentum = 10 batches,
-computed with older weights) lag behind the network: evaluated in eval mode, it sees inputs normalised
-with the wrong statistics, layer after layer, and its loss can be much higher than in training mode.
-
-- :func:`mode_gap` trains a network for a few steps and measures the loss of held-out images in both
-  modes as it goes (the "first-epoch spike", live, in seconds on a CPU);
-- :func:`recalibrate` recomputes the running statistics for the current weights, which closes the gap
-  and shows that the statistics, not the weights, were the cause.
+In training mode BatchNorm normalises with the current batch's statistics and updates its running ones,
+``running = (1 - momentum) * running + momentum * batch``; in eval mode it uses the running statistics. Early
+in training these average over about the last 1 / momentum = 10 batches, computed with older weights, so they
+lag behind the network, and its eval-mode loss can be much higher. :func:`mode_gap` measures both losses as a
+network trains; :func:`recalibrate` recomputes the running statistics for the current weights, which closes the
+gap: the statistics, not the weights, were the cause.
 """
 
 from __future__ import annotations
@@ -29,8 +24,7 @@ class ModeGap:
 
     steps: how many optimisation steps had been taken at each measurement (0 = before training).
     batch_stats_loss: the loss in training mode (each BatchNorm uses the held-out batch's own statistics).
-    running_stats_loss: the loss in eval mode (each BatchNorm uses its running statistics), what a test
-        evaluation measures.
+    running_stats_loss: the loss in eval mode (each BatchNorm uses its running statistics), as in a test.
     """
 
     steps: list[int] = field(default_factory=list)

@@ -1,27 +1,16 @@
 """Counting parameters and operations, by formula and by machine, so the two can be compared.
 
-Parameters of one layer (what seed lesson 004 writes as ``input_ch x output_ch x k_w x k_h + bias``):
-
-- convolution: ``(C_in / groups) x C_out x k x k`` (+ ``C_out`` with a bias) -> :func:`conv_params`
-- fully connected: ``in x out`` (+ ``out``) -> :func:`linear_params`
-- BatchNorm: ``2 x C`` (a scale and a shift per channel; the running mean and variance are buffers,
-  not parameters) -> :func:`batchnorm_params`
-
-:func:`count_parameters` adds up ``p.numel()``; :func:`count_parameters_by_formula` adds up the formulas;
-:func:`layer_table` shows both, layer by layer. :func:`summary` is torchinfo's table with fixed settings.
-
-Operations: :func:`count_flops` runs one forward pass under ``torch.utils.flop_counter.FlopCounterMode``.
-One multiply-add (MAC) is two FLOPs, a multiplication and an addition: :func:`count_macs` is half of
-:func:`count_flops`. torchvision's documentation lists multiply-adds under the name "GFLOPS" (ResNet-50:
-4.09), so compare its numbers with :func:`count_macs`. Only convolutions and matrix products are counted
-(BatchNorm, ReLU, pooling and the additions of the shortcuts are comparatively free).
-:func:`compare_table` puts several models or blocks side by side.
+Parameters of one layer: a convolution has ``(C_in / groups) x C_out x k x k`` (+ ``C_out`` with a bias), a
+fully connected layer ``in x out`` (+ ``out``), a BatchNorm ``2 x C`` (its running mean and variance are buffers).
+Operations are counted by ``torch.utils.flop_counter``: convolutions and matrix products only (BatchNorm, ReLU,
+pooling and the shortcuts' additions are comparatively free). One multiply-add (MAC) is two FLOPs; torchvision's
+documentation lists MACs under the name "GFLOPS" (ResNet-50: 4.09), so compare its numbers with :func:`count_macs`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,15 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 # ---------------------------------------------------------------------------------------------
 
 
-def _kernel(kernel_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(kernel_size, int):
-        return kernel_size, kernel_size
-    kh, kw = kernel_size
-    return kh, kw
-
-
-def conv_params(in_ch: int, out_ch: int, kernel_size: int | Sequence[int], groups: int = 1,
-                bias: bool = False) -> int:
+def conv_params(in_ch: int, out_ch: int, kernel_size: int | Sequence[int], groups: int = 1, bias: bool = False) -> int:
     """Parameters of a 2-D convolution: (in_ch / groups) x out_ch x k x k, plus out_ch if it has a bias.
 
     >>> conv_params(64, 64, 3, bias=True)            # seed 004: 64 x 64 x 3 x 3 + 64
@@ -54,7 +35,7 @@ def conv_params(in_ch: int, out_ch: int, kernel_size: int | Sequence[int], group
         valid = [g for g in range(1, min(in_ch, out_ch) + 1) if in_ch % g == 0 and out_ch % g == 0]
         raise ValueError(f"groups={groups} does not divide in_ch={in_ch} and out_ch={out_ch}: each group needs a "
                          f"whole number of channels. Valid groups: {', '.join(map(str, valid))}.")
-    kh, kw = _kernel(kernel_size)
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     return in_ch // groups * out_ch * kh * kw + (out_ch if bias else 0)
 
 
@@ -70,14 +51,13 @@ def batchnorm_params(channels: int) -> int:
 
 def _formula(module: nn.Module) -> tuple[str, int] | None:
     """The formula for one layer's parameters as text and value, or None for a layer type it does not know."""
+    has_bias = getattr(module, "bias", None) is not None
     if isinstance(module, nn.Conv2d):
         c_in, c_out, g = module.in_channels, module.out_channels, module.groups
         kh, kw = module.kernel_size
         text = f"{c_in} x {c_out} x {kh} x {kw}" if g == 1 else f"({c_in} / {g}) x {c_out} x {kh} x {kw}"
-        has_bias = module.bias is not None
         return text + (f" + {c_out}" if has_bias else ""), conv_params(c_in, c_out, (kh, kw), g, has_bias)
     if isinstance(module, nn.Linear):
-        has_bias = module.bias is not None
         text = f"{module.in_features} x {module.out_features}" + (f" + {module.out_features}" if has_bias else "")
         return text, linear_params(module.in_features, module.out_features, has_bias)
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
@@ -111,16 +91,9 @@ def _param_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def count_parameters_by_formula(model: nn.Module) -> int:
-    """The sum of :func:`conv_params`, :func:`linear_params` and :func:`batchnorm_params` over the layers.
-
-    Layers of other types are counted by ``numel()``. Equal to :func:`count_parameters` for every network
-    of :mod:`resnet_lessons.models`; a test checks it.
-    """
-    total = 0
-    for _, m in _param_layers(model):
-        formula = _formula(m)
-        total += formula[1] if formula else sum(p.numel() for p in m.parameters(recurse=False))
-    return total
+    """The sum of :func:`conv_params`, :func:`linear_params` and :func:`batchnorm_params` over the layers
+    (layers of other types by ``numel()``): equal to :func:`count_parameters` for the course's networks."""
+    return sum(row.by_formula for row in layer_rows(model))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,23 +109,33 @@ def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
     if len(size) != 4 or not all(isinstance(s, int) and s >= 1 for s in size):
         raise ValueError(f"input_size must be (N, C, H, W) or (C, H, W) with positive whole numbers, "
                          f"e.g. (1, 3, 32, 32); got {input_size!r}.")
-    param = next(iter(model.parameters()), None)
-    device = param.device if param is not None else torch.device("cpu")
-    return torch.zeros(size, device=device)
+    param = next(model.parameters(), None)
+    return torch.zeros(size, device=param.device if param is not None else "cpu")
 
 
-def _run_eval(model: nn.Module, x: torch.Tensor, hooks_on: Sequence[nn.Module] = (), hook=None) -> None:
-    """One forward pass in eval mode without gradients; the model's train/eval mode is restored."""
+def run_eval(model: nn.Module, x: torch.Tensor, hooks_on: Iterable[nn.Module] = (), hook=None):
+    """``model(x)`` once in eval mode without gradients, with the forward ``hook`` on each of ``hooks_on``.
+
+    Returns the output. The hooks are removed and the model's train/eval mode is restored afterwards.
+    """
     was_training = model.training
     handles = [m.register_forward_hook(hook) for m in hooks_on] if hook else []
     try:
         model.eval()
         with torch.no_grad():
-            model(x)
+            return model(x)
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
+
+
+def _run_counted(model: nn.Module, x: torch.Tensor) -> tuple[object, int]:
+    """:func:`run_eval` under torch's flop counter: the output and the FLOPs."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        output = run_eval(model, x)
+    return output, counter.get_total_flops()
 
 
 def count_flops(model: nn.Module, input_size: Sequence[int]) -> int:
@@ -161,11 +144,7 @@ def count_flops(model: nn.Module, input_size: Sequence[int]) -> int:
     A multiply-add counts as 2 FLOPs; see :func:`count_macs`. ``input_size`` is (N, C, H, W), or
     (C, H, W) for one image; the count grows with N. The model runs once in eval mode on zeros.
     """
-    x = _example_input(model, input_size)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        _run_eval(model, x)
-    return counter.get_total_flops()
+    return _run_counted(model, _example_input(model, input_size))[1]
 
 
 def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
@@ -212,7 +191,7 @@ def layer_rows(model: nn.Module, input_size: Sequence[int] | None = None) -> lis
             macs[module] = macs.get(module, 0) + m
 
     if input_size is not None:
-        _run_eval(model, _example_input(model, input_size), [m for _, m in layers], record)
+        run_eval(model, _example_input(model, input_size), [m for _, m in layers], record)
     rows = []
     for name, m in layers:
         actual = sum(p.numel() for p in m.parameters(recurse=False))
@@ -290,30 +269,11 @@ def summary(model: nn.Module, input_size: Sequence[int], depth: int = 3) -> Summ
     """torchinfo's table with the course's fixed settings: layer (and attribute name), output shape,
     parameters; eval mode, on the model's own device. ``print()`` it, or read ``.total_params``."""
     x = _example_input(model, input_size)
-    return Summary(torchinfo.summary(
-        model,
-        input_size=tuple(x.shape),
-        col_names=("output_size", "num_params"),
-        row_settings=("var_names",),
-        depth=depth,
-        device=x.device,
-        mode="eval",
-        verbose=0,
-    ))
+    return Summary(torchinfo.summary(model, input_size=tuple(x.shape), col_names=("output_size", "num_params"),
+                                     row_settings=("var_names",), depth=depth, device=x.device, mode="eval", verbose=0))
 
 
-def _output_shape_and_flops(model: nn.Module, x: torch.Tensor) -> tuple[str, int]:
-    """Run ``model`` once on ``x``: its output shape as text, and the FLOPs."""
-    outputs: list[object] = []
-    counter = FlopCounterMode(display=False)
-    with counter:
-        _run_eval(model, x, [model], lambda module, inputs, output: outputs.append(output))
-    shape = str(list(outputs[-1].shape)) if outputs and isinstance(outputs[-1], torch.Tensor) else "-"
-    return shape, counter.get_total_flops()
-
-
-def compare_table(models: Mapping[str, nn.Module],
-                  input_size: Sequence[int] | Mapping[str, Sequence[int]]) -> str:
+def compare_table(models: Mapping[str, nn.Module], input_size: Sequence[int] | Mapping[str, Sequence[int]]) -> str:
     """Models or blocks side by side: input, output, parameters, multiply-adds (per batch of ``input_size``).
 
     ``input_size`` is one size for all, or a dict giving each name its own (blocks take feature maps):
@@ -325,6 +285,7 @@ def compare_table(models: Mapping[str, nn.Module],
     for name, model in models.items():
         size = input_size[name] if isinstance(input_size, Mapping) else input_size
         x = _example_input(model, size)
-        out_shape, flops = _output_shape_and_flops(model, x)
+        output, flops = _run_counted(model, x)
+        out_shape = str(list(output.shape)) if isinstance(output, torch.Tensor) else "-"
         rows.append([name, str(list(x.shape)), out_shape, f"{count_parameters(model):,}", _human(flops // 2)])
     return _format_table(header, rows, [False, False, False, True, True])

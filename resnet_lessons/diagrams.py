@@ -1,19 +1,10 @@
 """Block diagrams drawn from the modules themselves, so that a picture cannot disagree with the code.
 
-Every diagram runs one forward pass through the module it draws, with a hook on every layer, and draws
-the layers in the order they ran, with their real names, channel counts, strides and output shapes:
-
-- :func:`residual_block`: the ResNet paper's Figure 2, ``ReLU(F(x) + x)``, from a :class:`BasicBlock`;
-- :func:`block`: any residual block, with its shortcut (identity, option A, B or pool) drawn as what it does;
-- :func:`shortcut_options`: BasicBlock without a downsample path, and with options A and B;
-- :func:`basic_vs_bottleneck`: the paper's Figure 5, a basic block against a bottleneck;
-- :func:`resnext_forms`: the ResNeXt paper's Figure 3 (a), (b), (c), from a :class:`ResNeXtBottleneck`;
-- :func:`stage_map`: a CIFAR ResNet's stem, stages and head with the shape after each.
-
-Each returns a :class:`Diagram`: the matplotlib figure plus the text of every box (``labels``) and every
-shape written beside an arrow (``shapes``), so tests (and readers) can see what was drawn. In a notebook,
-``diagrams.stage_map().figure`` as the last line of a cell shows it; ``.save(path)`` writes a PNG.
-Shapes are written C×H×W (channels × height × width) for one image.
+Each diagram runs one forward pass through the module it draws, with a hook on every layer, and draws the layers
+in the order they ran, with their real names, channel counts, strides and output shapes (C×H×W for one image).
+It returns a :class:`Diagram`: the figure plus the text of every box (``labels``) and every shape written beside
+an arrow (``shapes``), so tests and readers can see what was drawn. The last line of a notebook cell
+``diagrams.stage_map().figure`` shows it; ``.save(path)`` writes a PNG.
 """
 
 from __future__ import annotations
@@ -30,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 from torch import nn
 
+from .counting import run_eval
 from .models import BasicBlock, Bottleneck, ResNeXtBottleneck, cifar_resnet
 from .models.shortcuts import AvgPoolPadding, ConvProjection, IdentityPadding
 
@@ -37,8 +29,10 @@ from .models.shortcuts import AvgPoolPadding, ConvProjection, IdentityPadding
 ATOMIC = (IdentityPadding, AvgPoolPadding)
 COLORS = {"conv": "#cfe2f3", "bn": "#fff2cc", "relu": "#d9ead3", "shortcut": "#fce5cd", "stage": "#e4dcf1",
           "other": "#eeeeee"}
+SHORTCUT_COLOR, NOTE_COLOR = "#b45f06", "#555555"
 FONT, SMALL, TITLE = 9.5, 8.5, 11.5
 BOX_H, STEP = 0.42, 0.78  # inches: height of a one-line box, distance between the tops of two boxes
+ARROW = STEP - BOX_H  # inches: length of the arrow between two boxes
 LINE_H = 0.19  # inches a box grows for each further line of text
 
 
@@ -91,35 +85,24 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], depth: int | None = N
         raise TypeError(f"a diagram draws an nn.Module, got {type(module).__name__}.")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape is one image's [C, H, W], e.g. (16, 32, 32); got {tuple(input_shape)}.")
+    names = {sub: name for name, sub in _hooked(module, depth)}
     calls: list[Call] = []
-    handles = []
-    for name, sub in _hooked(module, depth):
-        def hook(m, args, out, name=name):
-            calls.append(Call(name, m, tuple(args[0].shape[1:]), tuple(out.shape[1:])))
-        handles.append(sub.register_forward_hook(hook))
-    was_training = module.training
-    try:
-        module.eval()
-        with torch.no_grad():
-            module(torch.zeros(1, *input_shape))
-    finally:
-        module.train(was_training)
-        for handle in handles:
-            handle.remove()
+
+    def record(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        calls.append(Call(names[m], m, tuple(args[0].shape[1:]), tuple(out.shape[1:])))
+
+    run_eval(module, torch.zeros(1, *input_shape), names, record)
     return calls
 
 
 def _hooked(module: nn.Module, depth: int | None) -> list[tuple[str, nn.Module]]:
+    """The layers :func:`trace` hooks: the direct children, or the leaves and ATOMIC modules (not their insides)."""
     if depth == 1:
         return list(module.named_children())
-    found, inside_atomic = [], []
-    for name, sub in module.named_modules():
-        if any(name.startswith(prefix + ".") for prefix in inside_atomic):
-            continue
-        if isinstance(sub, ATOMIC):
-            inside_atomic.append(name)
-            found.append((name, sub))
-        elif not list(sub.children()):
+    found = []
+    for name, sub in module.named_modules():  # a module comes before the modules inside it
+        inside_atomic = any(name.startswith(f"{outer}.") for outer, m in found if isinstance(m, ATOMIC))
+        if not inside_atomic and (isinstance(sub, ATOMIC) or not list(sub.children())):
             found.append((name, sub))
     return found
 
@@ -140,8 +123,7 @@ def describe(module: nn.Module) -> str:
         s, extra = module.stride, module.out_channels - module.in_channels
         return f"option A (no parameters):\nkeep x[:, :, ::{s}, ::{s}],\nadd {extra} zero channels"
     if isinstance(module, AvgPoolPadding):
-        k = module.pool.kernel_size
-        extra = module.out_channels - module.in_channels
+        k, extra = module.pool.kernel_size, module.out_channels - module.in_channels
         return f"pool shortcut (no parameters):\naverage {k}×{k} squares,\nadd {extra} zero channels"
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return "global average pool"
@@ -185,15 +167,16 @@ def _kind(module: nn.Module) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _canvas(width: float, height: float) -> tuple[Figure, Axes]:
-    """A figure of width x height inches whose data coordinates are inches, (0, 0) at the bottom left."""
+def _canvas(width: float, height: float, title: str) -> tuple[Axes, Diagram]:
+    """A titled figure of width x height inches whose data coordinates are inches, (0, 0) at the bottom left."""
     fig = plt.figure(figsize=(width, height))
     plt.close(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
-    return fig, ax
+    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    return ax, Diagram(fig)
 
 
 def _box(ax: Axes, cx: float, top: float, width: float, text: str, kind: str, fontsize: float = FONT) -> float:
@@ -211,28 +194,57 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color
                 arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.2, "shrinkA": 0, "shrinkB": 0})
 
 
-def _plus(ax: Axes, cx: float, cy: float) -> None:
+def _stack(ax: Axes, cx: float, top: float, width: float, boxes: list[tuple[str, str]],
+           fontsize: float = FONT) -> list[tuple[float, float]]:
+    """Boxes (text, kind) from ``top`` down, joined by arrows; returns the (top, bottom) of each."""
+    spans = []
+    for text, kind in boxes:
+        if spans:
+            _arrow(ax, (cx, top), (cx, top - ARROW))
+            top -= ARROW
+        bottom = top - _box(ax, cx, top, width, text, kind, fontsize)
+        spans.append((top, bottom))
+        top = bottom
+    return spans
+
+
+def _plus(ax: Axes, cx: float, cy: float, from_y: float) -> None:
+    """The + of the shortcut, at (cx, cy), with the arrow coming down into it from ``from_y``."""
+    _arrow(ax, (cx, from_y), (cx, cy + 0.17))
     ax.add_patch(Circle((cx, cy), 0.17, facecolor="white", edgecolor="#333333", linewidth=1.2))
     ax.text(cx, cy, "+", ha="center", va="center", fontsize=13)
 
 
-def _column(ax: Axes, calls: list[Call], cx: float, top: float, width: float, diagram: Diagram,
-            shape_side: float = 1.0) -> float:
+def _bold(ax: Axes, x: float, y: float, text: str) -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=FONT, weight="bold")
+
+
+def _shape_note(ax: Axes, diagram: Diagram, x: float, y: float, shape: tuple[int, ...],
+                fontsize: float = SMALL) -> None:
+    """Write ``shape`` at (x, y), left-aligned, and record it in ``diagram.shapes``."""
+    text = shape_text(shape)
+    ax.text(x, y, text, fontsize=fontsize, color=NOTE_COLOR, va="center")
+    diagram.shapes.append(text)
+
+
+def _column(ax: Axes, calls: list[Call], cx: float, top: float, width: float, diagram: Diagram) -> float:
     """Draw ``calls`` as boxes from ``top`` down, each arrow labelled with the shape; return the last bottom."""
-    y = top
-    for i, call in enumerate(calls):
-        label = f"{call.name}: {describe(call.module)}"
-        shown = label if len(label) <= 36 or "\n" in label else label.replace(": ", ":\n", 1)  # long: 2 lines
-        y -= _box(ax, cx, y, width, shown, _kind(call.module))
-        diagram.labels.append(label)
-        if i < len(calls) - 1:
-            _arrow(ax, (cx, y), (cx, y - (STEP - BOX_H)))
-            shape = shape_text(call.out_shape)
-            ax.text(cx + shape_side * 0.12, y - (STEP - BOX_H) / 2, shape, fontsize=SMALL, color="#555555",
-                    ha="left" if shape_side > 0 else "right", va="center")
-            diagram.shapes.append(shape)
-            y -= STEP - BOX_H
-    return y
+    labels = [f"{call.name}: {describe(call.module)}" for call in calls]
+    diagram.labels += labels
+    shown = [label if len(label) <= 36 or "\n" in label else label.replace(": ", ":\n", 1)  # long: 2 lines
+             for label in labels]
+    spans = _stack(ax, cx, top, width, [(text, _kind(call.module)) for text, call in zip(shown, calls, strict=True)])
+    for call, (_, bottom) in zip(calls[:-1], spans[:-1], strict=True):  # the shape on each arrow
+        _shape_note(ax, diagram, cx + 0.12, bottom - ARROW / 2, call.out_shape)
+    return spans[-1][1]
+
+
+def _identity_to_plus(ax: Axes, cx: float, top: float, plus_y: float, right: float) -> None:
+    """The identity shortcut of the ResNeXt forms: from x (at ``top``) along the ``right`` edge into the +."""
+    ax.plot([cx, right, right], [top - 0.2, top - 0.2, plus_y], color=SHORTCUT_COLOR, linewidth=1.4)
+    ax.text(right - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
+            color=SHORTCUT_COLOR)
+    _arrow(ax, (right, plus_y), (cx + 0.17, plus_y), color=SHORTCUT_COLOR)
 
 
 def _check_residual(block: nn.Module) -> None:
@@ -247,65 +259,53 @@ def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> D
     calls = trace(block, input_shape)
     shortcut = [c for c in calls if c.name.startswith("downsample")]
     branch = [c for c in calls[:-1] if not c.name.startswith("downsample")]
-    last = calls[-1]
     box_w, gap = 2.8, 0.4
     width = 0.55 + box_w + gap + (box_w if shortcut else 1.45) + 0.25
-    rows = len(branch)
-    height = 0.75 + 0.55 + rows * STEP + 0.5 + STEP + 0.55
-    fig, ax = _canvas(width, height)
-    diagram = Diagram(fig)
+    height = 0.75 + 0.55 + len(branch) * STEP + 0.5 + STEP + 0.55
+    ax, diagram = _canvas(width, height, title)
     cx = 0.55 + box_w / 2
     sx = cx + box_w / 2 + gap + (box_w / 2 if shortcut else 0.35)
-    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
     top = height - 0.75
     x_shape = shape_text(tuple(input_shape))
-    ax.text(cx, top, f"x: {x_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    _bold(ax, cx, top, f"x: {x_shape}")
     diagram.shapes.append(x_shape)
-    split = top - 0.22
-    first = top - 0.55
+    split, first = top - 0.22, top - 0.55
     _arrow(ax, (cx, split), (cx, first))
     bottom = _column(ax, branch, cx, first, box_w, diagram)
     ax.text(0.3, (first + bottom) / 2, "F(x)", rotation=90, ha="center", va="center", fontsize=FONT, style="italic")
     ax.plot([0.45, 0.45], [bottom + 0.05, first - 0.05], color="#888888", linewidth=1.0)
     plus_y = bottom - 0.5
-    _arrow(ax, (cx, bottom), (cx, plus_y + 0.17))
-    branch_shape = shape_text(branch[-1].out_shape)
-    ax.text(cx + 0.12, bottom - 0.16, branch_shape, fontsize=SMALL, color="#555555", va="center")
-    diagram.shapes.append(branch_shape)
-    _plus(ax, cx, plus_y)
+    _plus(ax, cx, plus_y, bottom)
+    _shape_note(ax, diagram, cx + 0.12, bottom - 0.16, branch[-1].out_shape)
     # the shortcut: from the split point on the right, down to the +
-    ax.plot([cx, sx], [split, split], color="#b45f06", linewidth=1.4)
+    ax.plot([cx, sx], [split, split], color=SHORTCUT_COLOR, linewidth=1.4)
+    shortcut_bottom = split
     if shortcut:
         ax.text(sx, split + 0.14, f"shortcut: {shortcut_name(block)}", ha="center", va="bottom", fontsize=SMALL,
-                color="#b45f06")
-        _arrow(ax, (sx, split), (sx, first), color="#b45f06")
-        s_bottom = _column(ax, shortcut, sx, first, box_w, diagram)
-        s_shape = shape_text(shortcut[-1].out_shape)
-        ax.text(sx + 0.12, (s_bottom + plus_y) / 2, s_shape, fontsize=SMALL, color="#555555", va="center")
-        diagram.shapes.append(s_shape)
-        ax.plot([sx, sx], [s_bottom, plus_y], color="#b45f06", linewidth=1.4)
+                color=SHORTCUT_COLOR)
+        _arrow(ax, (sx, split), (sx, first), color=SHORTCUT_COLOR)
+        shortcut_bottom = _column(ax, shortcut, sx, first, box_w, diagram)
+        _shape_note(ax, diagram, sx + 0.12, (shortcut_bottom + plus_y) / 2, shortcut[-1].out_shape)
     else:
-        ax.plot([sx, sx], [split, plus_y], color="#b45f06", linewidth=1.4)
-        ax.text(sx + 0.1, (split + plus_y) / 2, f"identity:\nx, {x_shape}", fontsize=SMALL, color="#b45f06",
+        ax.text(sx + 0.1, (split + plus_y) / 2, f"identity:\nx, {x_shape}", fontsize=SMALL, color=SHORTCUT_COLOR,
                 va="center")
         diagram.labels.append("identity")
-    _arrow(ax, (sx, plus_y), (cx + 0.17, plus_y), color="#b45f06")
-    relu_top = plus_y - 0.17 - (STEP - BOX_H)
+    ax.plot([sx, sx], [shortcut_bottom, plus_y], color=SHORTCUT_COLOR, linewidth=1.4)
+    _arrow(ax, (sx, plus_y), (cx + 0.17, plus_y), color=SHORTCUT_COLOR)
+    relu_top = plus_y - 0.17 - ARROW
     _arrow(ax, (cx, plus_y - 0.17), (cx, relu_top))
-    label = f"{last.name}: {describe(last.module)}"
-    _box(ax, cx, relu_top, box_w, label, _kind(last.module))
-    diagram.labels.append(label)
-    out_shape = shape_text(last.out_shape)
-    ax.text(cx, relu_top - BOX_H - 0.25, f"out: {out_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    bottom = _column(ax, calls[-1:], cx, relu_top, box_w, diagram)
+    out_shape = shape_text(calls[-1].out_shape)
+    _bold(ax, cx, bottom - 0.25, f"out: {out_shape}")
     diagram.shapes.append(out_shape)
     return diagram
 
 
-def _side_by_side(diagrams: list[Diagram], title: str | None = None) -> Diagram:
+def _side_by_side(diagrams: list[Diagram], title: str) -> Diagram:
     """Put finished diagrams next to each other in one figure (tops aligned), keeping their labels."""
     widths = [d.figure.get_figwidth() for d in diagrams]
     heights = [d.figure.get_figheight() for d in diagrams]
-    head = 0.45 if title else 0.0
+    head = 0.45  # inches above the panels, for the title
     width, height = sum(widths), max(heights) + head
     fig = plt.figure(figsize=(width, height))
     plt.close(fig)
@@ -315,8 +315,7 @@ def _side_by_side(diagrams: list[Diagram], title: str | None = None) -> Diagram:
         ax.axis("off")
         ax.imshow(_render(d.figure), extent=(0, w, 0, h), interpolation="lanczos")
         x += w
-    if title:
-        fig.text(0.5, 1 - head / 2 / height, title, ha="center", va="center", fontsize=TITLE + 1, weight="bold")
+    fig.text(0.5, 1 - head / 2 / height, title, ha="center", va="center", fontsize=TITLE + 1, weight="bold")
     return Diagram(fig, [lab for d in diagrams for lab in d.labels], [s for d in diagrams for s in d.shapes])
 
 
@@ -354,19 +353,16 @@ def shortcut_options(model_a: nn.Module | None = None, model_b: nn.Module | None
     """
     model_a = cifar_resnet(20, shortcut="A") if model_a is None else model_a
     model_b = cifar_resnet(20, shortcut="B") if model_b is None else model_b
-    inner = trace(model_a, (3, 32, 32), depth=1)
-    shape_in = {c.name: c.in_shape for c in inner}["layer2"]
-    shape_mid = {c.name: c.out_shape for c in inner}["layer2"]
+    layer2 = next(call for call in trace(model_a, (3, 32, 32), depth=1) if call.name == "layer2")
     panels = [
-        _draw_block(model_a.layer2[1], shape_mid, "layer2[1]: shape kept, x added as it is"),
-        _draw_block(model_a.layer2[0], shape_in, "layer2[0], option A: subsample, pad zeros"),
-        _draw_block(model_b.layer2[0], shape_in, "layer2[0], option B: 1×1 conv + BN"),
+        _draw_block(model_a.layer2[1], layer2.out_shape, "layer2[1]: shape kept, x added as it is"),
+        _draw_block(model_a.layer2[0], layer2.in_shape, "layer2[0], option A: subsample, pad zeros"),
+        _draw_block(model_b.layer2[0], layer2.in_shape, "layer2[0], option B: 1×1 conv + BN"),
     ]
     return _side_by_side(panels, "BasicBlock with and without its downsample path (ResNet-20, stage 2)")
 
 
-def basic_vs_bottleneck(basic: nn.Module | None = None, bottleneck: nn.Module | None = None,
-                        size: int = 56) -> Diagram:
+def basic_vs_bottleneck(basic: nn.Module | None = None, bottleneck: nn.Module | None = None, size: int = 56) -> Diagram:
     """The ResNet paper's Figure 5: ResNet-34's basic block (64 channels) against ResNet-50's bottleneck (256).
 
     Defaults: ``BasicBlock(64, 64)`` and ``Bottleneck(256, 64)``, the first stage's blocks, on ``size`` x
@@ -399,11 +395,11 @@ def resnext_forms(resnext_block: nn.Module | None = None, size: int = 56) -> Dia
     conv1, conv2, conv3 = (c.module for c in convs)
     cardinality = conv2.groups
     d = conv2.out_channels // cardinality
-    c_in, c_out, width = conv1.in_channels, conv3.out_channels, conv2.out_channels
+    c_in, c_out = conv1.in_channels, conv3.out_channels
     panels = [
         _paths_panel("(a) aggregated transformations", c_in, c_out, cardinality, d, concatenate=False),
         _paths_panel("(b) early concatenation", c_in, c_out, cardinality, d, concatenate=True),
-        _grouped_panel("(c) grouped convolution", convs, width),
+        _grouped_panel("(c) grouped convolution", convs),
     ]
     title = f"Three equivalent ResNeXt blocks (ResNeXt paper, Figure 3): C = {cardinality} paths of width d = {d}"
     return _side_by_side(panels, title)
@@ -415,32 +411,21 @@ def _paths_panel(title: str, c_in: int, c_out: int, cardinality: int, d: int, co
     rows = 3 if not concatenate else 2
     width = 0.3 + 4 * col_w + 0.9
     height = 1.25 + rows * STEP + 0.45 + (STEP + BOX_H if concatenate else 0) + 1.3
-    fig, ax = _canvas(width, height)
-    diagram = Diagram(fig)
-    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    ax, diagram = _canvas(width, height, title)
     top = height - 0.75
     mid = 0.3 + 2 * col_w
-    ax.text(mid, top, f"x: {c_in} channels", ha="center", va="center", fontsize=FONT, weight="bold")
+    _bold(ax, mid, top, f"x: {c_in} channels")
     first = top - 0.5
     layers = [f"1×1, {c_in}→{d}", f"3×3, {d}→{d}"] + ([] if concatenate else [f"1×1, {d}→{c_out}"])
-    bottom = first
+    diagram.labels += layers
     for j, path in enumerate(["path 1", "path 2", None, f"path {cardinality}"]):
         px = 0.3 + col_w * (j + 0.5)
         if path is None:
             ax.text(px, first - rows * STEP / 2, "…", ha="center", va="center", fontsize=18)
             continue
-        ax.text(px, first + 0.08, path, ha="center", va="bottom", fontsize=SMALL, color="#555555")
+        ax.text(px, first + 0.08, path, ha="center", va="bottom", fontsize=SMALL, color=NOTE_COLOR)
         ax.plot([mid, px], [top - 0.2, first + 0.25], color="#999999", linewidth=0.8)
-        y = first
-        for i, text in enumerate(layers):
-            _box(ax, px, y, box_w, text, "conv", fontsize=SMALL + 0.5)
-            if j == 0:
-                diagram.labels.append(text)
-            y -= BOX_H
-            if i < len(layers) - 1:
-                _arrow(ax, (px, y), (px, y - (STEP - BOX_H)))
-                y -= STEP - BOX_H
-        bottom = y
+        bottom = _stack(ax, px, first, box_w, [(text, "conv") for text in layers], fontsize=SMALL + 0.5)[-1][1]
     join_y = bottom - 0.45  # where the paths meet
     for j in (0, 1, 3):
         ax.plot([0.3 + col_w * (j + 0.5), mid], [bottom, join_y], color="#999999", linewidth=0.8)
@@ -448,51 +433,33 @@ def _paths_panel(title: str, c_in: int, c_out: int, cardinality: int, d: int, co
     if concatenate:
         concat = f"concatenate: {cardinality}×{d} = {cardinality * d} channels"
         last = f"1×1, {cardinality * d}→{c_out}"
-        y -= _box(ax, mid, y, 3.2, concat, "other")
-        _arrow(ax, (mid, y), (mid, y - (STEP - BOX_H)))
-        y -= STEP - BOX_H
-        y -= _box(ax, mid, y, 3.2, last, "conv")
+        y = _stack(ax, mid, y, 3.2, [(concat, "other"), (last, "conv")])[-1][1]
         diagram.labels += [concat, last]
     else:
-        ax.text(mid + 0.2, join_y, f"sum of {cardinality} paths", fontsize=SMALL, color="#555555", va="center")
+        ax.text(mid + 0.2, join_y, f"sum of {cardinality} paths", fontsize=SMALL, color=NOTE_COLOR, va="center")
         diagram.labels.append(f"sum of {cardinality} paths")
     plus_y = y - 0.45
-    _arrow(ax, (mid, y), (mid, plus_y + 0.17))
-    _plus(ax, mid, plus_y)
-    sx = width - 0.35
-    ax.plot([mid, sx, sx], [top - 0.2, top - 0.2, plus_y], color="#b45f06", linewidth=1.4)
-    ax.text(sx - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
-            color="#b45f06")
-    _arrow(ax, (sx, plus_y), (mid + 0.17, plus_y), color="#b45f06")
-    ax.text(mid, plus_y - 0.45, f"out: {c_out} channels", ha="center", va="center", fontsize=FONT, weight="bold")
+    _plus(ax, mid, plus_y, y)
+    _identity_to_plus(ax, mid, top, plus_y, width - 0.35)
+    _bold(ax, mid, plus_y - 0.45, f"out: {c_out} channels")
     return diagram
 
 
-def _grouped_panel(title: str, convs: list[Call], width_channels: int) -> Diagram:
+def _grouped_panel(title: str, convs: list[Call]) -> Diagram:
     """Form (c): the block's own three convolutions, the middle one grouped."""
     box_w = 3.3
     width = 0.3 + box_w + 0.9
     height = 0.75 + 0.5 + 3 * STEP + 1.25
-    fig, ax = _canvas(width, height)
-    diagram = Diagram(fig)
-    ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
+    ax, diagram = _canvas(width, height, title)
     top = height - 0.75
     cx = 0.3 + box_w / 2
-    ax.text(cx, top, f"x: {convs[0].module.in_channels} channels", ha="center", va="center", fontsize=FONT,
-            weight="bold")
-    first = top - 0.5
-    _arrow(ax, (cx, top - 0.2), (cx, first))
-    bottom = _column(ax, convs, cx, first, box_w, diagram)
+    _bold(ax, cx, top, f"x: {convs[0].module.in_channels} channels")
+    _arrow(ax, (cx, top - 0.2), (cx, top - 0.5))
+    bottom = _column(ax, convs, cx, top - 0.5, box_w, diagram)
     plus_y = bottom - 0.5
-    _arrow(ax, (cx, bottom), (cx, plus_y + 0.17))
-    _plus(ax, cx, plus_y)
-    sx = width - 0.35
-    ax.plot([cx, sx, sx], [top - 0.2, top - 0.2, plus_y], color="#b45f06", linewidth=1.4)
-    ax.text(sx - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
-            color="#b45f06")
-    _arrow(ax, (sx, plus_y), (cx + 0.17, plus_y), color="#b45f06")
-    ax.text(cx, plus_y - 0.45, f"out: {convs[-1].module.out_channels} channels", ha="center", va="center",
-            fontsize=FONT, weight="bold")
+    _plus(ax, cx, plus_y, bottom)
+    _identity_to_plus(ax, cx, top, plus_y, width - 0.35)
+    _bold(ax, cx, plus_y - 0.45, f"out: {convs[-1].module.out_channels} channels")
     return diagram
 
 
@@ -508,38 +475,26 @@ def stage_map(model: nn.Module | None = None, input_shape: tuple[int, int, int] 
     box_w, left = 6.4, 1.0
     width = left + box_w + 1.6
     height = 0.75 + 0.55 + len(calls) * STEP + 0.2
-    fig, ax = _canvas(width, height)
-    diagram = Diagram(fig)
     name = f"ResNet-{model.depth}" if hasattr(model, "depth") else type(model).__name__
-    ax.text(width / 2, height - 0.3, f"{name}: stem, stages and head, with the shape after each layer",
-            ha="center", va="center", fontsize=TITLE, weight="bold")
+    ax, diagram = _canvas(width, height, f"{name}: stem, stages and head, with the shape after each layer")
     cx = left + box_w / 2
     top = height - 0.75
     x_shape = shape_text(tuple(input_shape))
-    ax.text(cx, top, f"image: {x_shape}", ha="center", va="center", fontsize=FONT, weight="bold")
+    _bold(ax, cx, top, f"image: {x_shape}")
     diagram.shapes.append(x_shape)
-    y = top - 0.55
-    _arrow(ax, (cx, top - 0.2), (cx, y))
-    tops = []
-    for i, call in enumerate(calls):
-        label, kind = _stage_label(call)
-        tops.append(y)
-        _box(ax, cx, y, box_w, label, kind)
-        diagram.labels.append(label)
-        shape = shape_text(call.out_shape)
-        ax.text(cx + box_w / 2 + 0.15, y - BOX_H / 2, shape, fontsize=FONT, color="#555555", va="center")
-        diagram.shapes.append(shape)
-        y -= BOX_H
-        if i < len(calls) - 1:
-            _arrow(ax, (cx, y), (cx, y - (STEP - BOX_H)))
-            y -= STEP - BOX_H
+    _arrow(ax, (cx, top - 0.2), (cx, top - 0.55))
+    boxes = [_stage_label(call) for call in calls]
+    diagram.labels += [label for label, _ in boxes]
+    spans = _stack(ax, cx, top - 0.55, box_w, boxes)
+    for call, (box_top, _) in zip(calls, spans, strict=True):
+        _shape_note(ax, diagram, cx + box_w / 2 + 0.15, box_top - BOX_H / 2, call.out_shape, fontsize=FONT)
     if stages:  # brackets on the left: the stem before the first stage, the head after the last
         groups = [("stem", 0, stages[0] - 1)] + [(f"stage {k + 1}", i, i) for k, i in enumerate(stages)]
         groups.append(("head", stages[-1] + 1, len(calls) - 1))
         for text, first, last in groups:
             if first > last:
                 continue
-            y0, y1 = tops[first] - 0.03, tops[last] - BOX_H + 0.03
+            y0, y1 = spans[first][0] - 0.03, spans[last][1] + 0.03
             ax.plot([left - 0.12] * 2, [y0, y1], color="#888888", linewidth=1.2)
             ax.text(left - 0.2, (y0 + y1) / 2, text, ha="right", va="center", fontsize=FONT, style="italic")
     return diagram

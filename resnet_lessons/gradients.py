@@ -1,11 +1,5 @@
-"""How large is the gradient that reaches each layer? One of the course's tools for looking inside deep nets.
-
-:func:`layer_grad_norms` runs one forward and one backward pass on a batch and returns the L2 norm of
-the gradient of every convolution and linear weight, from the input side to the output side.
-:class:`GradNormRecorder` does the same on a fixed batch after every epoch of training.
-Plot either with :func:`resnet_lessons.plots.plot_grad_norms`.
-
-Measuring leaves the model as it was: its gradients and its batch-norm running statistics are put back.
+"""How large is the gradient that reaches each layer? :func:`layer_grad_norms` measures it on one batch,
+:class:`GradNormRecorder` on a fixed batch after every epoch; plot either with ``plots.plot_grad_norms``.
 """
 
 from __future__ import annotations
@@ -20,25 +14,19 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 LAYER_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
-def layer_grad_norms(
-    model: nn.Module,
-    images: Tensor,
-    labels: Tensor,
-    loss_fn: LossFn | None = None,
-) -> list[tuple[str, float]]:
+def layer_grad_norms(model: nn.Module, images: Tensor, labels: Tensor,
+                     loss_fn: LossFn | None = None) -> list[tuple[str, float]]:
     """L2 norm of the loss gradient of each conv/linear weight, in the order the forward pass uses them.
 
     images: float batch [N, C, H, W], normalised as the model expects; labels: int64 [N].
     loss_fn(outputs, labels) -> scalar; cross-entropy by default.
     Returns ``[("conv1.weight", 0.012), ("layer1.0.conv1.weight", 0.009), ..., ("fc.weight", 0.3)]``,
     names as in ``model.named_parameters()``. The model is used in training mode (batch statistics,
-    as during training) and is left exactly as it was found.
+    as during training) and is left exactly as it was found: its gradients and running statistics are put back.
     """
     if not isinstance(images, Tensor) or not images.is_floating_point():
-        raise TypeError(
-            "images must be a float tensor, normalised as for training "
-            f"(got {type(images).__name__}{'' if not isinstance(images, Tensor) else ' of ' + str(images.dtype)})."
-        )
+        got = type(images).__name__ + (f" of {images.dtype}" if isinstance(images, Tensor) else "")
+        raise TypeError(f"images must be a float tensor, normalised as for training (got {got}).")
     if not isinstance(labels, Tensor) or labels.shape[:1] != images.shape[:1]:
         raise ValueError("labels must be a tensor with one label per image.")
     loss_fn = loss_fn or nn.functional.cross_entropy

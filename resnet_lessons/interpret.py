@@ -1,8 +1,8 @@
 """What a trained network computes inside: feature maps, class activation maps, Grad-CAM, first-layer filters.
 
-Every function takes a model and a batch of **normalised** images x, float [N, 3, H, W] (what the model
-itself takes), and leaves the model as it found it: same weights, same train/eval mode, no hooks left
-behind, no gradients stored on its parameters. Each runs the model in eval mode.
+Every function takes a model and a batch of **normalised** images x, float [N, 3, H, W] (what the model itself
+takes), runs the model in eval mode and leaves it as it found it: same weights, same train/eval mode, no hooks
+left behind, no gradients stored on its parameters.
 
     maps = feature_maps(model, x, "layer2")           # [N, 32, 16, 16]: what stage 2 of ResNet-20 outputs
     with recording(model, "layer3") as rec:            # the same by hand: a forward hook that removes itself
@@ -12,18 +12,15 @@ behind, no gradients stored on its parameters. Each runs the model in eval mode.
     heat = grad_cam(model, x, target, "layer2")         # [N, 16, 16]: Selvaraju et al. (2017), any stage
     upsample(cam, 32)                                   # [N, 32, 32]: laid over the image
 
-**CAM.** A network that ends in global average pooling (GAP) and one linear layer computes the score of
-class c from the last feature maps A (K maps of H x W pixels) as
+**CAM.** After global average pooling (GAP) and one linear layer, the score of class c from the last feature
+maps A (K maps of H x W pixels) is
 
     y_c = sum_k w_ck * (1/HW) sum_ij A_kij + b_c  =  (1/HW) sum_ij [ sum_k w_ck A_kij ] + b_c.
 
-The bracket is the class activation map M_c = sum_k w_ck A_k: an H x W picture whose average (plus the bias)
-*is* the score. Where M_c is large, the image pushes the network towards class c.
-
-**Grad-CAM** needs no GAP: it weights each map by the average gradient of the score with respect to it,
-alpha_ck = (1/HW) sum_ij dy_c/dA_kij, and keeps the positive part, ReLU(sum_k alpha_ck A_k), at any layer.
-For the GAP + linear network above, dy_c/dA_kij = w_ck / HW for every pixel, so alpha_ck = w_ck / HW
-and Grad-CAM at the last stage is ReLU(M_c) / HW: CAM, scaled and clipped at zero.
+The bracket is the class activation map M_c = sum_k w_ck A_k, an H x W picture whose average (plus the bias) *is*
+the score: where M_c is large, the image pushes the network towards class c. **Grad-CAM** needs no GAP: at any
+layer, ReLU(sum_k alpha_ck A_k) with alpha_ck = (1/HW) sum_ij dy_c/dA_kij, the average gradient. For GAP + linear,
+alpha_ck = w_ck / HW, so Grad-CAM at the last stage is ReLU(M_c) / HW: CAM, scaled and clipped at zero.
 """
 
 from __future__ import annotations
@@ -60,8 +57,7 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
         top = [n for n, _ in model.named_children()]
         raise ValueError(f"{type(model).__name__} has no layer named {name!r}. Its layers are {top}; the blocks "
                          f"inside them are named like {top[3] + '.0' if len(top) > 3 else top[0]!r} "
-                         "(resnet_lessons.interpret.layer_names(model) lists all "
-                         f"{len(modules) - 1}).")
+                         f"(resnet_lessons.interpret.layer_names(model) lists all {len(modules) - 1}).")
     return modules[name]
 
 

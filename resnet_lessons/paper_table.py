@@ -1,12 +1,10 @@
 """Table 1 of the ResNet paper, read off built networks instead of typed.
 
-    from resnet_lessons.paper_table import imagenet_table
     print(imagenet_table({18: build_model("resnet18"), 50: build_model("resnet50")}))
 
-Each row of the paper's table is a stage: its name (conv1, conv2_x, ... conv5_x), the map size it
-outputs for a 224 x 224 image, and its blocks in the paper's notation, e.g. ``[1×1, 64; 3×3, 64;
-1×1, 256] × 3``. Everything here is measured on the models: the sizes with forward hooks, the layer
-shapes from the modules, the multiply-adds with torch's flop counter.
+Each row is a stage: its name in the paper (conv1, conv2_x, ... conv5_x), the map size it outputs for a
+224 x 224 image (measured with forward hooks) and its blocks in the paper's notation, read off the modules,
+e.g. ``[1×1, 64; 3×3, 64; 1×1, 256] × 3``. The last row: multiply-adds, by torch's flop counter.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .counting import count_macs
+from .counting import count_macs, run_eval
 
 STAGES = ("conv1", "layer1", "layer2", "layer3", "layer4")
 """The torchvision names of the stem convolution and the four stages."""
@@ -30,21 +28,14 @@ def stage_output_sizes(model: nn.Module, image_size: int = 224) -> dict[str, str
     Runs one [1, 3, image_size, image_size] image through ``model`` (on its own device, in eval mode,
     without gradients) with a forward hook on each of :data:`STAGES`; the model is left as it was.
     """
+    stages = {getattr(model, name): name for name in STAGES}
     sizes: dict[str, str] = {}
-    handles = []
-    for name in STAGES:
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor, name: str = name) -> None:
-            sizes[name] = f"{output.shape[-2]}×{output.shape[-1]}"
-        handles.append(getattr(model, name).register_forward_hook(hook))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, 3, image_size, image_size, device=next(model.parameters()).device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+
+    def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        sizes[stages[module]] = f"{output.shape[-2]}×{output.shape[-1]}"
+
+    image = torch.zeros(1, 3, image_size, image_size, device=next(model.parameters()).device)
+    run_eval(model, image, stages, record)
     return sizes
 
 
@@ -80,13 +71,11 @@ def imagenet_table(models: Mapping[int, nn.Module], image_size: int = 224) -> st
     Rows: the five stages (output size from the first model), the classifier, and the multiply-adds
     of one image per model.
     """
-    first = next(iter(models.values()))
-    sizes = stage_output_sizes(first, image_size)
+    sizes = stage_output_sizes(next(iter(models.values())), image_size)
     rows = [("conv1", sizes["conv1"], [_stem(m) for m in models.values()])]
     for paper_name, name in zip(PAPER_NAMES[1:], STAGES[1:], strict=True):
-        cells = [stage_notation(getattr(m, name)) for m in models.values()]
-        if name == "layer1":  # the max pool opens the paper's conv2_x row
-            cells = [_pool(m) + cell for m, cell in zip(models.values(), cells, strict=True)]
+        opens_with_pool = name == "layer1"  # the max pool opens the paper's conv2_x row
+        cells = [(_pool(m) if opens_with_pool else "") + stage_notation(getattr(m, name)) for m in models.values()]
         rows.append((paper_name, sizes[name], cells))
     rows.append(("", "1×1", [f"average pool, {m.fc.out_features}-d fc, softmax" for m in models.values()]))
     rows.append(("multiply-adds", "", [f"{count_macs(m, (1, 3, image_size, image_size)) / 1e9:.2f}×10⁹"

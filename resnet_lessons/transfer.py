@@ -1,6 +1,6 @@
 """Transfer learning: reuse a network trained on some classes for new ones, with few images.
 
-The course's experiment runs offline on CIFAR-10 alone, split into two groups that share no class:
+The course's experiment runs offline, on CIFAR-10 split into two groups that share no class:
 
     source = class_group(data, ANIMALS)            # bird, cat, deer, dog, frog, horse: 6 classes
     target = class_group(data, VEHICLES, 100)      # airplane, automobile, ship, truck: 100 images each
@@ -9,14 +9,10 @@ The course's experiment runs offline on CIFAR-10 alone, split into two groups th
     scratch = cifar_resnet(20, num_classes=4);    train(scratch, target, epochs=..., lr=...)
     probe = linear_probe(net, target)              # frozen features, only a new linear layer trained
 
-Three ways to get a vehicle classifier from a few hundred images: **fine-tuning** starts from the
-animal network's weights (all of them keep training), **from scratch** starts from random weights,
-and the **linear probe** keeps the animal network frozen and fits only a linear layer on its pooled
-64 features: it measures how useful those features are as they are.
-
-With internet, the same steps apply to torchvision's ImageNet-trained ResNet-18:
-:func:`imagenet_resnet18` loads it and :func:`adapt_imagenet_resnet` gives it a new last layer and an
-input that is resized from CIFAR's 32 x 32 to the size it was trained on.
+**Fine-tuning** starts from the animal network's weights (all keep training), **from scratch** from random ones;
+the **linear probe** fits only a linear layer on the frozen network's 64 pooled features: how useful they are as
+they are. With internet, :func:`imagenet_resnet18` and :func:`adapt_imagenet_resnet` do the same with
+torchvision's ImageNet-trained ResNet-18.
 """
 
 from __future__ import annotations
@@ -25,16 +21,21 @@ import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import default_results_dir
 from .data import CIFAR10Tensors, stratified_subset
+from .files import read_json
 from .loader import DeviceLoader
 from .loop import train_one_epoch
 from .metrics import accuracy, predict
+from .models import cifar_resnet
 from .recipes import get_recipe, make_optimizer, make_scheduler
+from .trained import TrainedNetworkError, sha256_of
 
 ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")
 VEHICLES = ("airplane", "automobile", "ship", "truck")
@@ -50,15 +51,14 @@ def class_group(data: CIFAR10Tensors, classes: Sequence[str], train_per_class: i
     unknown = [c for c in classes if c not in data.classes]
     if unknown or len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be distinct names among {data.classes}; got {list(classes)}.")
+    old = torch.tensor([data.classes.index(c) for c in classes])
+    new_label = torch.full((len(data.classes),), -1, dtype=torch.int64)  # old label -> new label (-1: dropped)
+    new_label[old] = torch.arange(len(classes))
     splits = []
     for images, labels, per_class in ((data.train_images, data.train_labels, train_per_class),
                                       (data.test_images, data.test_labels, test_per_class)):
-        old = torch.tensor([data.classes.index(c) for c in classes])
         keep = torch.isin(labels, old)
-        images, labels = images[keep], labels[keep]
-        new_label = torch.full((len(data.classes),), -1, dtype=torch.int64)
-        new_label[old] = torch.arange(len(classes))
-        labels = new_label[labels]
+        images, labels = images[keep], new_label[labels[keep]]
         if per_class is not None:
             available = int(labels.bincount(minlength=len(classes)).min())
             if not 1 <= per_class <= available:
@@ -220,13 +220,6 @@ def stored_source_network(results_dir: str | os.PathLike | None = None) -> tuple
     """The animal network of the stored transfer experiment, in eval mode, and the experiment's summary
     (``summary["source"]``: how it was trained, its normalisation and test accuracy; ``summary["runs"]``:
     every target run). The weights' SHA-256 is checked against the summary first."""
-    from pathlib import Path
-
-    from .config import default_results_dir
-    from .files import read_json
-    from .models import cifar_resnet
-    from .trained import TrainedNetworkError, sha256_of
-
     folder = (Path(results_dir) if results_dir is not None else default_results_dir()) / "transfer"
     remake = "Remake it with `python -m resnet_lessons.lab.transfer_run` (see results/transfer/README.md)."
     if not (folder / "summary.json").is_file() or not (folder / SOURCE_FILE).is_file():
