@@ -1,4 +1,4 @@
-"""The command line: ``python -m resnet_lessons train|visdom|models``.
+"""The command line: ``python -m resnet_lessons train|visdom|experiment|models``.
 
     python -m resnet_lessons train --model resnet20 --epochs 30 --recipe onecycle --out runs/resnet20
     python -m resnet_lessons train --model resnet20 --epochs 30 --recipe onecycle --out runs/resnet20 --resume
@@ -11,10 +11,22 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import torch
+
+from . import config
+from .checkpoint import CheckpointError, check_run_folder
+from .data import DataNotFoundError, load_cifar10
+from .lab import visdom_logger
 from .lab.cli import add_arguments as add_experiment_arguments
-from .recipes import RECIPES
+from .lab.cli import run_from_args
+from .models import build_model, list_models
+from .plots import plot_curves, save_figure
+from .preflight import SettingsError, check_out_dir, check_out_dir_place, check_settings, checkpoint_bytes
+from .recipes import RECIPES, get_recipe
+from .train import TrainingDiverged, fit
 
 DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
 
@@ -26,20 +38,16 @@ TRAIN_FLAGS = {  # a setting of fit or of the Recipe -> the train command's flag
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    """The parser of every command; ``--help`` shows all their options."""
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser(
-        "train",
-        help="train a network and save its history, checkpoint and curves",
+        "train", help="train a network and save its history, checkpoint and curves",
         description="Train a network on CIFAR-10. Writes history.json, checkpoint.pt (after every epoch) "
         "and curves.png into --out, then prints the final test accuracy and the training speed. "
-        "Ctrl-C stops after saving; add --resume to the same command to continue.",
-    )
+        "Ctrl-C stops after saving; add --resume to the same command to continue.")
     train.add_argument("--model", default="resnet20",
                        help="network name, e.g. resnet20, resnet56, plain20 (see the 'models' command); "
                        "default resnet20")
@@ -88,22 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     visdom = commands.add_parser(
-        "visdom",
-        help="start a visdom server on 127.0.0.1 and print its URL",
+        "visdom", help="start a visdom server on 127.0.0.1 and print its URL",
         description="Start a visdom server on this computer only (127.0.0.1). The first time, it fetches "
         "the files its web page needs from the npm registry (about 25 MB, kept in <cache>/npm); after that it "
-        "works offline. Runs until Ctrl-C.",
-    )
+        "works offline. Runs until Ctrl-C.")
     visdom.add_argument("--port", type=int, default=None,
                         help="port (default $RESNET_LESSONS_VISDOM_PORT, else 8097; train --visdom uses the same)")
     visdom.add_argument("--env-path", default=None, help="folder for saved environments (default <cache>/visdom)")
 
     experiment = commands.add_parser(
-        "experiment",
-        help="run one of the course's reference experiments and store its results",
+        "experiment", help="run one of the course's reference experiments and store its results",
         description="Run named reference experiments with fixed seeds; each writes per-epoch histories (JSON), "
-        "a figure (PNG), a summary and a provenance record into results/NAME/.",
-    )
+        "a figure (PNG), a summary and a provenance record into results/NAME/.")
     add_experiment_arguments(experiment)
 
     commands.add_parser("models", help="list the network names --model accepts",
@@ -117,8 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data(args):
-    from .data import load_cifar10
-
+    """CIFAR-10 from ``--data``, and the subsets that ``--subset`` and ``--test-subset`` ask for."""
     data = load_cifar10(root=args.data, progress=not args.no_progress)
     if args.subset is not None or args.test_subset is not None:
         try:
@@ -147,8 +150,6 @@ def default_run_dir(args) -> Path:
 def resume_mode(args) -> bool | str:
     """fit's ``resume`` for the flags --resume, --overwrite and --switch-hardware (SettingsError for a pair
     that cannot go together)."""
-    from .preflight import SettingsError
-
     if args.overwrite and args.resume:
         raise SettingsError("--resume and --overwrite contradict each other: continue the run in --out, or "
                             "replace it, not both.")
@@ -161,16 +162,6 @@ def _check_train_arguments(args, out: Path):
     """Every check that needs no data, before loading it: the recipe with the command's overrides, the epochs,
     the device, the model's name, the output folder, the environment's switches; fit checks the data against
     the model. Returns the recipe and the model. Raises SettingsError or ValueError."""
-    from dataclasses import replace
-
-    import torch
-
-    from . import config
-    from .checkpoint import check_run_folder
-    from .models import build_model
-    from .preflight import SettingsError, check_out_dir, check_out_dir_place, check_settings, checkpoint_bytes
-    from .recipes import get_recipe
-
     for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
         if value is not None and value < 1:
             raise SettingsError(f"{flag} {value} holds no images: give 1 or more (e.g. 1000), or leave it out.")
@@ -182,9 +173,7 @@ def _check_train_arguments(args, out: Path):
     if config.get_device(args.device).type == "cpu":
         config.cpu_bf16()  # a bad RESNET_LESSONS_CPU_BF16 is a ValueError here, not after the data loads
     if args.visdom is not None:
-        from .lab.visdom_logger import default_port
-
-        default_port()  # a bad RESNET_LESSONS_VISDOM_PORT, likewise
+        visdom_logger.default_port()  # a bad RESNET_LESSONS_VISDOM_PORT, likewise
     check_out_dir_place(out, args.data or config.data_dir())
     check_run_folder(out, resume_mode(args))
     torch.manual_seed(args.seed)  # the model's initial weights
@@ -193,29 +182,24 @@ def _check_train_arguments(args, out: Path):
     return recipe, model
 
 
-def train_main(args, argv: list[str]) -> int:
-    from . import config
-    from .checkpoint import CheckpointError
-    from .data import DataNotFoundError
-    from .plots import plot_curves, save_figure
-    from .preflight import SettingsError
-    from .train import TrainingDiverged, fit
+def _refused(error: Exception) -> int:
+    """Print why the command cannot run (a SettingsError names the command's flags); returns exit status 2."""
+    text = error.spelled(TRAIN_FLAGS) if isinstance(error, SettingsError) else error
+    print(f"error: {text}", file=sys.stderr)
+    return 2
 
+
+def train_main(args, argv: list[str]) -> int:
+    """``python -m resnet_lessons train``: check, load the data, train, then save the curves and report."""
     out = Path(args.out) if args.out else default_run_dir(args)
     try:
         recipe, model = _check_train_arguments(args, out)
         data = _data(args)
-    except SettingsError as e:
-        print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
-        return 2
-    except (ValueError, DataNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (ValueError, DataNotFoundError) as e:  # a SettingsError is a ValueError
+        return _refused(e)
     callbacks = []
     if args.visdom is not None:
-        from .lab.visdom_logger import VisdomLogger
-
-        callbacks.append(VisdomLogger(env=args.visdom, name=args.model))
+        callbacks.append(visdom_logger.VisdomLogger(env=args.visdom, name=args.model))
     config.set_progress(not args.no_progress)
     try:
         history = fit(
@@ -223,12 +207,8 @@ def train_main(args, argv: list[str]) -> int:
             callbacks=callbacks, device=args.device,
             compile=False if args.no_compile else (True if args.compile else None),
         )
-    except SettingsError as e:  # found by fit before any training (the data does not fit the model...)
-        print(f"error: {e.spelled(TRAIN_FLAGS)}", file=sys.stderr)
-        return 2
-    except (CheckpointError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (SettingsError, CheckpointError, FileNotFoundError) as e:  # found by fit before any training
+        return _refused(e)
     except TrainingDiverged as e:
         print(f"error: {e}", *getattr(e, "__notes__", []), file=sys.stderr)
         return 1
@@ -257,24 +237,19 @@ def train_main(args, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command that ``argv`` (default: the process's arguments) names; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
         return train_main(args, argv)
     if args.command == "visdom":
-        from .lab.visdom_logger import server_main
-
         rest = (["--port", str(args.port)] if args.port is not None else []) + (
             ["--env-path", args.env_path] if args.env_path else [])
-        return server_main(rest)
+        return visdom_logger.server_main(rest)
     if args.command == "experiment":
-        from .lab.cli import run_from_args
-
         return run_from_args(args, argv[1:])
     if args.command == "models":
-        from .models import list_models
-
         print("\n".join(list_models()))
         return 0
     parser.print_help()

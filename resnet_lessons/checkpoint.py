@@ -1,28 +1,14 @@
 """Checkpoints: everything a run needs to continue exactly where it stopped, written safely.
 
-A checkpoint is one ``torch.save`` file holding a dict:
+A checkpoint is one ``torch.save`` dict: the ``state_dict()`` of the model, optimizer, scheduler and scaler;
+``rng``, the state of every random generator (so a resumed run draws the same shuffles and crops); ``history``;
+``epoch``; ``run``, the run's identity (:func:`run_identity`), which must match to resume; and ``checksum``, a
+SHA-256 of all the rest, so a file whose bytes were changed is refused. It is written to a temporary file and
+renamed over the old one (a rename is atomic: a crash while saving leaves the previous checkpoint whole), and read
+with ``torch.load(weights_only=True)``, which never runs code stored in the file.
 
-- ``model``, ``optimizer``, ``scheduler``, ``scaler``: their ``state_dict()``s;
-- ``rng``: the state of every random generator the run uses (PyTorch's CPU and CUDA generators, the
-  data loader's own generator, Python's ``random`` and NumPy's), so a resumed run draws the same
-  shuffles and crops as an uninterrupted one;
-- ``history``: the per-epoch numbers so far; ``run``: the run's identity (:func:`run_identity`: model,
-  data, recipe, every setting), all of which must match to resume; ``epoch``: how many epochs are done;
-- ``checksum``: a SHA-256 of everything above (:func:`~resnet_lessons.files.tensor_checksum`), so a
-  file whose bytes were overwritten is refused instead of resumed.
-
-It is written to a temporary file in the same folder and then renamed over the old one: a rename
-is atomic, so a crash or Ctrl-C while saving leaves the previous checkpoint intact, never half a file.
-It is read back with ``torch.load(weights_only=True)``, which loads tensors and plain Python values
-but never runs code stored in the file.
-
-:func:`save_run` writes a run's checkpoint and ``history.json`` after every epoch; :func:`resume_run`
-continues a run from them, once it has checked that the checkpoint is this run's and that it trained on this
-hardware (device and precision).
-
-The folder is the run's own: :func:`check_run_folder` refuses, before any work, a folder in use by another
-training (its lock file, :class:`OutDirLock`) and a call that would start afresh over the run stored there
-without being asked (``resume="overwrite"``).
+:func:`save_run` and :func:`resume_run` save and continue a run; :func:`check_run_folder` and :class:`OutDirLock`
+keep a second training out of its folder and never start afresh over a run without ``resume="overwrite"``.
 """
 
 from __future__ import annotations
@@ -66,49 +52,39 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`; tensors are loaded onto the CPU.
+    """Read a checkpoint written by :func:`save_checkpoint`, tensors onto the CPU; the file is never changed.
 
-    Raises FileNotFoundError when there is no file, and CheckpointError (naming the file and saying
-    what to do) when the file is not a complete checkpoint. The file is never changed.
+    Raises FileNotFoundError when there is no file, and CheckpointError (naming the file and saying what to
+    do) when it is not a complete checkpoint.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"No checkpoint at {path}: there is nothing to resume. Start the run without resume=True "
-            "(or --resume), or point out_dir at the folder of an earlier run."
-        )
-    advice = (
-        "The file was left as it is. Delete or move it to start this run from scratch, "
-        "or choose another output folder."
-    )
+        raise FileNotFoundError(f"No checkpoint at {path}: there is nothing to resume. Start the run without "
+                                "resume=True (or --resume), or point out_dir at the folder of an earlier run.")
+    advice = ("The file was left as it is. Delete or move it to start this run from scratch, "
+              "or choose another output folder.")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is damaged
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint: it is not the zip archive torch.save writes "
-            f"(it may be truncated, or overwritten by something else). {advice}"
-        )
+        raise CheckpointError(f"{path} is not a readable checkpoint: it is not the zip archive torch.save writes "
+                              f"(it may be truncated, or overwritten by something else). {advice}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (it may be truncated or corrupt): "
-            f"{type(e).__name__}: {_short(e)}. {advice}"
-        ) from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (it may be truncated or corrupt): "
+                              f"{type(e).__name__}: {_short(e)}. {advice}") from None
     if not isinstance(state, dict) or not str(state.get("format", "")).startswith("resnet_lessons checkpoint"):
         raise CheckpointError(f"{path} was not written by resnet_lessons' trainer ({FORMAT!r}). {advice}")
     if state["format"] != FORMAT:
-        raise CheckpointError(
-            f"{path} is a {state['format']!r} checkpoint; this trainer reads {FORMAT!r} only. Train the run "
-            f"again into an empty folder (the same fit(...) call or command, with another out_dir / --out). {advice}"
-        )
+        raise CheckpointError(f"{path} is a {state['format']!r} checkpoint; this trainer reads {FORMAT!r} only. "
+                              "Train the run again into an empty folder (the same fit(...) call or command, with "
+                              f"another out_dir / --out). {advice}")
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: it lacks {missing}. {advice}")
     saved = state.pop("checksum")
     if tensor_checksum(state) != saved:
-        raise CheckpointError(
-            f"{path} is damaged: its contents do not match the checksum saved with them (some of its "
-            f"bytes were changed after it was written), so its weights cannot be trusted. {advice}"
-        )
+        raise CheckpointError(f"{path} is damaged: its contents do not match the checksum saved with them (some "
+                              "of its bytes were changed after it was written), so its weights cannot be trusted. "
+                              f"{advice}")
     return state
 
 
@@ -122,7 +98,8 @@ def _short(error: Exception) -> str:
 
 
 def rng_state(loader_generator: torch.Generator) -> dict:
-    """The state of every random generator a training run draws from."""
+    """The state of every random generator a training run draws from: torch (CPU and CUDA), the loader's
+    own, Python's ``random`` and NumPy's."""
     np_state = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
@@ -148,28 +125,18 @@ def set_rng_state(state: dict, loader_generator: torch.Generator) -> None:
 def run_identity(model: nn.Module, recipe: Recipe, epochs: int, data, name: str) -> dict:
     """The run's identity, stored in its checkpoint: all of it must be the same to resume the run.
 
-    model: its name, class, parameter count and printed layers (which show the depth, the block
-    types, the shortcut option, the widths and groups, the number of classes); data: what it is, its
-    fingerprint (a SHA-256 of every image and label) and how a subset was drawn; then the recipe's
-    optimiser settings, the epochs, and how the training images are served (seed, augmentation,
-    validation split).
+    The model's name, class, parameter count and printed layers (depth, blocks, shortcuts, widths...); the
+    data's source, fingerprint (a SHA-256 of every image and label) and subset; the recipe's optimiser
+    settings, the epochs, and how the training images are served (seed, augmentation, validation split).
     """
     fingerprint = data.fingerprint() if hasattr(data, "fingerprint") else tensor_checksum(
         [data.train_images, data.train_labels, data.test_images, data.test_labels])
     return {
-        "model": {
-            "name": name,
-            "class": f"{type(model).__module__}.{type(model).__qualname__}",
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "layers": repr(model),
-        },
-        "data": {
-            "source": getattr(data, "data_label", "") or getattr(data, "source", ""),
-            "fingerprint": fingerprint,
-            "subset": getattr(data, "subset_note", ""),
-            "train_images": len(data.train_labels),
-            "test_images": len(data.test_labels),
-        },
+        "model": {"name": name, "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                  "parameters": sum(p.numel() for p in model.parameters()), "layers": repr(model)},
+        "data": {"source": getattr(data, "data_label", "") or getattr(data, "source", ""), "fingerprint": fingerprint,
+                 "subset": getattr(data, "subset_note", ""), "train_images": len(data.train_labels),
+                 "test_images": len(data.test_labels)},
         "recipe": recipe.optimiser_settings(),
         "epochs": epochs,
         **{k: getattr(recipe, k) for k in DATA_FIELDS},
@@ -179,20 +146,10 @@ def run_identity(model: nn.Module, recipe: Recipe, epochs: int, data, name: str)
 def save_run(out_dir: Path, epoch: int, identity: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
              scheduler, scaler: torch.amp.GradScaler, generator: torch.Generator, history: History) -> None:
     """Write the run's checkpoint (everything needed to continue it) and its ``history.json``."""
-    save_checkpoint(
-        {
-            "format": FORMAT,
-            "epoch": epoch,
-            "run": identity,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "rng": rng_state(generator),
-            "history": history.to_dict(),
-        },
-        out_dir / CHECKPOINT_FILE,
-    )
+    state = {"format": FORMAT, "epoch": epoch, "run": identity, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+             "rng": rng_state(generator), "history": history.to_dict()}
+    save_checkpoint(state, out_dir / CHECKPOINT_FILE)
     history.save(out_dir / HISTORY_FILE)
 
 
@@ -201,15 +158,14 @@ def resume_run(out_dir: Path, resume: bool | str, identity: dict, record: RunRec
                generator: torch.Generator) -> History | None:
     """Take ``out_dir`` for this run and, when ``resume`` says so, continue the run saved there.
 
-    Starting afresh (``resume`` False, "overwrite", or "auto" without a checkpoint) returns None;
-    "overwrite" first deletes the old run's files. Continuing loads the model, optimiser, schedule, scaler
-    and random generators and returns the run's History. Either way the folder's lock is taken (fit releases
-    it when it ends), except for a finished run, which is only loaded.
+    Starting afresh (``resume`` False, "overwrite", or "auto" without a checkpoint) returns None; "overwrite"
+    first deletes the old run's files. Continuing loads the model, optimiser, schedule, scaler and random
+    generators and returns the run's History. The folder's lock is taken (fit releases it), except for a
+    finished run, which is only loaded.
 
-    Raises CheckpointError, saying what differs, when the checkpoint is another run's (``identity``, from
-    :func:`run_identity`), and SettingsError when an unfinished run trained on other hardware than this
-    call's ``record`` (device, precision), unless ``resume`` is "switch-hardware": then the history's record
-    says where it switched.
+    Raises CheckpointError, saying what differs, when the checkpoint is another run's (``identity``), and
+    SettingsError when an unfinished run trained on other hardware than ``record`` says (device, precision),
+    unless ``resume`` is "switch-hardware": then the history's record says where it switched.
     """
     name, path = identity["model"]["name"], out_dir / CHECKPOINT_FILE
     history, switched = None, []
@@ -272,9 +228,7 @@ def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# the output folder: one training at a time, and no run replaced without being asked
-# ---------------------------------------------------------------------------------------------
+# --- the output folder: one training at a time, and no run replaced without being asked ---
 
 LOCK_FILE = "run.lock"
 RUN_FILES = (CHECKPOINT_FILE, HISTORY_FILE, "curves.png")  # what a run writes into its folder
@@ -286,9 +240,9 @@ class OutDirLock:
         with OutDirLock("runs/resnet20"):
             ...  # train
 
-    ``acquire()`` raises SettingsError naming the process that holds the folder, when that process is
-    alive; a lock left by a process that has ended (``kill -9``, a power cut) is taken over. The same
-    process may acquire it again (a notebook that runs fit twice). ``release()`` deletes the file.
+    ``acquire()`` raises SettingsError naming the live process that holds the folder; a lock left by a process
+    that has ended (``kill -9``, a power cut) is taken over, and the same process may acquire it again (a
+    notebook that runs fit twice). ``release()`` deletes the file.
     """
 
     def __init__(self, out_dir: str | os.PathLike):
@@ -300,10 +254,8 @@ class OutDirLock:
         try:
             held = json.loads(self.path.read_text())
             pid, host = int(held["pid"]), held.get("host", "")
-        except FileNotFoundError:
-            return None
         except (ValueError, KeyError, TypeError, OSError):
-            return None  # an unreadable lock file protects nothing: take it over
+            return None  # no lock file, or an unreadable one, which protects nothing: take it over
         if host and host != socket.gethostname():
             return held  # another computer (a shared disk): it cannot be checked, so it is respected
         if pid == os.getpid():
@@ -313,7 +265,7 @@ class OutDirLock:
         except ProcessLookupError:
             return None
         except PermissionError:
-            return held  # it exists, under another user
+            pass  # it exists, under another user
         return held
 
     def check(self) -> None:
@@ -337,9 +289,9 @@ class OutDirLock:
             self.check()  # held by a live process: refused; else it is stale (or ours) and taken over
             with atomic_write(self.path, "w") as f:
                 f.write(record)
-            return self
-        with os.fdopen(fd, "w") as f:
-            f.write(record)
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(record)
         return self
 
     def release(self) -> None:
@@ -386,24 +338,21 @@ def _describe_run(history_path: Path) -> str:
     return f"an unfinished run ({what}, saved after epoch {done} of {planned})"
 
 
-def clear_run(out_dir: str | os.PathLike) -> list[Path]:
-    """Delete the files of the run stored in ``out_dir`` (asked for with overwrite): the folder never holds
-    an old run's curves beside a new run's checkpoint. Returns the deleted files."""
-    removed = [Path(out_dir) / name for name in RUN_FILES if (Path(out_dir) / name).is_file()]
-    for path in removed:
-        path.unlink()
-    return removed
+def clear_run(out_dir: str | os.PathLike) -> None:
+    """Delete the files of the run stored in ``out_dir`` (asked for with overwrite), so that the folder never
+    holds an old run's curves beside a new run's checkpoint."""
+    for path in (Path(out_dir) / name for name in RUN_FILES):
+        if path.is_file():
+            path.unlink()
 
 
-# ---------------------------------------------------------------------------------------------
-# the hardware a run trains on: part of its identity
-# ---------------------------------------------------------------------------------------------
+# --- the hardware a run trains on: part of its identity ---
 
 
 def hardware(record: RunRecord) -> dict:
-    """The hardware part of a run's identity, from its RunRecord: the device kind (a GPU's name, or cpu/mps,
-    whatever the thread count) and the precision. Resuming on other hardware changes the numbers a run makes.
-    A run that switched (:func:`record_hardware_switch`) is on the hardware it switched to."""
+    """The hardware part of a run's identity: the device kind (a GPU's name, or cpu/mps, whatever the thread
+    count) and the precision, which change the numbers a run makes. A run that switched
+    (:func:`record_hardware_switch`) is on the hardware it switched to."""
     def latest(value: str) -> str:
         return value.rsplit(", then ", 1)[-1].split(" from epoch ")[0]
 
@@ -411,11 +360,8 @@ def hardware(record: RunRecord) -> dict:
 
 
 def check_same_hardware(saved: RunRecord, now: RunRecord, switch_hardware: bool, where: Path) -> list[str]:
-    """Compare the hardware of a checkpoint's run (``saved``, a RunRecord) with this call's (``now``).
-
-    Returns the names of what differs ("device", "precision"); raises SettingsError naming the flag when
-    something differs and ``switch_hardware`` is False.
-    """
+    """The names of what differs ("device", "precision") between the hardware of a checkpoint's run
+    (``saved``) and this call's (``now``); SettingsError, naming the flag, when ``switch_hardware`` is False."""
     was, this = hardware(saved), hardware(now)
     changed = [key for key in ("device", "precision") if was[key] != this[key]]
     if changed and not switch_hardware:

@@ -1,9 +1,8 @@
 """The live experiments of the notebooks: what each one trains, in fast mode and in full mode.
 
-A notebook's live run is the student's own evidence, so even fast mode (a laptop CPU, about two minutes
-of training) must be large enough for the lesson's effect to stand out of the run-to-run noise. The
-sizes below were measured for that by ``benchmarks/fast_mode_signal.py``, which trains every fast-mode
-experiment with several seeds and stores the effect and its standard deviation in
+A live run is the student's own evidence, so even fast mode (a laptop CPU, about two minutes of training) must
+show the lesson's effect above the run-to-run noise: ``benchmarks/fast_mode_signal.py`` measured the sizes
+below over several seeds and stored the effect and its standard deviation in
 ``results/fast_mode_signal/<label>.json``. A notebook uses them like this::
 
     import torch
@@ -17,13 +16,11 @@ experiment with several seeds and stores the effect and its standard deviation i
         torch.manual_seed(run.seed)
         history = fit(build_model(run.model), data, run.epochs, run.full_recipe(), name=run.name)
 
-and says what its comparison shows with :func:`signal_verdict` (the stored effect and its noise) or
-:func:`verdict` (its own margin against the stored noise), never with a hand-typed sentence.
+and says what its comparison shows with :func:`signal_verdict` or :func:`verdict`, never a hand-typed sentence.
 
-Fast mode trains at 16x16 (each 2x2 block of pixels averaged): the CIFAR networks are fully convolutional
-with global average pooling, so they take any size, and a quarter of the pixels costs a quarter of the
-time. A network trained so is a stand-in for the real one and is named so wherever it is shown
-(its run's ``name``, e.g. "plain-32 (16x16 stand-in)").
+Fast mode trains at 16x16 (each 2x2 block of pixels averaged): the CIFAR networks end in global average pooling,
+so they take any size, and a quarter of the pixels costs a quarter of the time. A network trained so is a
+stand-in for the real one and is named so wherever it is shown (e.g. "plain-32 (16x16 stand-in)").
 """
 
 from __future__ import annotations
@@ -39,20 +36,17 @@ import torch.nn.functional as F
 
 from . import config
 from .data import CIFAR10Tensors, load_course_data
+from .files import read_json
 from .plans import Run
 from .recipes import Recipe, get_recipe
 
-# ---------------------------------------------------------------------------------------------
-# The settings
-# ---------------------------------------------------------------------------------------------
+# --- the settings ---
 
 
 @dataclass(frozen=True)
 class LiveExperiment:
-    """A notebook's live experiment: its question, and its plans, fast and full (one :class:`Run` per network,
-    in the order the notebook compares them: the reference first, the shallow net, the plain net, ...).
-
-    effect: what the fast-mode run must show, in words (the benchmark checks it).
+    """A notebook's live experiment: its plans, fast and full (one :class:`Run` per network, in the order the
+    notebook compares them), and ``effect``, what the fast-mode run must show, in words (the benchmark checks it).
     """
 
     key: str
@@ -79,12 +73,9 @@ def _runs(models: tuple[str, ...], train_images: int | None, test_images: int | 
 # degradation (measured: results/fast_mode_signal/).
 LIVE_RECIPE = replace(get_recipe("onecycle"), name="onecycle, gentle start", lr=0.1, batch_size=128, warmup=0.3)
 """The onecycle recipe with a gentler start (peak lr 0.1, a 30 % warm-up, batch 128), for runs of a few hundred
-steps: the fast-mode live runs and the lab's gradients experiment (two epochs, 312 steps). With the onecycle
-recipe's batch 512, peak lr 0.2 and 15 % warm-up, two epochs are only 78 steps with a 12-step warm-up, too
-few for ResNet-56 and ResNet-110 to leave the 90 % error of guessing (measured: their "after training"
-gradients then describe failed starts); with this one the residual networks start learning (ResNet-110
-reached 77 % training error after one such epoch in a CPU trial), and the deep plain ones may still not,
-which is the point."""
+steps: the fast-mode live runs and the lab's gradients experiment. With onecycle's batch 512, two epochs are only
+78 steps, too few for ResNet-56 and ResNet-110 to leave the 90 % error of guessing; with this one the residual
+networks start learning, and the deep plain ones may still not, which is the point."""
 
 LIVE_EXPERIMENTS: dict[str, LiveExperiment] = {
     "01": LiveExperiment(
@@ -132,9 +123,7 @@ def live_plan(key: str, fast: bool | None = None) -> tuple[Run, ...]:
     return LIVE_EXPERIMENTS[key].plan(fast)
 
 
-# ---------------------------------------------------------------------------------------------
-# The data
-# ---------------------------------------------------------------------------------------------
+# --- the data ---
 
 
 def downsample(data: CIFAR10Tensors, size: int) -> CIFAR10Tensors:
@@ -183,9 +172,7 @@ def live_data(runs: Sequence[Run], data: CIFAR10Tensors | None = None, verbose: 
     return data
 
 
-# ---------------------------------------------------------------------------------------------
-# The stored signal and the verdicts
-# ---------------------------------------------------------------------------------------------
+# --- the stored signal and the verdicts ---
 
 SIGNAL_FOLDER = "fast_mode_signal"
 DEFAULT_SIGNAL_LABEL = "cpu-2cores"
@@ -222,16 +209,12 @@ def seed_noise(values: Sequence[float]) -> float:
 
 def signal_path(label: str = DEFAULT_SIGNAL_LABEL, results_dir: str | os.PathLike | None = None) -> Path:
     """Where the benchmark stores its results: ``results/fast_mode_signal/<label>.json``."""
-    from .config import default_results_dir
-
-    root = Path(results_dir) if results_dir is not None else default_results_dir()
+    root = Path(results_dir) if results_dir is not None else config.default_results_dir()
     return root / SIGNAL_FOLDER / f"{label}.json"
 
 
 def read_signal(key: str, path: str | os.PathLike | None = None) -> Signal:
     """The stored effect and noise of live experiment ``key`` (default file: :func:`signal_path`)."""
-    from .files import read_json
-
     path = Path(path) if path is not None else signal_path()
     record = read_json(path)
     experiments = record.get("experiments", {})

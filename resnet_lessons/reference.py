@@ -1,15 +1,12 @@
 """Stored reference results: load them, label them, plot them beside a live run, and tabulate them.
 
-The course ships the results of its key experiments, run in full on a GPU by
-``python -m resnet_lessons experiment NAME`` (see :mod:`resnet_lessons.lab.experiments`), in ``results/NAME/``.
-A notebook shows them next to the student's short live run with one call::
+The results of the course's key experiments, run in full on a GPU by ``python -m resnet_lessons experiment NAME``,
+are stored in ``results/NAME/``. A notebook shows them next to the student's short live run::
 
     from resnet_lessons.reference import load_reference, plot_with_reference, reference_label
     ref = load_reference("degradation")
     print(reference_label(ref))   # reference run: NVIDIA H100 80GB HBM3, CIFAR-10 (JPEG q75 copy), 10 epochs, ...
     plot_with_reference({"plain-8": history}, "degradation", runs=["plain-20", "plain-56"])
-
-The README's results section is generated from the same files (:mod:`resnet_lessons.lab.reference`).
 """
 
 from __future__ import annotations
@@ -24,6 +21,7 @@ from .history import History
 
 ORDER = ("degradation", "depth", "shortcuts", "resnext", "recipes", "gradients")
 """The order of the experiments in the README (others follow, alphabetically)."""
+
 
 @dataclass
 class Reference:
@@ -88,8 +86,7 @@ def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> R
         raise FileNotFoundError(
             f"No stored result {name!r} in {root}; available: {', '.join(stored) if stored else 'none'}. "
             f"Make it with: python -m resnet_lessons experiment {name} --update-stored"
-            + (f" (or set ${RESULTS_ENV} to the folder that holds the course's results/)" if not stored else "")
-        )
+            + (f" (or set ${RESULTS_ENV} to the folder that holds the course's results/)" if not stored else ""))
     histories = load_histories(folder / "histories.json")  # a damaged file: an error that names it
     record = read_json(folder / "provenance.json") if (folder / "provenance.json").is_file() else {}
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
@@ -135,16 +132,9 @@ def reference_label(ref: Reference, commit: bool = True) -> str:
     return f"reference run: {device}, {data}, {epochs}{size}{made}{smoke}"
 
 
-def plot_with_reference(
-    live: dict[str, History] | None,
-    name: str,
-    runs: list[str] | None = None,
-    metric: str = "error",
-    x: str | None = None,
-    results_dir: str | os.PathLike | None = None,
-    ax=None,
-    title: str | None = None,
-):
+def plot_with_reference(live: dict[str, History] | None, name: str, runs: list[str] | None = None,
+                        metric: str = "error", x: str | None = None, results_dir: str | os.PathLike | None = None,
+                        ax=None, title: str | None = None):
     """Curves of the live runs (full colour, "this run") over the stored reference runs (faded, labelled
     with the GPU), with the reference's hardware, data and length in the title. Returns the Figure.
 
@@ -157,24 +147,19 @@ def plot_with_reference(
 
     ref = load_reference(name, results_dir)
     reference = ref.runs(*(runs or []))
-    device = short_device(_facts(ref)[0])
-    heading = title or ref.summary.get("title", name)
-    full_title = f"{heading}\nfaded: {reference_label(ref, commit=False)}"
+    heading, label = title or ref.summary.get("title", name), reference_label(ref, commit=False)
     if x is None:
         x = "images" if live else "epoch"
     if live:
-        return plot_curves(live, ax=ax, metric=metric, x=x, title=full_title,
+        device = short_device(_facts(ref)[0])
+        return plot_curves(live, ax=ax, metric=metric, x=x, title=f"{heading}\nfaded: {label}",
                            reference=reference, reference_label=f"(reference, {device})")
-    return plot_curves(reference, ax=ax, metric=metric, x=x, title=f"{heading}\n{reference_label(ref, commit=False)}")
+    return plot_curves(reference, ax=ax, metric=metric, x=x, title=f"{heading}\n{label}")
 
 
-def plot_degradation_with_reference(
-    plain: dict[str, History] | None,
-    residual: dict[str, History] | None,
-    results_dir: str | os.PathLike | None = None,
-    ylim: tuple[float, float] | None = None,
-    x: str | None = None,
-):
+def plot_degradation_with_reference(plain: dict[str, History] | None, residual: dict[str, History] | None,
+                                    results_dir: str | os.PathLike | None = None,
+                                    ylim: tuple[float, float] | None = None, x: str | None = None):
     """The paper's Figure 6 (left and middle) from the stored ``degradation`` runs, faded, with the
     student's plain and residual runs (may be None) drawn over them. Returns the Figure."""
     from .plots import plot_degradation
@@ -204,11 +189,11 @@ def grad_norms(ref: Reference, when: str = "init") -> dict[str, list[float]]:
     return norms
 
 
-# ----------------------------------------------------------------------------------------------
-# tables
-# ----------------------------------------------------------------------------------------------
+# --- tables ---
+
 
 def _cell(value, spec: str) -> str:
+    """One table cell: ``value`` in format ``spec``, or a dash for a missing value."""
     if value is None or (isinstance(value, float) and value != value):  # None or NaN
         return "–"
     try:

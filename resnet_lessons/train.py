@@ -3,34 +3,17 @@
     history = fit(model, data, epochs=30, recipe="onecycle", out_dir="runs/resnet20")
     history = fit(model, data, 30, replace(ONECYCLE, lr=0.1, val_size=5000), callbacks=[LivePlot()])
 
-What happens in one epoch:
+One epoch: a :class:`~resnet_lessons.loader.DeviceLoader` shuffles and augments the training set on the device;
+:func:`~resnet_lessons.loop.train_one_epoch` takes one step per batch (bf16 autocast on recent GPUs, fp16 with a
+gradient scaler on older ones, fp32 on the CPU), and a :class:`StepWatcher` checks the losses a few times per epoch;
+:func:`~resnet_lessons.loop.evaluate` measures the validation split and the test set; the epoch's numbers go into
+the :class:`~resnet_lessons.history.History`, a checkpoint is saved (with ``out_dir``) and the callbacks are called.
 
-1. :class:`~resnet_lessons.loader.DeviceLoader` shuffles and augments the whole training set on the
-   device and hands out batches (views, no copies);
-2. :func:`resnet_lessons.loop.train_one_epoch` runs :func:`~resnet_lessons.loop.train_step` (forward,
-   loss, backward and the SGD update) for each batch, under bf16 autocast on recent GPUs (fp16 with a
-   gradient scaler on older ones, full fp32 on the CPU);
-3. losses and correct counts are written into tensors on the device; the CPU reads them only a few
-   times per epoch (a GPU that has to stop and report after every step is a slow GPU), to move the
-   progress bar and to check that the loss is still a finite number;
-4. :func:`~resnet_lessons.loop.evaluate` measures the validation images (with the recipe's
-   ``val_size``) and the test set, the epoch's numbers go into the
-   :class:`~resnet_lessons.history.History`, with ``out_dir`` a checkpoint and ``history.json`` are
-   written (:func:`resnet_lessons.checkpoint.save_run`), and the callbacks are called (a
-   :class:`~resnet_lessons.plots.LivePlot` draws the curves, a visdom logger sends them).
-
-On a GPU the model is trained through :class:`~resnet_lessons.loop.CompiledModel`
-(``torch.compile(model, mode="reduce-overhead")``): the compiler fuses small operations and records the
-forward and backward passes as CUDA graphs, so a step costs a few graph launches instead of hundreds
-of kernel launches. On the CPU the same code runs without compiling (``compile=True`` compiles there
-too, in mode "default": a CPU has no CUDA graphs).
-
-Stopping and resuming: Ctrl-C stops training cleanly (the checkpoint of the last finished epoch stays
-on disk, and fit says how to continue); ``resume=True`` continues from it and ends exactly where an
-uninterrupted run would (bit for bit on the CPU), on the hardware it started on (``resume="switch-hardware"``
-continues elsewhere and says so in the history). A run in ``out_dir`` is never started afresh over unless
-``resume="overwrite"`` asks for it, and two trainings never share an ``out_dir`` (a lock file). A loss that
-becomes NaN or infinite stops the run with :class:`TrainingDiverged`, naming the epoch and step.
+On a GPU the model trains through :class:`~resnet_lessons.loop.CompiledModel` (``torch.compile`` in mode
+"reduce-overhead"): the forward and backward passes are recorded as CUDA graphs, a few launches per step instead
+of hundreds.
+Ctrl-C stops cleanly, keeping the last finished epoch's checkpoint; ``resume=True`` continues from it and ends
+exactly where an uninterrupted run would (bit for bit on the CPU).
 """
 
 from __future__ import annotations
@@ -78,10 +61,10 @@ class TrainingDiverged(RuntimeError):
 
 
 class StepWatcher:
-    """What fit does after every step (``after_step`` of :func:`resnet_lessons.loop.train_one_epoch`):
-    every ``check_every`` steps (and at the last one) the CPU waits for the device once, checks that
-    the losses are finite (else :class:`TrainingDiverged`, naming the step) and moves the progress bar.
-    Checking rarely matters on a GPU: a GPU that has to stop and report after every step is a slow GPU.
+    """What fit does after every step (``after_step`` of :func:`resnet_lessons.loop.train_one_epoch`): every
+    ``check_every`` steps (and at the last one) the CPU waits for the device once, checks that the losses are
+    finite (else :class:`TrainingDiverged`, naming the step) and moves the progress bar. Checking rarely matters
+    on a GPU: a GPU that has to stop and report after every step is a slow GPU.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, epoch: int, n_steps: int, batch_size: int,
@@ -115,19 +98,9 @@ class StepWatcher:
         return self.lrs[-2]
 
 
-def fit(
-    model: nn.Module,
-    data,
-    epochs: int,
-    recipe: str | Recipe = "onecycle",
-    *,
-    name: str | None = None,
-    out_dir: str | Path | None = None,
-    resume: bool | str = False,
-    callbacks: Sequence[Callback] = (),
-    device: str | torch.device | None = None,
-    compile: bool | str | None = None,
-) -> History:
+def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", *, name: str | None = None,
+        out_dir: str | Path | None = None, resume: bool | str = False, callbacks: Sequence[Callback] = (),
+        device: str | torch.device | None = None, compile: bool | str | None = None) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return the per-epoch History.
 
     model: any classifier of [N, 3, 32, 32] images (trained in place and moved to ``device``).
@@ -137,12 +110,12 @@ def fit(
         split). Change any of it with ``dataclasses.replace(recipe, lr=0.05, val_size=5000)``.
     name: the run's name in plots and messages (default: the model's class name).
     out_dir: folder for ``checkpoint.pt`` (after every epoch) and ``history.json``; None saves nothing.
-    resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs);
-        "auto" does so when there is a checkpoint and starts afresh otherwise; False starts afresh
-        (refused when ``out_dir`` holds a run); "overwrite" starts afresh and replaces the run in
-        ``out_dir``; "switch-hardware" continues it on another device or precision than it started on
-        (True refuses that, as it changes the run's numbers; the history's ``device`` and ``precision``
-        record the switch). While fit runs, ``out_dir/run.lock`` keeps a second training out of the folder.
+    resume: True continues the run saved in ``out_dir`` (same model, data, recipe and epochs); "auto" does so
+        when there is a checkpoint and starts afresh otherwise; False starts afresh (refused when ``out_dir``
+        holds a run); "overwrite" starts afresh and replaces the run in ``out_dir``; "switch-hardware"
+        continues it on another device or precision than it started on (True refuses that, as it changes the
+        run's numbers; the history records the switch). While fit runs, ``out_dir/run.lock`` keeps a second
+        training out of the folder.
     callbacks: functions called as ``callback(history, model)`` after every epoch, e.g. a
         :class:`~resnet_lessons.plots.LivePlot` (curves in the notebook) or a visdom logger.
     device: "cuda", "cpu", ... (default: the best available).
@@ -161,8 +134,8 @@ def fit(
     channels_last = device.type in ("cuda", "cpu")  # N,H,W,C in memory: faster convolutions on both
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     check_data_and_model(model, data, batch_size=recipe.batch_size, val_size=recipe.val_size, device=device)
-    out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
+        out_dir = Path(out_dir)
         check_out_dir(out_dir, checkpoint_bytes(model))
         check_run_folder(out_dir, resume)  # no run replaced unless resume="overwrite"; no folder shared
 
@@ -253,8 +226,7 @@ def _compile_mode(compile: bool | str | None, device: torch.device) -> str | Non
 
 def _loaders(data, recipe: Recipe, device: torch.device, channels_last: bool):
     """The training loader (shuffled and augmented on the device), the validation loader (None without
-    ``recipe.val_size``) and the test loader. Images are normalised with the mean and std of the
-    training images (``data.mean_std()`` without a validation split)."""
+    ``recipe.val_size``) and the test loader, all normalised with the training images' mean and std."""
     train_images, train_labels = data.train_images, data.train_labels
     if recipe.val_size:
         train_index, val_index = validation_split(data.train_labels, recipe.val_size)
@@ -275,34 +247,27 @@ def _record(name: str, recipe: Recipe, epochs: int, device: torch.device, amp_dt
             compile_mode: str | None, data, train_loader: DeviceLoader) -> RunRecord:
     """What the run is: the record a new History starts with."""
     return RunRecord(
-        model=name,
-        recipe=recipe.name,
-        recipe_settings=recipe.to_dict(),
-        epochs=epochs,
-        batch_size=recipe.batch_size,
-        seed=recipe.seed,
-        device=_device_name(device),
+        model=name, recipe=recipe.name, recipe_settings=recipe.to_dict(), epochs=epochs,
+        batch_size=recipe.batch_size, seed=recipe.seed, device=_device_name(device),
         precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
-        compiled=compile_mode or False,
-        data=getattr(data, "data_label", "") or getattr(data, "source", ""),
-        data_source=getattr(data, "source", ""),
-        subset=getattr(data, "subset_note", ""),
-        train_images=len(train_loader.labels),
-        val_images=recipe.val_size,
+        compiled=compile_mode or False, torch=str(torch.__version__),
+        data=getattr(data, "data_label", "") or getattr(data, "source", ""), data_source=getattr(data, "source", ""),
+        subset=getattr(data, "subset_note", ""), train_images=len(train_loader.labels), val_images=recipe.val_size,
         test_images=len(data.test_labels),
         mean=[round(float(v), 6) for v in train_loader.mean.flatten()],
         std=[round(float(v), 6) for v in train_loader.std.flatten()],
-        torch=str(torch.__version__),
     )
 
 
 def _device_name(device: torch.device) -> str:
+    """The device as a run's record names it: the GPU's name, "cpu (N threads)" or "mps"."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({config.cpu_threads()} threads)" if device.type == "cpu" else device.type  # as fit sets them
 
 
 def _interrupted_message(name: str, epoch: int, epochs: int, saved_epoch: int, checkpoint: Path | None) -> str:
+    """What fit prints when Ctrl-C stops it: when it stopped, what was saved, and how to go on."""
     when = f"after epoch {epoch}" if saved_epoch >= epoch else f"during epoch {epoch}"
     text = f"{name}: training stopped by the keyboard {when} of {epochs}."
     if checkpoint is None:
@@ -311,8 +276,6 @@ def _interrupted_message(name: str, epoch: int, epochs: int, saved_epoch: int, c
         return text + (" No epoch had finished, so nothing was saved and there is no checkpoint to resume: "
                        "to start again, run the same fit(...) call (without resume=True; on the command line, "
                        "the same command without --resume).")
-    return (
-        text + f" The checkpoint of epoch {saved_epoch} is in {checkpoint}.\n"
-        "To continue, run the same fit(...) call with resume=True "
-        "(on the command line: the same command with --resume)."
-    )
+    return (text + f" The checkpoint of epoch {saved_epoch} is in {checkpoint}.\n"
+            "To continue, run the same fit(...) call with resume=True (on the command line: the same command with "
+            "--resume).")

@@ -4,16 +4,11 @@
     record.test_acc, record.val_acc           # its final accuracies (fractions)
     record.mean, record.std                   # the normalisation it was trained with (0..1 units)
 
-Each network lives in ``results/trained/networks/`` as two files:
-
-    NAME.pt     its ``state_dict`` in half precision (a 20-layer net is about 0.5 MB)
-    NAME.json   its record: the model, the data, the recipe, the validation split, every epoch's
-                numbers, the command that made it, the commit, the device, and the file's SHA-256
-
-Each network was trained by ``python -m resnet_lessons train`` with a validation split held out of the
-training set and shipped by ``python -m resnet_lessons.lab.ship``; the command, epoch count and accuracies
-are in its record. :func:`trained`
-checks the file's checksum before loading it, so a damaged or edited file is never used silently.
+Each network lives in ``results/trained/networks/`` as ``NAME.pt``, its ``state_dict`` in half precision (a
+20-layer net is about 0.5 MB), and ``NAME.json``, its record: model, data, recipe, every epoch's numbers, the
+command and commit that made it, and the weights file's SHA-256, which :func:`trained` checks before loading,
+so a damaged or edited file is never used silently. They are made by ``python -m resnet_lessons train`` (with
+a validation split) and ``python -m resnet_lessons.lab.ship``.
 """
 
 from __future__ import annotations
@@ -26,8 +21,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .config import default_results_dir
 from .files import read_json, write_json
 from .history import History
+from .models import build_model
 
 TRAINED_FOLDER = Path("trained") / "networks"
 
@@ -68,29 +65,25 @@ class TrainedRecord:
 
     @property
     def train_error(self) -> float:
-        """The last epoch's training error in percent (on augmented images, in train mode, as the paper's
-        Figure 6 plots it); NaN for a record without its history."""
+        """The last epoch's training error in percent (augmented images, train mode, as the paper's Figure 6
+        plots it); NaN for a record without its history."""
         train_acc = self.history.get("train_acc") or [float("nan")]
         return 100 * (1 - train_acc[-1])
 
     def curves(self) -> History:
         """Every epoch's numbers of the run that made the network, for :func:`resnet_lessons.plots.plot_curves`
-        (the numbers only: the run's facts are this record's, and the History's own record is left empty)."""
+        (its History's own record is left empty: the run's facts are this record's)."""
         return History.from_dict(self.history)
 
     def final_errors(self) -> str:
-        """One line: the last epoch's training error (:attr:`train_error`), the validation error and the
-        shipped file's test error, in percent."""
+        """One line: the last epoch's training error, the validation error and the test error, in percent."""
         return (f"after {self.epochs} epochs: training error {self.train_error:.1f}% (last epoch, "
                 f"augmented images), validation error {100 * (1 - self.val_acc):.1f}%, test error "
                 f"{100 * (1 - self.test_acc):.1f}%")
 
     def compare(self, test_acc: float, data_label: str, images: int) -> str:
-        """A test accuracy measured now, set beside the record's, with the data each was measured on.
-
-        The shipped networks were trained and measured on the course's JPEG copy of CIFAR-10; a student
-        who downloaded the original images measures them on other pixels, and the line says so.
-        """
+        """A test accuracy measured now, set beside the record's, with the data each was measured on (a student
+        with the original images, not the course's JPEG copy, measures on other pixels, and the line says so)."""
         line = (f"test accuracy measured here: {test_acc:.2%} on {images:,} test images of {data_label}; "
                 f"its record: {self.test_acc:.2%} on {self.test_images:,} of {self.data}")
         if data_label != self.data:
@@ -113,8 +106,6 @@ class TrainedRecord:
 
 def trained_dir(results_dir: str | os.PathLike | None = None) -> Path:
     """The folder of the shipped networks: ``results/trained/networks`` (see ``config.default_results_dir``)."""
-    from .config import default_results_dir
-
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     return root / TRAINED_FOLDER
 
@@ -143,14 +134,11 @@ def remake_commands(name: str) -> str:
 
 def read_record(name: str, results_dir: str | os.PathLike | None = None) -> TrainedRecord:
     """The record of shipped network ``name``, with a clear error when there is none."""
-    folder = trained_dir(results_dir)
-    path = folder / f"{name}.json"
+    path = trained_dir(results_dir) / f"{name}.json"
     if not path.is_file():
         names = ", ".join(available_trained(results_dir)) or "none"
-        raise TrainedNetworkError(
-            f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
-            f"Make it with {remake_commands(name)}."
-        )
+        raise TrainedNetworkError(f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
+                                  f"Make it with {remake_commands(name)}.")
     return record_from_file(path)
 
 
@@ -162,9 +150,11 @@ def record_from_file(path: Path) -> TrainedRecord:
     required = [name for name, f in fields.items() if f.default is MISSING and f.default_factory is MISSING]
     missing = [name for name in required if name not in values]
     unknown = sorted(set(values) - set(fields))
-    if missing or unknown:
-        what = "; ".join(part for part in (f"it lacks {', '.join(missing)}" if missing else "",
-                                           f"it has unknown fields {', '.join(unknown)}" if unknown else "") if part)
+    problems = [f"it lacks {', '.join(missing)}"] if missing else []
+    if unknown:
+        problems.append(f"it has unknown fields {', '.join(unknown)}")
+    if problems:
+        what = "; ".join(problems)
         raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
                                   f"(git checkout -- {path.name} in its folder) or remake it with "
                                   f"{remake_commands(path.stem)}.")
@@ -175,10 +165,9 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
             device: str | torch.device = "cpu") -> tuple[nn.Module, TrainedRecord]:
     """Load shipped network ``name`` (e.g. "resnet20", "plain20"): (model in eval mode, its record).
 
-    The weights file's SHA-256 is checked against the record first; a missing or altered file raises
-    :class:`TrainedNetworkError` naming the file, the checksum it should have and how to remake it.
-    The model takes normalised [N, 3, 32, 32] images (``record.mean``, ``record.std``) and returns
-    [N, 10] logits.
+    The model takes normalised [N, 3, 32, 32] images (``record.mean``, ``record.std``) and returns [N, 10] logits.
+    The weights file's SHA-256 is checked first; a missing or altered file raises :class:`TrainedNetworkError`
+    naming the file, the checksum it should have and how to remake it.
     """
     record = read_record(name, results_dir)
     path = trained_dir(results_dir) / record.file
@@ -190,8 +179,6 @@ def trained(name: str, results_dir: str | os.PathLike | None = None,
     if actual != record.sha256:
         raise TrainedNetworkError(f"{path} is damaged or was changed: its SHA-256 is {actual}, its record "
                                   f"says {record.sha256}. It was not loaded. {remake}")
-    from .models import build_model
-
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(record.model, **record.model_kwargs)
     full_precision = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
