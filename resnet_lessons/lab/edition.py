@@ -7,14 +7,10 @@ The instructor edition is the source. Its cells carry tags that say what they ar
 - ``exercise``: the cell a student fills in (it has a ``# TODO``). Its outputs are cleared.
 - ``check``: the cell that runs the checker on the student's answer. Its outputs are cleared.
 
-Everything else is copied as it is, stored outputs included, except that links to an instructor
-notebook on GitHub or Colab (``.../blob/main/notebooks/NN_...``) point at ``student/`` instead, and the
-lecture path (cell metadata ``slideshow``, read by ``make slides``) is dropped: students work through a
-notebook rather than present it, and the path skips cells the student edition has removed.
-Cleared cells also get nbval's ``nbval-ignore-output`` tag: nbval still runs them (so an unanswered
-check must not raise), but has no stored output to compare them with.
-
-Needs nbconvert (the ``test`` extras). Commands::
+Cleared cells also get nbval's ``nbval-ignore-output`` tag (nbval still runs them, so an unanswered check
+must not raise). Everything else is copied with its outputs, except that links to an instructor notebook
+(``.../blob/main/notebooks/NN_...``) point at ``student/`` and the lecture path (``slideshow`` metadata) is
+dropped. Needs nbformat (the ``test`` extras)::
 
     python -m resnet_lessons.lab.edition build notebooks student   # what `make student` runs
     python -m resnet_lessons.lab.edition tag notebooks/*.ipynb     # (re)write the tags from the conventions above
@@ -30,7 +26,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from nbformat import NotebookNode
 
 from ..files import replaced_folder
@@ -51,37 +46,6 @@ class EditionError(ValueError):
     """An instructor notebook the student edition cannot be built from (unreadable, or a solution untagged)."""
 
 
-class ClearTaggedOutputPreprocessor(Preprocessor):
-    """Clear the outputs of cells tagged ``exercise`` or ``check`` and mark them for nbval to ignore."""
-
-    def preprocess_cell(self, cell, resources, index):
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and any(tag in tags for tag in CLEARED_TAGS):
-            cell.outputs = []
-            cell.execution_count = None
-            cell.metadata.pop("execution", None)
-            if NBVAL_IGNORE not in tags:
-                cell.metadata["tags"] = [*tags, NBVAL_IGNORE]
-        return cell, resources
-
-
-class StudentLinksPreprocessor(Preprocessor):
-    """In markdown cells, point links to ``blob/main/notebooks/NN_...`` (the Colab badge) at ``student/``."""
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "markdown":
-            cell.source = INSTRUCTOR_LINK.sub(r"/blob/main/student/\1", cell.source)
-        return cell, resources
-
-
-class DropSlidesPreprocessor(Preprocessor):
-    """Remove the lecture path (``slideshow`` cell metadata): the student edition is not presented."""
-
-    def preprocess_cell(self, cell, resources, index):
-        cell.metadata.pop("slideshow", None)
-        return cell, resources
-
-
 def student_edition(instructor: NotebookNode, source_name: str = "") -> NotebookNode:
     """A new notebook: ``instructor`` without its ``solution`` cells and with exercise/check outputs cleared.
 
@@ -89,10 +53,18 @@ def student_edition(instructor: NotebookNode, source_name: str = "") -> Notebook
     instructor notebook (a solution's too) makes the committed student edition out of step.
     """
     nb = copy.deepcopy(instructor)
-    remove = TagRemovePreprocessor(remove_cell_tags={SOLUTION}, enabled=True)
-    for preprocessor in (remove, ClearTaggedOutputPreprocessor(), StudentLinksPreprocessor(),
-                         DropSlidesPreprocessor()):
-        nb, _ = preprocessor.preprocess(nb, {})
+    nb.cells = [cell for cell in nb.cells if SOLUTION not in cell.metadata.get("tags", [])]
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and any(tag in tags for tag in CLEARED_TAGS):
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+            if NBVAL_IGNORE not in tags:  # nbval runs the cell but has no stored output to compare
+                cell.metadata["tags"] = [*tags, NBVAL_IGNORE]
+        if cell.cell_type == "markdown":  # the Colab badge opens the student notebook
+            cell.source = INSTRUCTOR_LINK.sub(r"/blob/main/student/\1", cell.source)
+        cell.metadata.pop("slideshow", None)  # students work through a notebook rather than present it
     source_sha256 = hashlib.sha256(nbformat.writes(instructor).encode()).hexdigest()
     nb.metadata["resnet_lessons"] = {"edition": "student", "source": source_name, "source_sha256": source_sha256}
     return nb
@@ -202,14 +174,13 @@ def tag_notebook(nb: NotebookNode) -> NotebookNode:
         _add_tag(cell, SOLUTION)
         if cell.cell_type == "code":
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
-            check = i - 1
-            if check >= 0 and cells[check].cell_type == "code" and not is_solution(cells[check]):
-                _add_tag(cells[check], CHECK)
-                j = check
-                while j >= 0 and cells[j].cell_type == "code" and not is_solution(cells[j]):
-                    if "# TODO" in cells[j].source:
-                        _add_tag(cells[j], EXERCISE)
-                    j -= 1
+            j = i - 1  # the check, then the code cells before it
+            if j >= 0 and cells[j].cell_type == "code" and not is_solution(cells[j]):
+                _add_tag(cells[j], CHECK)
+            while j >= 0 and cells[j].cell_type == "code" and not is_solution(cells[j]):
+                if "# TODO" in cells[j].source:
+                    _add_tag(cells[j], EXERCISE)
+                j -= 1
     return nb
 
 
@@ -229,12 +200,11 @@ def tag_files(paths: list[Path]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resnet_lessons.lab.edition", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="write the student edition")
-    b.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))
-    b.add_argument("target", type=Path, nargs="?", default=Path("student"))
-    c = sub.add_parser("check", help="exit 1 when the student edition is out of step with the source")
-    c.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))
-    c.add_argument("target", type=Path, nargs="?", default=Path("student"))
+    for command, what in (("build", "write the student edition"),
+                          ("check", "exit 1 when the student edition is out of step with the source")):
+        p = sub.add_parser(command, help=what)
+        p.add_argument("source", type=Path, nargs="?", default=Path("notebooks"))
+        p.add_argument("target", type=Path, nargs="?", default=Path("student"))
     t = sub.add_parser("tag", help="tag solution, exercise and check cells (metadata only)")
     t.add_argument("paths", type=Path, nargs="+")
     args = parser.parse_args(argv)

@@ -1,38 +1,17 @@
-"""The course's reference experiments: full GPU runs whose results ship with the course.
+"""The course's reference experiments: full GPU runs whose results ship with the course in ``results/NAME/``.
 
-Students on a CPU cannot train plain-56 against ResNet-56 for many epochs, so the course stores the
-results of such runs, made by this module with the package's own trainer, in ``results/NAME/``:
-
-    histories.json    {run name: History as a dict}: the numbers of every epoch of every run
-    figure.png        the experiment's figure
-    summary.json      the final numbers per run, as a table (the README and the notebooks read it)
-    provenance.json   how it was made: command, commit, versions, GPU, data, seeds, dates, wall times
-
-One command makes one or several experiments::
+Students on a CPU cannot train plain-56 against ResNet-56 for long, so the course stores such runs, made with
+the package's own trainer: ``histories.json`` (every epoch of every run), ``figure.png``, ``summary.json`` (the
+final numbers per run) and ``provenance.json`` (command, commit, versions, GPU, data, seeds, dates, wall times)::
 
     python -m resnet_lessons experiment degradation              # full size, on a GPU
     python -m resnet_lessons experiment depth shortcuts --out results
     python -m resnet_lessons experiment degradation --smoke      # a tiny pipeline check on any CPU, not a result
 
-The experiments (``EXPERIMENTS``):
-
-degradation   plain-20/32/44/56 and ResNet-20/32/44/56: the paper's Figure 6, left and middle.
-depth         ResNet-20/32/44/56/110, final test error next to the paper's Table 6.
-shortcuts     ResNet-20 with shortcut options A, B and pool.
-resnext       ResNeXt-29 (8x4d) against ResNet-110: the same parameter count and about the same FLOPs.
-recipes       the paper's step schedule against the onecycle recipe, per epoch and per second,
-              with seed lesson 001's 20-epoch run as the baseline.
-gradients     per-layer gradient norms at initialisation and after training, plain against residual.
-trained       plain-20/56 against ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 trained long,
-              with a validation split; the seed-0 networks ship as ``results/trained/networks`` (see
-              :mod:`resnet_lessons.trained`).
-
-A run that is already stored under the output folder (by any experiment) with exactly the same
-settings (model, recipe, epochs, seed, data, device) is reused instead of trained again: ResNet-20 to
--56 are trained once, for ``degradation``, and ``depth`` and ``shortcuts`` reuse them; ``resnext`` reuses
-``depth``'s ResNet-110. ``--dry-run`` lists what would be trained and what reused. Each run is saved
-as soon as it ends, so an experiment cut short (a time limit) continues where it stopped when the same
-command runs again. ``--no-reuse`` trains everything again (to check that a result reproduces).
+A run already stored under the output folder (by any experiment) with the same settings (model, recipe, epochs,
+seed, data, device) is reused instead of trained again, and each run is saved as soon as it ends, so a command
+cut short continues where it stopped when run again. ``--dry-run`` lists what would be trained and what reused;
+``--no-reuse`` trains everything again (to check that a result reproduces).
 """
 
 from __future__ import annotations
@@ -169,11 +148,16 @@ def device_label(device: str | None = None) -> str:
     return "Apple MPS" if target.type == "mps" else target.type.upper()
 
 
+def _stratified_size(n: int, labels: torch.Tensor, classes: list[str]) -> int:
+    """``n``, or fewer when ``labels`` has fewer images: a stratified subset takes as many of each class."""
+    return min(n, len(labels) - len(labels) % len(classes))
+
+
 def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed batch of training images, normalised, without augmentation, on ``device``."""
     from ..data import stratified_subset
 
-    n = min(GRAD_BATCH, len(data.train_labels) - len(data.train_labels) % len(data.classes))
+    n = _stratified_size(GRAD_BATCH, data.train_labels, data.classes)
     images, labels = stratified_subset(data.train_images, data.train_labels, n, seed=0)
     mean, std = data.mean_std()
     x = (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
@@ -182,8 +166,8 @@ def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
 
 def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
               progress: bool) -> tuple[History, tuple | None]:
-    """Train one run; return its History, with the run's key and provenance in its ``record``, and, for a
-    run with ``ship`` set, (the trained model, its record) to store as a shipped network (else None)."""
+    """Train one run; return its History (the run's key and provenance in its ``record``) and, for a run
+    with ``ship`` set, (the trained model, its record) to store as a shipped network, else None."""
     from ..gradients import GradNormRecorder
 
     run_data = data
@@ -193,8 +177,7 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     started, start = provenance.utc_now(), time.perf_counter()
     torch.manual_seed(run.seed)
     model = build_model(run.model, **run.model_kwargs)
-    callbacks = []
-    recorder = None
+    callbacks, recorder = [], None
     if run.grad_norms:
         target = config.get_device(device)
         model.to(target)
@@ -214,12 +197,8 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     record.group = run.group
     record.depth = run.depth
     record.provenance = {
-        "command": command,
-        "started": started,
-        "wall_seconds": round(wall, 1),
-        "commit": git["commit"],
-        "dirty": git["dirty"],
-        "code_fingerprint": provenance.code_fingerprint(),
+        "command": command, "started": started, "wall_seconds": round(wall, 1),
+        "commit": git["commit"], "dirty": git["dirty"], "code_fingerprint": provenance.code_fingerprint(),
         "device": provenance.device_facts()["device"],
         "versions": {k: environment[k] for k in ("python", "torch", "torchvision", "resnet_lessons")},
     }
@@ -243,13 +222,9 @@ def _trained_record(run: Run, history: History, data) -> dict:
     }
 
 
-def _plan(experiment: Experiment, smoke: bool, epochs: int | None, models: list[str] | None,
-          seed: int) -> list[Run]:
-    runs = experiment.plan(smoke)
-    runs = [
-        replace(r, epochs=epochs if epochs and not r.fixed_epochs else r.epochs, seed=r.seed + seed)
-        for r in runs
-    ]
+def _plan(experiment: Experiment, smoke: bool, epochs: int | None, models: list[str] | None, seed: int) -> list[Run]:
+    runs = [replace(r, epochs=epochs if epochs and not r.fixed_epochs else r.epochs, seed=r.seed + seed)
+            for r in experiment.plan(smoke)]
     if models:
         wanted = set(models)
         unknown = wanted - {r.name for r in runs} - {r.model for r in runs}
@@ -267,8 +242,8 @@ def load_data(root: str | None, smoke: bool, progress: bool):
 
     data = load_cifar10(root, progress=progress)
     if smoke:
-        train = min(SMOKE_TRAIN_IMAGES, len(data.train_labels) - len(data.train_labels) % len(data.classes))
-        test = min(SMOKE_TEST_IMAGES, len(data.test_labels) - len(data.test_labels) % len(data.classes))
+        train = _stratified_size(SMOKE_TRAIN_IMAGES, data.train_labels, data.classes)
+        test = _stratified_size(SMOKE_TEST_IMAGES, data.test_labels, data.classes)
         if train < len(data.train_labels) or test < len(data.test_labels):
             data = data.subset(train, test, seed=0)
     return data
@@ -296,22 +271,10 @@ def check_not_mixing(name: str, data, out_dir: str | Path, smoke: bool = False, 
                         + "\nWrite this run elsewhere (--out DIR), or move that folder away to make it afresh.")
 
 
-def run_experiment(
-    name: str,
-    data,
-    out_dir: str | Path,
-    *,
-    smoke: bool = False,
-    epochs: int | None = None,
-    models: list[str] | None = None,
-    seed: int = 0,
-    reuse: bool = True,
-    device: str | None = None,
-    compile: bool | None = None,
-    progress: bool = True,
-    command: str | None = None,
-    dry_run: bool = False,
-) -> Path:
+def run_experiment(name: str, data, out_dir: str | Path, *, smoke: bool = False, epochs: int | None = None,
+                   models: list[str] | None = None, seed: int = 0, reuse: bool = True, device: str | None = None,
+                   compile: bool | None = None, progress: bool = True, command: str | None = None,
+                   dry_run: bool = False) -> Path:
     """Run (or complete) experiment ``name`` into ``out_dir/name`` and return that folder.
 
     data: a CIFAR10Tensors (see :func:`load_data`). epochs: overrides every run's epochs (except the
@@ -364,17 +327,14 @@ def run_experiment(
         reused = f", reused from {stored[1]}" if stored else ""
         print(f"{name}: {run.name}: {len(history)} epochs, final test accuracy {history.test_acc[-1]:.2%}, "
               f"{sum(history.seconds):.1f} s training ({seconds:.0f} s wall){reused}", flush=True)
-    if dry_run:
-        return out
     if failed:
         raise RunsDiverged(f"{name}: {', '.join(failed)} diverged (see above); the other runs are stored.")
     return out
 
 
 def replot_experiment(name: str, out_dir: str | Path) -> Path:
-    """Write figure.png, summary.json and provenance.json again from the stored histories (no training,
-    no data, any machine): after a change to a figure or a table, or to finish a folder whose writing
-    was interrupted."""
+    """Write figure.png, summary.json and provenance.json again from the stored histories (no training, no data,
+    any machine): after a change to a figure or a table, or to finish a folder whose writing was interrupted."""
     experiment = EXPERIMENTS[name]
     out = Path(out_dir) / name
     histories = load_histories(out / HISTORIES_FILE)

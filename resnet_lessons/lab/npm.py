@@ -1,14 +1,9 @@
 """Web page files (JavaScript, CSS, fonts) fetched once from the npm registry, checked, kept in a cache.
 
-Two of the course's pages need libraries that their own tools would load from public CDNs when the page
-is opened: visdom's page (:mod:`resnet_lessons.lab.visdom_assets`) and the lecture decks
-(:mod:`resnet_lessons.lab.slides`). Each library is published on the npm registry, so both take it from
-there, at a pinned version:
-
-- each package is fetched once as its npm tarball (with ``npm pack`` when npm is installed, otherwise
-  straight from https://registry.npmjs.org),
-- checked against the registry's sha512 integrity pinned in the code (a mismatch is refused, not kept),
-- kept in ``<cache_dir>/npm/`` and unpacked from there: after that, no network at all.
+visdom's page (:mod:`resnet_lessons.lab.visdom_assets`) and the lecture decks (:mod:`resnet_lessons.lab.slides`)
+need libraries that their tools would load from CDNs. Each is taken from the npm registry at a pinned version:
+fetched once as its tarball (with ``npm pack`` when npm is installed, else straight from the registry), checked
+against the pinned sha512 integrity (a mismatch is refused), kept in ``<cache_dir>/npm/`` and unpacked from there.
 """
 
 from __future__ import annotations
@@ -35,16 +30,12 @@ class AssetsError(RuntimeError):
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashable (by identity) despite its dict
 class NpmPackage:
-    """One npm package: which of its files go where in a page's folder.
-
-    ``files`` maps a path inside the package to a path under the page's folder; a path ending in ``/``
-    is a folder, copied with everything in it.
-    """
+    """One npm package and which of its files go where in a page's folder."""
 
     name: str
     version: str
     integrity: str  # the registry's dist.integrity ("sha512-<base64>"), checked after download
-    files: dict[str, str]  # path inside the package -> path under the page's folder
+    files: dict[str, str]  # path inside the package -> path under the page's folder; "dir/" copies a whole folder
 
     @property
     def tarball_name(self) -> str:
@@ -106,8 +97,7 @@ def _download(packages: list[NpmPackage], cache: Path) -> None:
 def tarballs(packages: list[NpmPackage], cache: Path | None = None) -> dict[NpmPackage, bytes]:
     """Each package's checked tarball: from the cache, or fetched into it from the npm registry once.
 
-    Raises :class:`AssetsError` (one line saying what failed) when a package cannot be fetched, e.g.
-    without access to the npm registry.
+    Raises :class:`AssetsError` (one line saying what failed) when a package cannot be fetched.
     """
     cache = default_cache() if cache is None else Path(cache)
     found = {p: _cached(p, cache) for p in packages}
@@ -134,15 +124,14 @@ def unpack(package: NpmPackage, data: bytes, folder: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
         for inside, dest in package.files.items():
+            path = f"package/{inside}"
             if inside.endswith("/"):  # a folder: every file under it
-                prefix = f"package/{inside}"
-                chosen = [name for name in members if name.startswith(prefix)]
+                chosen = [name for name in members if name.startswith(path)]
                 if not chosen:
                     raise AssetsError(f"{package.tarball_name} has no folder {inside}.")
                 for name in chosen:
-                    _write(folder / dest / name[len(prefix):], tar.extractfile(members[name]).read())
-                continue
-            member = members.get(f"package/{inside}")
-            if member is None:
+                    _write(folder / dest / name[len(path):], tar.extractfile(members[name]).read())
+            elif path in members:
+                _write(folder / dest, tar.extractfile(members[path]).read())
+            else:
                 raise AssetsError(f"{package.tarball_name} has no file {inside}.")
-            _write(folder / dest, tar.extractfile(member).read())

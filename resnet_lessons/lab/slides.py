@@ -1,27 +1,19 @@
 """The lecture decks: each instructor notebook as reveal.js slides that work with no network.
 
-Every notebook carries a lecture path in its cells' ``slideshow.slide_type`` metadata (the field JupyterLab's
-property inspector, RISE and ``nbconvert --to slides`` all read): ``slide`` starts a slide, ``subslide`` a
-slide below it, ``fragment`` appears on the next key press, ``-`` continues the slide, ``skip`` leaves the
-cell out and ``notes`` puts it in the speaker notes. ::
+A notebook's lecture path is its cells' ``slideshow.slide_type`` metadata (as JupyterLab, RISE and
+``nbconvert --to slides`` read it): ``slide``, ``subslide``, ``fragment``, ``-`` (continue the slide), ``skip``
+and ``notes`` (speaker notes). ::
 
     python -m resnet_lessons.lab.slides notebooks build/slides     # what `make slides` runs
 
-writes ``build/slides/NN_name.slides.html`` for every notebook, from its stored outputs (nothing is
-executed), with nbconvert's :class:`~nbconvert.exporters.SlidesExporter` and these changes:
+writes ``build/slides/NN_name.slides.html`` from each notebook's stored outputs (nothing is executed) with
+nbconvert's SlidesExporter, except that:
 
-- every script, style sheet and font is a local file under ``build/slides/assets/`` (reveal.js,
-  require.js, jQuery and MathJax 2, the libraries nbconvert's reveal template loads from public CDNs),
-  fetched once from the npm registry at pinned, checked versions (:mod:`resnet_lessons.lab.npm`), named
-  by relative paths, so a deck opens from a local web server or straight from the file;
-- no mermaid module and no widget manager are loaded, nor the markdown's web images (Colab's badge):
-  the decks show stored outputs only (a progress bar's widget is dropped, its finished text line kept);
-- a code cell that draws a figure shows the figure (its figures share :data:`FIGURE_ROOM` pixels of
-  height with its text outputs); a code cell longer than :data:`MAX_CODE_LINES` lines shows only its
-  outputs (the code is in the notebook); ``# NBVAL_...`` lines (test markers) are not shown;
-- a markdown cell longer than :data:`MAX_SHOWN_WORDS` words shows its heading, opening paragraphs and
-  displayed equations on the slide and puts the rest in the speaker notes (key ``s``); prompts
-  (``In [12]:``) are left out;
+- every library (reveal.js, require.js, jQuery, MathJax 2) is a local file under ``assets/`` named by a relative
+  path (a deck opens straight from the file), fetched once from the npm registry (:mod:`resnet_lessons.lab.npm`);
+  nothing else comes from the web (no mermaid, widget manager or web images);
+- figures are sized to fit the slide, long code cells show only their outputs and long markdown cells move
+  their rest to the speaker notes (:func:`as_shown`);
 - every slide is laid out from the start and its math rendered once (see :data:`TEMPLATE`).
 """
 
@@ -64,10 +56,9 @@ PACKAGES: tuple[NpmPackage, ...] = (
                {path: f"mathjax/{path}" for path in _MATHJAX_FILES}),
 )
 
-# nbconvert's reveal template, less its mermaid module, plus the course's slide styles (figures and
-# outputs sized to fit a 1280 x 720 slide). Its start-up script is replaced: nbconvert's re-renders a slide's
-# math on every slide change, which leaves blank math when slides are passed quickly; here every slide is
-# laid out from the start and the math is rendered once, after reveal.js has sized the slides.
+# nbconvert's reveal template, less its mermaid module, plus the course's slide styles. Its start-up script is
+# replaced: nbconvert's re-renders a slide's math on every slide change, which leaves blank math when slides are
+# passed quickly; here every slide is laid out from the start and the math rendered once, after sizing.
 TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -124,8 +115,8 @@ def has_slides(notebook) -> bool:
 
 
 def slide_count(notebook) -> int:
-    """How many slides the deck has (reveal.js's ``getTotalSlides``): every slide and subslide, counting
-    the first shown cell, which always starts the deck."""
+    """How many slides the deck has (reveal.js's ``getTotalSlides``): every slide and subslide, and the first
+    shown cell, which always starts the deck."""
     shown = [slide_type(cell) for cell in notebook["cells"] if slide_type(cell) not in ("skip", "notes")]
     if not shown:
         return 0
@@ -142,7 +133,7 @@ def assets_missing(folder: Path) -> list[NpmPackage]:
 
 
 def install_assets(folder: Path, cache: Path | None = None) -> list[str]:
-    """Put the decks' libraries under ``folder`` (from the npm cache, fetched once); return the packages
+    """Put the decks' missing libraries under ``folder`` (from the npm cache, fetched once); return the packages
     written. Raises :class:`~resnet_lessons.lab.npm.AssetsError` when they cannot be fetched."""
     todo = assets_missing(folder)
     data = tarballs(todo, default_cache() if cache is None else Path(cache))
@@ -205,9 +196,9 @@ def _shows_something(output) -> bool:
 def as_shown(cell) -> list:
     """The cell as its slide shows it (a copy), followed by a speaker-notes cell when its prose is too long.
 
-    Markdown: no web images; past :data:`MAX_SHOWN_WORDS` words, the rest goes to the notes. Code: no
-    widget views or empty outputs; figures sized to share the slide with the cell's text outputs; the
-    source left out when the cell draws a figure or is longer than :data:`MAX_CODE_LINES` lines.
+    Markdown: no web images; past :data:`MAX_SHOWN_WORDS` words, the rest goes to the notes. Code: no widget
+    views, empty outputs or ``# NBVAL_`` lines (test markers); figures share :data:`FIGURE_ROOM` pixels of height
+    with the text outputs; the source left out when the cell draws a figure or has over :data:`MAX_CODE_LINES` lines.
     """
     import nbformat
 

@@ -1,19 +1,12 @@
 """The JavaScript and CSS files visdom's web page needs, fetched once from the npm registry.
 
-visdom's pip package ships its own page code (``static/js/main.js``) but not the libraries that page
-loads (jQuery, Bootstrap, React, Plotly, d3, MathJax...): ``python -m visdom.server`` downloads them
-from public CDNs on its first start (``visdom/server/build.py``, ``download_scripts``). Without them
-the page stays blank ("$ is not defined"). Every one of those files is also published on the npm
-registry, in the exact versions visdom's list names, so we take them from there:
+visdom's pip package ships its page code but not the libraries it loads (jQuery, Bootstrap, React, Plotly,
+d3, MathJax...), which ``python -m visdom.server`` downloads from CDNs on its first start; without them the
+page stays blank. The npm registry has the same files in the same versions, so we take them from there
+(through :mod:`resnet_lessons.lab.npm`) into visdom's ``static/`` folder::
 
     python -m resnet_lessons.lab.visdom_assets          # what `make lab` / `make test` run after installing
-    python -m resnet_lessons visdom                 # does the same before serving, if files are missing
-
-Each package is fetched once as its npm tarball, checked against the registry's sha512 integrity pinned
-below and kept in ``<cache_dir>/npm/`` (:mod:`resnet_lessons.lab.npm`, which the lecture decks share),
-then unpacked into visdom's ``static/`` folder. After that the page
-works with no network at all. With internet, visdom's own download works as before (it finds the
-files in place and skips them).
+    python -m resnet_lessons visdom                     # does the same before serving, if files are missing
 """
 
 from __future__ import annotations
@@ -108,20 +101,17 @@ def missing(static: Path | None = None) -> list[str]:
 def install(static: Path | None = None, cache: Path | None = None) -> list[str]:
     """Put every missing page file in place; return the files written (empty when all were there).
 
-    Raises :class:`AssetsError` (one line saying what failed and what to do) when a package cannot
-    be fetched, e.g. without access to the npm registry.
+    Raises :class:`AssetsError` (one line saying what failed) when a package cannot be fetched.
     """
     static = static_dir() if static is None else Path(static)
-    todo = {p: [d for d in p.files.values() if not (static / d).is_file()] for p in PACKAGES}
-    todo = {p: dests for p, dests in todo.items() if dests}
-    data = tarballs(list(todo), default_cache() if cache is None else Path(cache))
-    written = []
-    for package, dests in todo.items():
+    written = missing(static)
+    todo = [p for p in PACKAGES if any(dest in written for dest in p.files.values())]
+    data = tarballs(todo, default_cache() if cache is None else Path(cache))
+    for package in todo:
         try:
             unpack(package, data[package], static)
         except OSError as e:
             raise AssetsError(f"could not write visdom's page files into {static} ({e})") from e
-        written += dests
     if written:
         import visdom
 

@@ -1,23 +1,16 @@
 """Send training curves to a visdom server, and start one.
 
-visdom (https://github.com/fossasia/visdom) shows plots in a browser page that updates while a
-run trains, even a run in another process. The course works without it: every notebook draws its
-curves with matplotlib, and :class:`VisdomLogger` quietly does nothing when no server answers.
+visdom (https://github.com/fossasia/visdom) shows plots in a browser page that updates while a run trains,
+even one in another process. The course works without it: the notebooks draw their curves with matplotlib,
+and :class:`VisdomLogger` quietly does nothing when no server answers. ::
 
-Start a server (keeps running until Ctrl-C)::
-
-    python -m resnet_lessons visdom --port 8097
-
-then log from a notebook or script::
+    python -m resnet_lessons visdom --port 8097          # serve until Ctrl-C
 
     logger = VisdomLogger(env="resnet_lessons")
-    fit(model, data, epochs=5, callbacks=[logger])   # or logger.log_epoch(history, "resnet20")
+    fit(model, data, epochs=5, callbacks=[logger])       # or logger.log_epoch(history, "resnet20")
 
-Offline: visdom's pip package ships its own page code (main.js) but not the libraries the page needs
-(Plotly, jQuery, Bootstrap, MathJax...); visdom downloads them from CDNs on its first start. Our server
-takes the same files, same versions, from the npm registry instead, once
-(:mod:`resnet_lessons.lab.visdom_assets`); after that the page draws with no network at all. Without them
-the server still stores and serves all data, but the page stays blank (see :func:`web_page_ready`).
+visdom's pip package lacks the libraries its page loads (Plotly, jQuery...); our server fetches them once
+from the npm registry (:mod:`resnet_lessons.lab.visdom_assets`), after which the page needs no network.
 """
 
 from __future__ import annotations
@@ -39,10 +32,10 @@ from ..history import History
 DEFAULT_PORT = 8097  # visdom's own default
 PORT_VARIABLE = "RESNET_LESSONS_VISDOM_PORT"  # another port for both the server and `train --visdom`
 HOST = "127.0.0.1"
-# Seconds the client waits for the server to answer one call (connect, then reply). A server that is
-# stopped (Ctrl-Z in its terminal) or a port that accepts connections but never answers costs this
-# once: the logger then warns and switches itself off, and training goes on.
+# Seconds the client waits for the server to answer one call. A stopped server (Ctrl-Z) or a port that
+# accepts connections but never answers costs this once: the logger then warns and switches itself off.
 CALL_TIMEOUT = 5.0
+
 
 def default_port() -> int:
     """The port of our visdom server: ``$RESNET_LESSONS_VISDOM_PORT`` when set, else 8097."""
@@ -80,18 +73,6 @@ def default_env_path() -> Path:
     return cache_dir() / "visdom"
 
 
-def web_page_ready() -> bool:
-    """True when visdom's static folder holds every file its web page loads (jQuery, Plotly, ...).
-
-    visdom's pip package does not include them; ``python -m resnet_lessons visdom`` (and ``make lab``)
-    fetch them from the npm registry once (:mod:`resnet_lessons.lab.visdom_assets`). Without them the
-    server still works (logging, reading data back), but the browser page shows no plots.
-    """
-    from resnet_lessons.lab.visdom_assets import missing
-
-    return not missing()
-
-
 # ----------------------------------------------------------------------------------------------
 # the server
 # ----------------------------------------------------------------------------------------------
@@ -106,35 +87,24 @@ _SERVE_CODE = (
 )
 
 
-def start_server(
-    port: int | None = None,
-    env_path: str | os.PathLike | None = None,
-    wait: bool = True,
-    timeout: float = 30.0,
-) -> subprocess.Popen:
+def start_server(port: int | None = None, env_path: str | os.PathLike | None = None, wait: bool = True,
+                 timeout: float = 30.0) -> subprocess.Popen:
     """Start a visdom server on 127.0.0.1:``port`` in a child process and return the process.
 
-    env_path: folder where visdom saves environments (default ``<cache_dir>/visdom``).
-    wait: return only once the port answers (up to ``timeout`` seconds; importing visdom takes a few).
-    Stop it with ``proc.terminate(); proc.wait()``. The server's output goes to
-    ``<env_path>/server.log``.
+    env_path: folder where visdom saves environments (default ``<cache_dir>/visdom``); the server's output goes
+    to ``<env_path>/server.log``. wait: return only once the port answers (up to ``timeout`` seconds; importing
+    visdom takes a few). Stop it with ``proc.terminate(); proc.wait()``.
     """
     port = default_port() if port is None else port
     if port_answers(HOST, port):
-        raise RuntimeError(
-            f"Port {port} on {HOST} is already in use (maybe a visdom server is running: "
-            f"open http://{HOST}:{port}). Use that server, stop it, or pick another port."
-        )
+        raise RuntimeError(f"Port {port} on {HOST} is already in use (maybe a visdom server is running: "
+                           f"open http://{HOST}:{port}). Use that server, stop it, or pick another port.")
     env_path = Path(env_path) if env_path is not None else default_env_path()
     env_path.mkdir(parents=True, exist_ok=True)
     log_path = env_path / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE_CODE, str(port), str(env_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen([sys.executable, "-c", _SERVE_CODE, str(port), str(env_path)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if not wait:
         return proc
     deadline = time.monotonic() + timeout
@@ -152,14 +122,10 @@ def start_server(
 
 def server_main(argv: list[str] | None = None) -> int:
     """``python -m resnet_lessons visdom [--port N] [--env-path DIR]``: serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons visdom",
-        description="Start a visdom server on this computer only (127.0.0.1), without downloading anything.",
-    )
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port (default ${PORT_VARIABLE}, else {DEFAULT_PORT})")
-    parser.add_argument("--env-path", default=None, help="folder for saved environments "
-                        "(default: <cache>/visdom)")
+    description = "Start a visdom server on this computer only (127.0.0.1), without downloading anything."
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons visdom", description=description)
+    parser.add_argument("--port", type=int, default=None, help=f"port (default ${PORT_VARIABLE}, else {DEFAULT_PORT})")
+    parser.add_argument("--env-path", default=None, help="folder for saved environments (default: <cache>/visdom)")
     args = parser.parse_args(argv)
     try:
         args.port = default_port() if args.port is None else check_port(args.port, "--port")
@@ -185,8 +151,8 @@ def server_main(argv: list[str] | None = None) -> int:
             print(page_problem)
         sys.stdout.flush()
 
-    # Without those libraries every page load logs a dozen "Could not open static file" errors and
-    # 404s; the message above already says why, so keep the terminal readable.
+    # Without those files every page load logs a dozen "Could not open static file" errors and 404s;
+    # the message above already says why, so keep the terminal readable.
     logging.getLogger("tornado.general").addFilter(
         lambda record: not record.getMessage().startswith("Could not open static file"))
     logging.getLogger("tornado.access").setLevel(logging.ERROR)
@@ -194,8 +160,7 @@ def server_main(argv: list[str] | None = None) -> int:
     # `kill -INT`) would never stop the server. Python's own handler turns SIGINT into KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        visdom_start_server(port=args.port, env_path=str(env_path), bind_local=True, base_url="",
-                            print_func=announce)
+        visdom_start_server(port=args.port, env_path=str(env_path), bind_local=True, base_url="", print_func=announce)
     except KeyboardInterrupt:
         print("visdom: stopped.")
     return 0
@@ -232,8 +197,8 @@ class NotVisdom(Exception):
 def _timed_client(timeout: float, **kwargs):
     """A ``visdom.Visdom`` client whose every call to the server gives up after ``timeout`` seconds.
 
-    visdom's own client posts with no timeout, so a server that stops answering blocks the caller
-    for ever. Its ``_handle_post`` (the one place that talks to the server) is meant to be overridden.
+    visdom's own client posts with no timeout, so a server that stops answering blocks the caller for ever;
+    its ``_handle_post`` (the one place that talks to the server) is meant to be overridden.
     """
     import requests
     import visdom
@@ -268,15 +233,8 @@ class VisdomLogger:
     or call ``logger.log_epoch(history, name)`` after each epoch.
     """
 
-    def __init__(
-        self,
-        env: str = "resnet_lessons",
-        server: str = f"http://{HOST}",
-        port: int | None = None,
-        title: str | None = None,
-        name: str = "run",
-        timeout: float = CALL_TIMEOUT,
-    ):
+    def __init__(self, env: str = "resnet_lessons", server: str = f"http://{HOST}", port: int | None = None,
+                 title: str | None = None, name: str = "run", timeout: float = CALL_TIMEOUT):
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}.")
         port = default_port() if port is None else check_port(port)
@@ -298,8 +256,7 @@ class VisdomLogger:
         except ImportError:
             self._give_up("the visdom package is not installed")
             return
-        # visdom's client logs "Setting up a new session..." and a note about its event socket at
-        # WARNING level on every start; neither matters here.
+        # visdom's client logs "Setting up a new session..." and more at WARNING level on every start.
         logging.getLogger("visdom").setLevel(logging.ERROR)
         try:
             with warnings.catch_warnings():  # visdom 0.2.4 calls the deprecated logger.warn
@@ -320,11 +277,8 @@ class VisdomLogger:
 
     def _give_up(self, why: str) -> None:
         self.viz = None
-        warnings.warn(
-            f"visdom: {why}; curves go to the notebook only. "
-            "Start one with `python -m resnet_lessons visdom`.",
-            stacklevel=3,
-        )
+        warnings.warn(f"visdom: {why}; curves go to the notebook only. "
+                      "Start one with `python -m resnet_lessons visdom`.", stacklevel=3)
 
     def log_epoch(self, history: History, name: str | None = None) -> None:
         """Append the latest epoch of ``history`` (train/test loss and error) to the two windows."""
