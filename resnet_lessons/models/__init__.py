@@ -1,12 +1,9 @@
 """Every network of the course, written out block by block.
 
-- :mod:`.shortcuts`: the shortcut options A (:class:`IdentityPadding`), B (:class:`ConvProjection`) and
-  "pool" (:class:`AvgPoolPadding`; not the paper's option C, which is projections on every shortcut).
+- :mod:`.shortcuts`: the shortcut options A (:class:`IdentityPadding`), B (:class:`ConvProjection`) and "pool".
 - :mod:`.blocks`: :class:`BasicBlock`, :class:`Bottleneck`, :class:`ResNeXtBottleneck` and their plain twins.
-- :mod:`.cifar`: ResNet-20 ... ResNet-1202 and plain twins (:func:`cifar_resnet` for any depth 6n+2),
-  ResNeXt-29.
-- :mod:`.preact`: the pre-activation ResNets (He et al. 2016, "Identity Mappings"): PreAct-ResNet-20/56/110
-  and the bottleneck PreAct-ResNet-164 (:func:`preact_cifar_resnet` for any depth).
+- :mod:`.cifar`: ResNet-20 ... 1202 and plain twins (:func:`cifar_resnet` for any depth 6n+2), ResNeXt-29.
+- :mod:`.preact`: the pre-activation ResNets, PreAct-ResNet-20/56/110/164 (:func:`preact_cifar_resnet`).
 - :mod:`.imagenet`: ResNet-18 ... 152, ResNeXt-50/101, Wide ResNet-50-2, state_dict-compatible with torchvision.
 - :mod:`.vgg`: the small modules whose parameters seed lesson 004 counts.
 - :mod:`.registry`: :func:`build_model`, :func:`list_models` and :func:`display_name` (one name per model).

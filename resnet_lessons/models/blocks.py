@@ -1,19 +1,9 @@
 """The blocks every network of the course is made of, with torchvision's names and semantics.
 
 Residual blocks compute ``ReLU(F(x) + shortcut(x))``; each has a plain twin with the same layers that
-computes ``ReLU(F(x))``, so a plain net and its residual twin differ only by the addition.
-
-- :class:`BasicBlock` (3x3 conv, 3x3 conv; expansion 1), plain twin :class:`PlainBasicBlock`;
-- :class:`Bottleneck` (1x1, 3x3 with the stride, 1x1; expansion 4), plain twin :class:`PlainBottleneck`;
-- :class:`ResNeXtBottleneck` (1x1, grouped 3x3, 1x1; expansion 4), plain twin :class:`PlainResNeXtBottleneck`.
-
-Every convolution is followed by BatchNorm; convolutions have no bias (BatchNorm's own bias replaces it).
-A block's output has ``planes * expansion`` channels. Shapes in the docstrings use N for the batch,
-s for the stride (1 or 2) and H, W for the input's height and width.
-
-Also here: :func:`make_layer` (one stage of blocks; :func:`check_block_class` says what a block class of
-your own needs), :func:`init_weights` (torchvision's initialisation, ``zero_init_residual``),
-:func:`residual_blocks`, :func:`block_stride` and :func:`check_input`.
+computes ``ReLU(F(x))``, so a plain net and its residual twin differ only by the addition. Every convolution
+is followed by BatchNorm and has no bias (BatchNorm's own bias replaces it). A block's output has
+``planes * expansion`` channels; shapes use N for the batch, s for the stride (1 or 2), H, W for the input's size.
 """
 
 from __future__ import annotations
@@ -53,13 +43,14 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1, groups: int = 
     return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, groups=groups, bias=False)
 
 
-def _check_shortcut_fits(block: str, inplanes: int, out_channels: int, stride: int, downsample: object) -> None:
-    """A block whose output shape differs from its input's needs a shortcut that changes x as well."""
+def check_shortcut_fits(block: str, inplanes: int, out_channels: int, stride: int, downsample: object,
+                        shortcut_function: str = "make_shortcut") -> None:
+    """Raise ValueError if the block changes the shape of x but has no ``downsample`` to change x as well."""
     if downsample is None and (stride != 1 or inplanes != out_channels):
         raise ValueError(
             f"{block}({inplanes} -> {out_channels} channels, stride {stride}) changes the shape of x, so x cannot "
-            "be added unchanged: pass a downsample module, e.g. "
-            f"make_shortcut('B', {inplanes}, {out_channels}, {stride}) (options 'A', 'B', 'pool')."
+            f"be added unchanged: pass a downsample module, e.g. {shortcut_function}('B', {inplanes}, "
+            f"{out_channels}, {stride}) (options 'A', 'B', 'pool')."
         )
 
 
@@ -101,7 +92,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
-        _check_shortcut_fits("BasicBlock", inplanes, planes, stride, downsample)
+        check_shortcut_fits("BasicBlock", inplanes, planes, stride, downsample)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -120,12 +111,7 @@ class BasicBlock(nn.Module):
 
 
 class PlainBasicBlock(nn.Module):
-    """BasicBlock without the shortcut: out = ReLU(F(x)), the same layers and parameters.
-
-    x        [N, inplanes, H, W]
-    conv1    3x3, stride s  -> bn1 -> ReLU    [N, planes, H/s, W/s]
-    conv2    3x3            -> bn2 -> ReLU    [N, planes, H/s, W/s]
-    """
+    """BasicBlock without the shortcut: out = ReLU(F(x)), the same layers and parameters (bn2 is followed by ReLU)."""
 
     expansion = 1
     has_shortcut = False
@@ -148,7 +134,7 @@ class PlainBasicBlock(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# 1x1, 3x3, 1x1 bottlenecks (ResNet-50/101/152, Wide ResNet)
+# 1x1, 3x3, 1x1 bottlenecks (ResNet-50/101/152, Wide ResNet, ResNeXt)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -156,26 +142,31 @@ class Bottleneck(nn.Module):
     """Residual bottleneck: 1x1 reduces, 3x3 (with the stride, as torchvision) works, 1x1 expands x4.
 
     x        [N, inplanes, H, W]
-    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]        width = planes * width_per_group / 64
-    conv2    3x3, stride s  -> bn2 -> ReLU    [N, width, H/s, W/s]
-    conv3    1x1            -> bn3            [N, 4*planes, H/s, W/s] this is F(x)
-    out      ReLU(F(x) + shortcut)            [N, 4*planes, H/s, W/s]
+    conv1    1x1                      -> bn1 -> ReLU   [N, width, H, W]
+    conv2    3x3, C groups, stride s  -> bn2 -> ReLU   [N, width, H/s, W/s]
+    conv3    1x1                      -> bn3           [N, 4*planes, H/s, W/s]   this is F(x)
+    out      ReLU(F(x) + shortcut)                     [N, 4*planes, H/s, W/s]
 
+    width = C * planes * width_per_group / 64 (:func:`bottleneck_width`), C = ``cardinality``.
     ``width_per_group`` is 64 for ResNet (width = planes) and 128 for Wide ResNet-50-2 (width = 2 * planes);
-    torchvision calls it ``base_width`` in its blocks and ``width_per_group`` in ``ResNet``.
+    torchvision calls it ``base_width`` in its blocks and ``width_per_group`` in ``ResNet``. ``cardinality``
+    (torchvision's ``groups``) above 1 makes it a ResNeXt block, ``group_first_conv`` groups conv1 as well:
+    see :class:`ResNeXtBottleneck`.
     """
 
     expansion = 4
     has_shortcut = True
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 width_per_group: int = 64):
+                 width_per_group: int = 64, cardinality: int = 1, group_first_conv: bool = False):
         super().__init__()
-        width = bottleneck_width(planes, width_per_group)
-        _check_shortcut_fits("Bottleneck", inplanes, planes * self.expansion, stride, downsample)
-        self.conv1 = conv1x1(inplanes, width)
+        width = bottleneck_width(planes, width_per_group, cardinality)
+        first_groups = cardinality if group_first_conv else 1
+        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
+        check_shortcut_fits(type(self).__name__, inplanes, planes * self.expansion, stride, downsample)
+        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride)
+        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -196,23 +187,20 @@ class Bottleneck(nn.Module):
 
 
 class PlainBottleneck(nn.Module):
-    """Bottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters.
-
-    x        [N, inplanes, H, W]
-    conv1    1x1            -> bn1 -> ReLU    [N, width, H, W]
-    conv2    3x3, stride s  -> bn2 -> ReLU    [N, width, H/s, W/s]
-    conv3    1x1            -> bn3 -> ReLU    [N, 4*planes, H/s, W/s]
-    """
+    """Bottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters (bn3 is followed by ReLU)."""
 
     expansion = 4
     has_shortcut = False
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, width_per_group: int = 64):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, width_per_group: int = 64,
+                 cardinality: int = 1, group_first_conv: bool = False):
         super().__init__()
-        width = bottleneck_width(planes, width_per_group)
-        self.conv1 = conv1x1(inplanes, width)
+        width = bottleneck_width(planes, width_per_group, cardinality)
+        first_groups = cardinality if group_first_conv else 1
+        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
+        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride)
+        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -230,97 +218,28 @@ class PlainBottleneck(nn.Module):
         return self.relu(out)
 
 
-# ---------------------------------------------------------------------------------------------
-# ResNeXt: the 3x3 split into `cardinality` groups
-# ---------------------------------------------------------------------------------------------
+class ResNeXtBottleneck(Bottleneck):
+    """ResNeXt block (the paper's Fig. 3c): a Bottleneck whose 3x3 convolution has ``cardinality`` groups.
 
-
-class ResNeXtBottleneck(nn.Module):
-    """ResNeXt block (the paper's Fig. 3c): a bottleneck whose 3x3 convolution has ``cardinality`` groups.
-
-    x        [N, inplanes, H, W]
-    conv1    1x1                      -> bn1 -> ReLU   [N, C*d, H, W]        C = cardinality
-    conv2    3x3, C groups, stride s  -> bn2 -> ReLU   [N, C*d, H/s, W/s]    d = width_per_group * planes / 64
-    conv3    1x1                      -> bn3           [N, 4*planes, H/s, W/s]
-    out      ReLU(F(x) + shortcut)                     [N, 4*planes, H/s, W/s]
-
-    Each of the C groups of conv2 sees only its own d input channels: C parallel paths, concatenated.
-    "32x4d" is cardinality=32, width_per_group=4 (torchvision's ``groups`` and ``width_per_group``).
+    conv1 and conv2 are C*d channels wide (C = cardinality, d = width_per_group * planes / 64); each of the
+    C groups of conv2 sees only its own d input channels: C parallel paths, concatenated. "32x4d" is
+    cardinality=32, width_per_group=4 (torchvision's ``groups`` and ``width_per_group``).
 
     ``group_first_conv=True`` also splits conv1 into C groups, as seed lesson 002 (after weiaicunzai's
     code) does; the paper groups only the 3x3. It divides conv1's weights by C.
     """
 
-    expansion = 4
-    has_shortcut = True
-
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
-        super().__init__()
-        width = bottleneck_width(planes, width_per_group, cardinality)
-        first_groups = cardinality if group_first_conv else 1
-        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
-        _check_shortcut_fits("ResNeXtBottleneck", inplanes, planes * self.expansion, stride, downsample)
-        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.cardinality = cardinality
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        out = self.relu(out)
-        out = self.conv3(out)
-        out = self.bn3(out)
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        super().__init__(inplanes, planes, stride, downsample, width_per_group, cardinality, group_first_conv)
 
 
-class PlainResNeXtBottleneck(nn.Module):
-    """ResNeXtBottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters.
-
-    x        [N, inplanes, H, W]
-    conv1    1x1                      -> bn1 -> ReLU   [N, C*d, H, W]
-    conv2    3x3, C groups, stride s  -> bn2 -> ReLU   [N, C*d, H/s, W/s]
-    conv3    1x1                      -> bn3 -> ReLU   [N, 4*planes, H/s, W/s]
-    """
-
-    expansion = 4
-    has_shortcut = False
+class PlainResNeXtBottleneck(PlainBottleneck):
+    """ResNeXtBottleneck without the shortcut: out = ReLU(F(x)), the same layers and parameters."""
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
                  cardinality: int = 32, width_per_group: int = 4, group_first_conv: bool = False):
-        super().__init__()
-        width = bottleneck_width(planes, width_per_group, cardinality)
-        first_groups = cardinality if group_first_conv else 1
-        check_groups(inplanes, width, first_groups, "conv1, the grouped first 1x1 convolution (group_first_conv)")
-        self.conv1 = conv1x1(inplanes, width, groups=first_groups)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride, groups=cardinality)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.cardinality = cardinality
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        out = self.relu(out)
-        out = self.conv3(out)
-        out = self.bn3(out)
-        return self.relu(out)
+        super().__init__(inplanes, planes, stride, width_per_group, cardinality, group_first_conv)
 
 
 RESIDUAL_BLOCKS = (BasicBlock, Bottleneck, ResNeXtBottleneck)
@@ -335,12 +254,9 @@ PLAIN_BLOCKS = (PlainBasicBlock, PlainBottleneck, PlainResNeXtBottleneck)
 
 
 def check_block_class(block: object) -> None:
-    """Raise TypeError unless ``block`` is a block class that says how to build a stage of it.
-
-    A block class (the package's or a student's) is an ``nn.Module`` subclass with two class attributes:
-    ``expansion`` (output channels = planes * expansion) and ``has_shortcut`` (True: its ``__init__`` is
-    ``(inplanes, planes, stride, downsample, ...)`` and it adds ``downsample(x)`` or x; False: a plain
-    block, ``(inplanes, planes, stride, ...)``).
+    """Raise TypeError unless ``block`` (the package's or a student's) is an ``nn.Module`` subclass with the class
+    attributes ``expansion`` (output channels = planes * expansion) and ``has_shortcut`` (True: its ``__init__``
+    is ``(inplanes, planes, stride, downsample, ...)``; False: a plain block, ``(inplanes, planes, stride, ...)``).
     """
     if not (isinstance(block, type) and issubclass(block, nn.Module)):
         raise TypeError(f"block must be a block class (a subclass of nn.Module, not an instance), got {block!r}.")
@@ -358,10 +274,9 @@ def make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: i
     """One stage (torchvision's ``layer1`` ... ``layer4``): ``num_blocks`` blocks in an ``nn.Sequential``.
 
     [N, inplanes, H, W] -> [N, planes * block.expansion, H/stride, W/stride]. Only the first block changes
-    the shape; if the block has a shortcut (``block.has_shortcut``), that block's shortcut is option
-    ``shortcut`` ("A", "B" or "pool", see :mod:`.shortcuts`). Plain blocks get no shortcut at all.
-    ``block_kwargs`` go to every block (e.g. ``cardinality=32, width_per_group=4``). ``block`` may be a
-    class of your own, see :func:`check_block_class`.
+    the shape; if ``block.has_shortcut``, its shortcut is option ``shortcut`` ("A", "B" or "pool"); plain
+    blocks get none. ``block_kwargs`` go to every block (e.g. ``cardinality=32, width_per_group=4``).
+    ``block`` may be a class of your own, see :func:`check_block_class`.
     """
     check_block_class(block)
     if not isinstance(num_blocks, int) or num_blocks < 1:
@@ -398,7 +313,7 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
         for m in model.modules():
             if isinstance(m, BasicBlock):
                 nn.init.zeros_(m.bn2.weight)
-            elif isinstance(m, Bottleneck | ResNeXtBottleneck):
+            elif isinstance(m, Bottleneck):  # ResNeXtBottleneck too
                 nn.init.zeros_(m.bn3.weight)
 
 

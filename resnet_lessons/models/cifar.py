@@ -1,36 +1,14 @@
 """The CIFAR-10 networks of the ResNet paper (Section 4.2) and of the ResNeXt paper (Section 5.3).
 
-ResNet on CIFAR (paper Table 6): a 3x3 convolution with 16 filters, then 3 stages of n blocks of two 3x3
-convolutions on 32x32, 16x16 and 8x8 maps with 16, 32 and 64 filters, then global average pooling and a
-fully connected layer: 6n + 2 weighted layers.
+ResNet-(6n+2) (paper Table 6): a 3x3 convolution with 16 filters, 3 stages of n blocks of two 3x3 convolutions
+with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average pooling and a fully connected layer.
+Its parameter counts (each builder's docstring) are the paper's "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M".
+A plain twin (``plain=True``) has no shortcuts at all, so exactly the parameters of the option-A net
+(option B adds 2,752: a 1x1 convolution and BatchNorm on each of the two downsampling shortcuts).
 
-=====  ===  ==========  ==========================
-depth  n    parameters  networks (option A, 10 classes)
-=====  ===  ==========  ==========================
-20     3    269,722     ``resnet20``, ``plain20``
-32     5    464,154     ``resnet32``, ``plain32``
-44     7    658,586     ``resnet44``, ``plain44``
-56     9    853,018     ``resnet56``, ``plain56``
-110    18   1,727,962   ``resnet110``, ``plain110``
-1202   200  19,421,274  ``resnet1202``
-=====  ===  ==========  ==========================
-
-The paper says "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M". Plain twins (``plain=True``) have the same layers
-and exactly the same parameters as the option-A net; only the additions are missing.
-
-About plain twins and options B/pool: a plain network has no shortcuts at all, as the paper's plain nets.
-Option "pool" has no parameters, so "same layers" still means "same count". Option B adds a 1x1 convolution and
-a BatchNorm to each of the two downsampling blocks (16->32: 512 + 64, 32->64: 2,048 + 128, together 2,752
-parameters for every depth); they belong to the shortcuts, so the plain twin does not have them: a B net
-has exactly 2,752 parameters more than its plain twin. Asking for ``plain=True`` with option B or pool is
-therefore refused with an explanation (any shortcut option given with ``plain=True`` is), instead of being
-silently ignored.
-
-ResNeXt-29 on CIFAR (ResNeXt paper, Section 5.3): a 3x3 convolution with 64 filters, then 3 stages
-of 3 ResNeXt bottlenecks with outputs of 256, 512 and 1024 channels and grouped widths C*d, 2*C*d, 4*C*d,
-then pooling and fc. 8x64d: 34,426,698 parameters; 16x64d: 68,155,210 (10 classes). These are the paper's
-34.4M and 68.1M, with the stem convolution without bias and a 1x1-conv + BN projection on the first block
-of every stage (the first stage's too: 64 -> 256 channels).
+ResNeXt-29 (C x d): a 3x3 convolution with 64 filters, 3 stages of 3 ResNeXt bottlenecks with outputs of 256,
+512 and 1024 channels, pooling and fc. 8x64d and 16x64d have the paper's 34.4M and 68.1M parameters, with the
+stem convolution without bias and a 1x1-conv + BN projection on the first block of every stage.
 """
 
 from __future__ import annotations

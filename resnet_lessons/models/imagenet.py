@@ -1,28 +1,10 @@
 """The ImageNet networks of the ResNet paper (Table 1), ResNeXt and Wide ResNet, written out here.
 
-They are not wrappers of torchvision, but every parameter and buffer has torchvision's name and shape,
-so ``model.load_state_dict(torchvision_model.state_dict())`` works with ``strict=True`` and gives the
-same outputs (and torchvision's pretrained weights load the same way).
-
-==================  ===================  =============================  ==========  =================
-name                block                blocks per stage               parameters  multiply-adds 224
-==================  ===================  =============================  ==========  =================
-resnet18            BasicBlock           2, 2, 2, 2                     11,689,512  1.81 G
-resnet34            BasicBlock           3, 4, 6, 3                     21,797,672  3.66 G
-resnet50            Bottleneck           3, 4, 6, 3                     25,557,032  4.09 G
-resnet101           Bottleneck           3, 4, 23, 3                    44,549,160  7.80 G
-resnet152           Bottleneck           3, 8, 36, 3                    60,192,808  11.51 G
-resnext50_32x4d     ResNeXtBottleneck    3, 4, 6, 3 (C=32, d=4)         25,028,904  4.23 G
-resnext101_32x8d    ResNeXtBottleneck    3, 4, 23, 3 (C=32, d=8)        88,791,336  16.41 G
-wide_resnet50_2     Bottleneck           3, 4, 6, 3 (width x2)          68,883,240  11.40 G
-==================  ===================  =============================  ==========  =================
-
-``plain18`` and ``plain34`` are the paper's plain baselines (Fig. 3 middle): the same layers without additions.
-
-The same class with ``stem="cifar"`` builds seed lesson 001's CIFAR variant (3x3 stem, no max-pool),
-see :func:`resnet50_lab10`, and seed lesson 002's ResNeXt-50 (CIFAR stem, 100 classes, grouped first 1x1):
-``ResNet(ResNeXtBottleneck, [3, 4, 6, 3], 100, stem="cifar", block_kwargs={"cardinality": 32,
-"width_per_group": 4, "group_first_conv": True})``.
+Every parameter and buffer has torchvision's name and shape, so ``model.load_state_dict(tv_model.state_dict())``
+works with ``strict=True`` and gives the same outputs (torchvision's pretrained weights load the same way).
+Multiply-adds are counted for one 224x224 image. ``stem="cifar"`` gives the seed lessons' CIFAR variants:
+:func:`resnet50_lab10` (seed 001) and seed 002's ResNeXt-50, ``ResNet(ResNeXtBottleneck, [3, 4, 6, 3], 100,
+stem="cifar", block_kwargs={"cardinality": 32, "width_per_group": 4, "group_first_conv": True})``.
 """
 
 from __future__ import annotations
@@ -70,13 +52,11 @@ class ResNet(nn.Module):
     avgpool -> flatten                           [N, 512*e]
     fc                                           [N, num_classes]
 
-    ``block`` is any block class of :mod:`.blocks` or one of your own (see
-    :func:`~.blocks.check_block_class`); blocks with ``has_shortcut`` get torchvision's shortcuts (option B:
-    1x1 conv + BN where the shape changes), plain blocks none. ``block_kwargs`` go to every block, e.g.
-    ``{"cardinality": 32, "width_per_group": 4}`` or ``{"width_per_group": 128}``.
-
-    ``stem="cifar"`` replaces the 7x7 convolution and the max-pool by a 3x3 convolution with stride 1 (no
-    max-pool) for 32x32 images; ``widths`` (planes per stage) and ``strides`` change the stages.
+    ``block`` is any block class of :mod:`.blocks` or your own (:func:`~.blocks.check_block_class`); residual
+    blocks get torchvision's shortcuts (option B: 1x1 conv + BN where the shape changes). ``block_kwargs`` go to
+    every block, e.g. ``{"cardinality": 32, "width_per_group": 4}`` or ``{"width_per_group": 128}``.
+    ``stem="cifar"`` replaces the 7x7 convolution and the max-pool by a 3x3 convolution with stride 1 for
+    32x32 images; ``widths`` (planes per stage) and ``strides`` change the stages.
     """
 
     def __init__(self, block: type[nn.Module], layers: Sequence[int], num_classes: int = 1000,
@@ -130,46 +110,47 @@ class ResNet(nn.Module):
 
 
 def resnet18(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-18: BasicBlock x [2, 2, 2, 2], 11,689,512 parameters."""
+    """ResNet-18: BasicBlock x [2, 2, 2, 2], 11,689,512 parameters, 1.81 G multiply-adds."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, zero_init_residual)
 
 
 def resnet34(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-34: BasicBlock x [3, 4, 6, 3], 21,797,672 parameters."""
+    """ResNet-34: BasicBlock x [3, 4, 6, 3], 21,797,672 parameters, 3.66 G multiply-adds."""
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, zero_init_residual)
 
 
 def resnet50(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-50: Bottleneck x [3, 4, 6, 3], 25,557,032 parameters."""
+    """ResNet-50: Bottleneck x [3, 4, 6, 3], 25,557,032 parameters, 4.09 G multiply-adds."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual)
 
 
 def resnet101(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-101: Bottleneck x [3, 4, 23, 3], 44,549,160 parameters."""
+    """ResNet-101: Bottleneck x [3, 4, 23, 3], 44,549,160 parameters, 7.80 G multiply-adds."""
     return ResNet(Bottleneck, [3, 4, 23, 3], num_classes, zero_init_residual)
 
 
 def resnet152(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-152: Bottleneck x [3, 8, 36, 3], 60,192,808 parameters."""
+    """ResNet-152: Bottleneck x [3, 8, 36, 3], 60,192,808 parameters, 11.51 G multiply-adds."""
     return ResNet(Bottleneck, [3, 8, 36, 3], num_classes, zero_init_residual)
 
 
 def resnext50_32x4d(num_classes: int = 1000, zero_init_residual: bool = False,
                     group_first_conv: bool = False) -> ResNet:
-    """ResNeXt-50 (32x4d): 25,028,904 parameters. ``group_first_conv=True`` is seed 002's variant."""
+    """ResNeXt-50 (32x4d): 25,028,904 parameters, 4.23 G multiply-adds; ``group_first_conv=True``: seed 002's."""
     block_kwargs = {"cardinality": 32, "width_per_group": 4, "group_first_conv": group_first_conv}
     return ResNet(ResNeXtBottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs=block_kwargs)
 
 
 def resnext101_32x8d(num_classes: int = 1000, zero_init_residual: bool = False,
                      group_first_conv: bool = False) -> ResNet:
-    """ResNeXt-101 (32x8d): 88,791,336 parameters."""
+    """ResNeXt-101 (32x8d): 88,791,336 parameters, 16.41 G multiply-adds."""
     block_kwargs = {"cardinality": 32, "width_per_group": 8, "group_first_conv": group_first_conv}
     return ResNet(ResNeXtBottleneck, [3, 4, 23, 3], num_classes, zero_init_residual, block_kwargs=block_kwargs)
 
 
 def wide_resnet50_2(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
-    """Wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide (the 3x3 has 2 * planes), 68,883,240 parameters."""
+    """Wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide (the 3x3 has 2 * planes), 68,883,240
+    parameters, 11.40 G multiply-adds."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, zero_init_residual, block_kwargs={"width_per_group": 128})
 
 

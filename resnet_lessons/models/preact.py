@@ -1,41 +1,17 @@
 """Pre-activation ResNets for CIFAR (He et al. 2016, "Identity Mappings in Deep Residual Networks").
 
-The original block (:class:`~resnet_lessons.models.blocks.BasicBlock`) computes ``ReLU(F(x) + x)``: the
-ReLU after the addition sits on the shortcut path, so no block passes x on unchanged. The pre-activation
-block moves BatchNorm and ReLU in front of each convolution and leaves the addition alone:
+The pre-activation block moves BatchNorm and ReLU in front of each convolution and leaves the addition alone:
 
     original:        x -> conv -> BN -> ReLU -> conv -> BN -> (+ x) -> ReLU
     pre-activation:  x -> BN -> ReLU -> conv -> BN -> ReLU -> conv -> (+ x)
 
 Between two blocks the signal then goes through nothing but additions, x_L = x_l + sum of F(x_i), and the
-gradient reaches every block through a pure identity path (the paper's Eq. 4 and 5).
+gradient reaches every block through a pure identity path (the paper's Eq. 4 and 5). At the ends of the network
+(the paper's Section 4.1 and its authors' code) the stem's ``bn1``-ReLU is the first block's pre-activation,
+a shape-changing block's shortcut reads its pre-activated input, and ``bn_final``-ReLU follows the last addition.
 
-The paper's handling of the ends of the network (its Section 4.1, and its authors' code):
-
-- the stem ``conv1`` is followed by ``bn1`` and a ReLU: that is the first block's pre-activation, done
-  once "before splitting into two paths", so ``layer1[0]`` has no BatchNorm-ReLU of its own
-  (``preactivate=False``);
-- a block that changes the shape (the first of stages 2 and 3, and of stage 1 for the bottleneck nets)
-  applies its BatchNorm-ReLU to x *before* the split, and its shortcut reads that activated tensor;
-- after the last addition come one more BatchNorm and ReLU (``bn_final``), then pooling and ``fc``.
-
-Networks (10 classes):
-
-=========================  ==========  ===============  ===================  ==========
-network                    block       depth            shortcut             parameters
-=========================  ==========  ===============  ===================  ==========
-``preact_resnet20``        basic       6n+2, n=3        A (zero padding)     269,722
-``preact_resnet56``        basic       6n+2, n=9        A                    853,018
-``preact_resnet110``       basic       6n+2, n=18       A                    1,727,962
-``preact_resnet164``       bottleneck  9n+2, n=18       B (1x1 projection)   1,703,258
-=========================  ==========  ===============  ===================  ==========
-
-The paper gives 1.7M for both PreAct-ResNet-110 and PreAct-ResNet-164. A basic-block pre-activation net has
-exactly as many parameters as the original with the same shortcut: it moves BatchNorms rather than adding
-any. ``layer1[0]`` loses its first BatchNorm (16 channels) to the stem, the first blocks of stages 2 and 3
-normalise their 16- and 32-channel inputs instead of 32- and 64-channel outputs, and ``bn_final`` adds 64
-channels back: -16 - 16 - 32 + 64 = 0.
-
+A basic-block net has exactly the parameters of the original with the same shortcut, because it moves
+BatchNorms rather than adding any: -16 (layer1[0]) - 16 - 32 (stages 2, 3 normalise inputs) + 64 (bn_final) = 0.
 Shortcut option "B" here is a 1x1 convolution *without* BatchNorm (the authors' code): its input has just
 been through BatchNorm and ReLU. Options "A" and "pool" are the modules of :mod:`.shortcuts`.
 """
@@ -45,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .blocks import check_input, conv1x1, conv3x3, init_weights
+from .blocks import check_input, check_shortcut_fits, conv1x1, conv3x3, init_weights
 from .cifar import blocks_per_stage
 from .shortcuts import check_shortcut_option, make_shortcut
 
@@ -58,8 +34,7 @@ class PreActBasicBlock(nn.Module):
     """Pre-activation block of two 3x3 convolutions: out = F(x) + shortcut, with no ReLU after the addition.
 
     x        [N, inplanes, H, W]
-    bn1 -> ReLU                  [N, inplanes, H, W]       a, the pre-activated input (skipped when
-                                                          ``preactivate=False``: x is already activated)
+    bn1 -> ReLU                  [N, inplanes, H, W]       a; ``preactivate=False``: no bn1, a = x
     conv1    3x3, stride s       [N, planes, H/s, W/s]
     bn2 -> ReLU -> conv2 3x3     [N, planes, H/s, W/s]     this is F(x)
     shortcut x itself, or downsample(a) when the shape changes
@@ -71,14 +46,13 @@ class PreActBasicBlock(nn.Module):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  preactivate: bool = True):
         super().__init__()
-        _check_fits("PreActBasicBlock", inplanes, planes, stride, downsample)
+        check_shortcut_fits("PreActBasicBlock", inplanes, planes, stride, downsample, "preact_shortcut")
         self.bn1 = nn.BatchNorm2d(inplanes) if preactivate else None
         self.relu = nn.ReLU(inplace=True)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
         self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
         out = x if self.bn1 is None else self.relu(self.bn1(x))
@@ -103,7 +77,8 @@ class PreActBottleneck(nn.Module):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  preactivate: bool = True):
         super().__init__()
-        _check_fits("PreActBottleneck", inplanes, planes * self.expansion, stride, downsample)
+        check_shortcut_fits("PreActBottleneck", inplanes, planes * self.expansion, stride, downsample,
+                            "preact_shortcut")
         self.bn1 = nn.BatchNorm2d(inplanes) if preactivate else None
         self.relu = nn.ReLU(inplace=True)
         self.conv1 = conv1x1(inplanes, planes)
@@ -112,7 +87,6 @@ class PreActBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes)
         self.conv3 = conv1x1(planes, planes * self.expansion)
         self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
         out = x if self.bn1 is None else self.relu(self.bn1(x))
@@ -121,19 +95,6 @@ class PreActBottleneck(nn.Module):
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
         return out + identity
-
-
-PREACT_BLOCKS = (PreActBasicBlock, PreActBottleneck)
-
-
-def _check_fits(block: str, inplanes: int, out_channels: int, stride: int, downsample: object) -> None:
-    """A block whose output shape differs from its input's needs a shortcut that changes x as well."""
-    if downsample is None and (stride != 1 or inplanes != out_channels):
-        raise ValueError(
-            f"{block}({inplanes} -> {out_channels} channels, stride {stride}) changes the shape of x, so x cannot "
-            f"be added unchanged: pass a downsample module, e.g. preact_shortcut('B', {inplanes}, {out_channels}, "
-            f"{stride}) (options 'A', 'B', 'pool')."
-        )
 
 
 def preact_shortcut(option: str, in_channels: int, out_channels: int, stride: int = 1) -> nn.Module:

@@ -1,8 +1,7 @@
 """The course's three shortcut options: the ResNet paper's A and B (Section 4.2), and a parameter-free "pool".
 
-Inside a stage a residual block adds its input ``x`` unchanged. The first block of a stage halves the
-image and doubles the channels, so ``x`` no longer has the shape of the branch's output and the shortcut
-must change it:
+The first block of a stage halves the image and doubles the channels, so its input ``x`` no longer has the
+shape of the branch's output and the shortcut must change it:
 
 =======  ======================  ======================================================  ===========
 option   module                  what the shortcut does to x [N, C_in, H, W]            parameters
@@ -12,13 +11,9 @@ B        :class:`ConvProjection`  1x1 convolution with stride, then BatchNorm   
 pool     :class:`AvgPoolPadding`  average ``stride`` x ``stride`` pixels, append zeros    none
 =======  ======================  ======================================================  ===========
 
-All three return [N, C_out, H / stride, W / stride]. Only the downsampling blocks use them; the other
-blocks' shortcuts are plain identities.
-
-Note on names: A and B are the paper's options A and B; option B (projections where the shape changes)
-is also torchvision's ``downsample``. The paper's option C means "projections on *every* shortcut",
-which the course does not build (notebook 04's exercise 4 counts what it would cost); the course's
-average-pooling shortcut is option "pool".
+All three return [N, C_out, H / stride, W / stride]; the other blocks' shortcuts are plain identities.
+Option B is also torchvision's ``downsample``. The paper's option C ("projections on *every* shortcut") is
+not built (notebook 04's exercise 4 counts what it would cost); "pool" is the course's own option.
 """
 
 from __future__ import annotations

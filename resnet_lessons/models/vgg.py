@@ -1,21 +1,9 @@
 """Seed lesson 004's pieces: VGG's first layers against ResNet's stem, and blocks counted with biases.
 
 Seed lesson 004 counts parameters with ``in x out x k x k + bias``, every convolution with a bias and no
-BatchNorm. These builders have exactly its layers, so the counts come out as the lesson prints them:
-
-====================================================  ===========  ==================
-module                                                parameters   input
-====================================================  ===========  ==================
-:func:`vgg_front` (VGG's first four 3x3 convs)        260,160      [N, 3, 224, 224]
-:func:`resnet_stem` (ResNet's 7x7 conv)               9,472        [N, 3, 224, 224]
-:class:`TwoConvBlock` (64 -> 64, no shortcut)         73,856       [N, 64, 56, 56]
-:class:`BiasBottleneck` (64 -> 64)                    45,248       [N, 64, 56, 56]
-:class:`BiasBottleneck` (64 -> 128, stride 2)         57,728       [N, 64, 56, 56]
-====================================================  ===========  ==================
-
-The lesson's own blocks have no ReLU (and its bottleneck adds a ``y`` it never defines); these add the
-ReLUs a real block has, which changes no count. The real networks of :mod:`.blocks` use BatchNorm and
-convolutions without bias instead.
+BatchNorm. These builders have exactly its layers, so the counts (in each docstring) come out as the lesson
+prints them. The lesson's own blocks have no ReLU (and its bottleneck adds a ``y`` it never defines); these
+add the ReLUs a real block has, which changes no count.
 """
 
 from __future__ import annotations
