@@ -1,8 +1,5 @@
-"""The lab: how the course makes and stores its reference results. Notebooks never import it.
-
-The course layer (``resnet_lessons.models``, ``data``, ``loop``, ``train``, ``plots``, ``reference``,
-``checks``, ...) is what a student reads and the notebooks call; it imports nothing from here
-(tests/test_layers.py checks it). This sub-package is the machinery around it:
+"""The lab: how the course makes and stores its reference results. Notebooks never import it, and the course
+layer (models, data, loop, train, plots, ...) imports nothing from it (tests/test_layers.py checks it).
 
     plans        what each reference experiment trains (its runs, as plain data)
     experiments  runs a plan with the course's trainer and writes its results

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..config import default_results_dir
 from ..preflight import SettingsError, check_device, check_seed
 from . import provenance
 from .experiments import EXPERIMENTS, RunsDiverged, check_not_mixing, load_data, replot_experiment, run_experiment
@@ -17,8 +18,6 @@ def default_out(smoke: bool, update_stored: bool = False) -> Path:
     """Where results go by default: runs/experiments (runs/experiments-smoke for --smoke); the course's stored
     results (results/) only with ``--update-stored``."""
     if update_stored:
-        from ..config import default_results_dir
-
         return default_results_dir()
     return Path("runs") / ("experiments-smoke" if smoke else "experiments")
 
@@ -26,14 +25,12 @@ def default_out(smoke: bool, update_stored: bool = False) -> Path:
 def check_out(args: argparse.Namespace) -> Path:
     """The results folder the parsed arguments name; ValueError when they would write into the course's stored
     results without ``--update-stored``, or mix that flag with ``--smoke`` or ``--out``."""
-    from ..config import default_results_dir
-
     if args.update_stored and (args.smoke or args.out):
         raise ValueError(f"--update-stored writes the course's stored results ({default_results_dir()}); it does not "
                          f"go with {'--smoke (a smoke run is not a result)' if args.smoke else '--out'}.")
     out = Path(args.out) if args.out else default_out(args.smoke, args.update_stored)
     stored = default_results_dir().resolve()
-    if not args.update_stored and (out.resolve() == stored or stored in out.resolve().parents):
+    if not args.update_stored and out.resolve().is_relative_to(stored):
         raise ValueError(f"--out {out} is the course's stored results: add --update-stored (without --out) to "
                          f"change them, or write elsewhere (the default is {default_out(args.smoke)}).")
     return out
@@ -80,8 +77,13 @@ def experiment_main(argv: list[str]) -> int:
         description="Run the course's reference experiments and store histories, figure, summary and provenance.",
     )
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_from_args(args, argv)
+    return run_from_args(parser.parse_args(argv), argv)
+
+
+def _error(message: object, status: int = 2) -> int:
+    """Print ``error: message`` to stderr; returns ``status``, the exit status (2: the command cannot run)."""
+    print(f"error: {message}", file=sys.stderr)
+    return status
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
@@ -89,30 +91,20 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
     from ..data import DataNotFoundError
 
     names = list(EXPERIMENTS) if args.names == ["all"] else args.names
-    unknown = [n for n in names if n not in EXPERIMENTS]
-    if unknown:
-        print(f"error: unknown experiment {', '.join(map(repr, unknown))}; choose from "
-              f"{', '.join(EXPERIMENTS)} or 'all'.", file=sys.stderr)
-        return 2
-    if args.epochs is not None and args.epochs < 1:
-        print(f"error: --epochs must be at least 1, got {args.epochs}.", file=sys.stderr)
-        return 2
     try:
+        unknown = [n for n in names if n not in EXPERIMENTS]
+        if unknown:
+            raise ValueError(f"unknown experiment {', '.join(map(repr, unknown))}; choose from "
+                             f"{', '.join(EXPERIMENTS)} or 'all'.")
+        if args.epochs is not None and args.epochs < 1:
+            raise ValueError(f"--epochs must be at least 1, got {args.epochs}.")
         check_seed(args.seed)
         check_device(args.device)
-    except SettingsError as e:
-        print(f"error: {e.spelled({'seed': '--seed', 'device': '--device'})}", file=sys.stderr)
-        return 2
-    argv = list(argv)
-    if argv[:1] != ["experiment"]:
-        argv = ["experiment", *argv]
-    command = provenance.command_line(argv)
-    try:
         out_dir = check_out(args)
+    except SettingsError as e:
+        return _error(e.spelled({"seed": "--seed", "device": "--device"}))
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    compile = {"auto": None, "on": True, "off": False}[args.compile]
+        return _error(e)
     if args.replot:
         try:
             for name in names:
@@ -121,8 +113,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
                 folder = replot_experiment(name, out_dir)
                 print(f"{name}: wrote {folder / FIGURE_FILE}, {SUMMARY_FILE}, {PROVENANCE_FILE}")
         except (ValueError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return _error(e)
         return 0
     try:
         selection = select_runs(names, args.models, args.smoke)
@@ -130,8 +121,11 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
         for name in selection:  # every experiment's folder, before any training
             check_not_mixing(name, data, out_dir, args.smoke, args.epochs, args.seed, args.device)
     except (ValueError, DataNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e)
+    if argv[:1] != ["experiment"]:
+        argv = ["experiment", *argv]
+    command = provenance.command_line(argv)
+    compile = {"auto": None, "on": True, "off": False}[args.compile]
     print(f"data: {data.summary()}; results into {out_dir}", flush=True)
     status = 0
     for name, models in selection.items():
@@ -142,8 +136,7 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
                 command=command, dry_run=args.dry_run,
             )
         except RunsDiverged as e:
-            print(f"error: {e}", file=sys.stderr)
-            status = 1
+            status = _error(e, status=1)
             continue
         except KeyboardInterrupt:
             print(f"{name}: stopped by the keyboard; finished runs are stored in {out_dir / name} "
@@ -155,11 +148,8 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def select_runs(names: list[str], models: str | None, smoke: bool) -> dict[str, list[str] | None]:
-    """{experiment: the --models names that are its runs (None: all of its runs)}.
-
-    With several experiments, each keeps the runs it has among ``models`` and an experiment with none of
-    them is skipped; a name that is a run of none of the experiments is an error.
-    """
+    """{experiment: the --models names that are its runs (None: all of its runs)}; an experiment with none of
+    them is skipped, and a name that is a run of none of the experiments is a ValueError."""
     if not models:
         return {name: None for name in names}
     wanted = [m.strip() for m in models.split(",") if m.strip()]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..history import History
+from ..plots import COLORS, plot_curves, plot_degradation, plot_grad_norms
 from .plans import PAPER_TABLE6_TEST_ERROR, Run
 
 
@@ -20,24 +22,32 @@ def _zoom(histories: dict[str, History]) -> tuple[float, float]:
     return 0.0, min(100.0, max(10.0, 3 * max(finals)))
 
 
-def degradation_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    from ..plots import plot_degradation
+def _two_panels(sharey: bool = False) -> tuple[Figure, Axes, Axes]:
+    """A new figure with two axes side by side (closed in pyplot: the caller saves it)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), sharey=sharey, layout="constrained")
+    plt.close(fig)
+    return fig, left, right
 
+
+def _curves_figure(histories: dict[str, History], title: str) -> Figure:
+    fig = plot_curves(histories, ylim=_zoom(histories))
+    _figure_title(fig, title, histories)
+    return fig
+
+
+def degradation_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     groups = {run.name: run.group for run in runs}
     plain = {n: h for n, h in histories.items() if groups.get(n) == "plain"}
     residual = {n: h for n, h in histories.items() if groups.get(n) == "residual"}
     if not plain or not residual:
-        return _curves_figure(histories, runs, "Plain and residual networks")
+        return _curves_figure(histories, "Plain and residual networks")
     fig = plot_degradation(plain, residual, titles=("plain networks", "ResNets"), ylim=_zoom(histories))
     _figure_title(fig, "Training (dashed) and test (bold) error: plain nets against ResNets", histories)
     return fig
 
 
 def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    from ..plots import plot_curves
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), layout="constrained")
-    plt.close(fig)
+    fig, left, right = _two_panels()
     plot_curves(histories, ax=left, title="error per epoch", ylim=_zoom(histories))
     depths = {run.name: run.depth for run in runs if run.group == "residual"}
     ours = sorted((depths[n], 100 * h.test_err[-1]) for n, h in histories.items() if n in depths)
@@ -55,29 +65,18 @@ def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     return fig
 
 
-def _curves_figure(histories: dict[str, History], runs: list[Run], title: str) -> Figure:
-    from ..plots import plot_curves
-
-    fig = plot_curves(histories, ylim=_zoom(histories))
-    _figure_title(fig, title, histories)
-    return fig
-
-
 def shortcuts_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    return _curves_figure(histories, runs, "Shortcut options: A (subsample + zero channels), "
+    return _curves_figure(histories, "Shortcut options: A (subsample + zero channels), "
                           "B (1x1 projection), pool (average pool + zero channels)")
 
 
 def resnext_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     sizes = ", ".join(f"{n}: {(h.record.parameters or 0) / 1e6:.2f}M parameters" for n, h in histories.items())
-    return _curves_figure(histories, runs, f"ResNeXt against ResNet ({sizes})")
+    return _curves_figure(histories, f"ResNeXt against ResNet ({sizes})")
 
 
 def recipes_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    from ..plots import plot_curves
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), layout="constrained")
-    plt.close(fig)
+    fig, left, right = _two_panels()
     plot_curves(histories, ax=left, metric="accuracy", title="accuracy per epoch")
     plot_curves(histories, ax=right, metric="accuracy", x="seconds", title="accuracy per second of training")
     for ax in (left, right):
@@ -86,10 +85,8 @@ def recipes_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     return fig
 
 
-def _pair_lines(ax, runs: list[Run]) -> None:
+def _pair_lines(ax: Axes, runs: list[Run]) -> None:
     """One colour per depth; plain nets dashed, ResNets solid (then redraw the legend)."""
-    from ..plots import COLORS
-
     by_name = {r.name: r for r in runs}
     depths = sorted({r.depth for r in runs if r.depth is not None})
     for line in ax.get_lines():
@@ -101,10 +98,7 @@ def _pair_lines(ax, runs: list[Run]) -> None:
 
 
 def gradients_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
-    from ..plots import plot_grad_norms
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.4), sharey=True, layout="constrained")
-    plt.close(fig)
+    fig, left, right = _two_panels(sharey=True)
     measured = {n: h.record.grad_norms for n, h in histories.items() if h.record.grad_norms}
     if not measured:
         raise ValueError("No run of this experiment recorded gradient norms.")
@@ -118,5 +112,3 @@ def gradients_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
         _pair_lines(ax, runs)
     _figure_title(fig, "Gradient norm of each layer's weight (dashed: plain nets, solid: ResNets)", histories)
     return fig
-
-

@@ -1,14 +1,12 @@
-"""What each reference experiment trains: its plan, a list of :class:`resnet_lessons.plans.Run`, full size or as
-a smoke run.
-
-A plan function ``NAME_plan(smoke) -> list[Run]`` lists the runs of experiment NAME; nothing here trains.
+"""What each reference experiment trains: ``NAME_plan(smoke) -> list[Run]`` lists the runs of experiment NAME,
+full size or as a smoke run (:class:`resnet_lessons.plans.Run`). Nothing here trains:
 :mod:`resnet_lessons.lab.experiments` runs them, :mod:`.store` keeps their results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
 
@@ -25,13 +23,12 @@ SMOKE_TRAIN_IMAGES = 500
 """Training images of a smoke run (``--smoke``: a stratified subset; all of them if there are fewer)."""
 SMOKE_TEST_IMAGES = 200
 SMOKE_BATCH_SIZE = 100
-GRAD_BATCH = 250  # a multiple of the 10 classes, so the batch is stratified
-"""Images in the fixed batch on which gradient norms are measured."""
+GRAD_BATCH = 250
+"""Images in the fixed batch on which gradient norms are measured: a multiple of the 10 classes, so stratified."""
 GRADIENTS_TRAIN_IMAGES = 20_000
 """The gradients experiment trains on a subset: the norms are the point, not the accuracy."""
 
-# He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016, Table 6:
-# CIFAR-10 test error (%) of the CIFAR ResNets, original CIFAR-10, 64k iterations. Quoted from the paper.
+# CIFAR-10 test error (%) of the CIFAR ResNets in the paper (original CIFAR-10, 64k iterations).
 PAPER_CITATION = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016, Table 6"
 PAPER_TABLE6_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
 """Quoted from the paper (Table 6); for ResNet-110 the paper gives the best of 5 runs, 6.43 (mean 6.61±0.16)."""
@@ -51,11 +48,12 @@ def seed001_recipe(epochs: int = SEED001_EPOCHS) -> Recipe:
     )
 
 
-def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", **fields) -> Run:
-    """A CIFAR ResNet (or plain net) of ``depth`` layers, with shortcut option ``shortcut``."""
+def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", group: str = "", **fields) -> Run:
+    """A CIFAR ResNet (or plain net) of ``depth`` layers, with shortcut option ``shortcut``, labelled ``name``;
+    its group is "plain" or "residual" unless ``group`` is given."""
     kwargs = {} if shortcut == "A" else {"shortcut": shortcut}
     return Run(f"{'plain' if plain else 'resnet'}{depth}", label=name, model_kwargs=kwargs,
-               group="plain" if plain else "residual", depth=depth, **fields)
+               group=group or ("plain" if plain else "residual"), depth=depth, **fields)
 
 
 def _resnext_run(model: str, depth: int, **fields) -> Run:
@@ -87,8 +85,7 @@ def depth_plan(smoke: bool) -> list[Run]:
     depths = _depths(smoke, (20, 32, 44, 56, 110))
     runs = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
     # A second seed of the shallowest net measures the run-to-run noise that reruns are judged against.
-    repeat = _cifar_run(f"resnet-{depths[0]} (second seed)", depths[0], **{**common, "seed": 1})
-    runs.append(replace(repeat, group="repeat"))
+    runs.append(_cifar_run(f"resnet-{depths[0]} (second seed)", depths[0], group="repeat", seed=1, **common))
     return runs
 
 
@@ -96,8 +93,8 @@ def shortcuts_plan(smoke: bool) -> list[Run]:
     common = _arch_fields(smoke)
     depth = 8 if smoke else 20
     return [
-        replace(_cifar_run(f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", depth,
-                           shortcut=option, **common), group=f"option {option}")
+        _cifar_run(f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", depth, shortcut=option,
+                   group=f"option {option}", **common)
         for option in ("A", "B", "pool")
     ]
 
@@ -116,16 +113,13 @@ def recipes_plan(smoke: bool) -> list[Run]:
         depth, epochs, batch = 8, 1, SMOKE_BATCH_SIZE
     else:
         depth, epochs, batch = 20, FULL_EPOCHS, None
-    paper = _cifar_run(f"resnet-{depth} (paper recipe)", depth, recipe="paper", batch_size=batch, epochs=epochs)
-    onecycle = _cifar_run(f"resnet-{depth} (onecycle recipe)", depth, recipe="onecycle", batch_size=batch,
-                          epochs=epochs)
+    runs = [_cifar_run(f"resnet-{depth} ({recipe} recipe)", depth, recipe=recipe, batch_size=batch, epochs=epochs,
+                       group=recipe) for recipe in ("paper", "onecycle")]
     baseline_epochs = 1 if smoke else SEED001_EPOCHS
-    baseline = Run(
-        "resnet50_lab10", epochs=baseline_epochs, recipe=seed001_recipe(baseline_epochs), batch_size=batch,
-        label="seed-001 baseline",
-        model_kwargs={"zero_init_residual": True}, fixed_epochs=True, group="seed 001",
-    )
-    return [replace(paper, group="paper"), replace(onecycle, group="onecycle"), baseline]
+    baseline = Run("resnet50_lab10", epochs=baseline_epochs, recipe=seed001_recipe(baseline_epochs), batch_size=batch,
+                   label="seed-001 baseline", model_kwargs={"zero_init_residual": True}, fixed_epochs=True,
+                   group="seed 001")
+    return [*runs, baseline]
 
 
 TRAINED_EPOCHS = 60
@@ -144,8 +138,7 @@ def trained_plan(smoke: bool) -> list[Run]:
             for seed in (0, 1):
                 name = f"{kind}-{depth}" + (f" (seed {seed})" if seed else "")
                 ship = f"{kind}{depth}" if seed == 0 else ""
-                run = _cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common)
-                runs.append(run)
+                runs.append(_cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common))
     if not smoke:
         runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
         runs.append(_resnext_run("resnext29_8x4d", 29, ship="resnext29_8x4d", **common))

@@ -1,15 +1,10 @@
-"""Provenance: the facts that let anyone tell how a stored result was made, and make it again.
+"""Provenance: the facts that tell how a stored result was made, so that anyone can make it again.
 
-A stored result without its provenance is only a number. Every experiment writes, next to its
-histories and figure, a ``provenance.json`` built from the functions here:
+Every experiment writes, next to its histories and figure, a ``provenance.json`` built from these functions:
 
     >>> record = environment()          # python, torch, torchvision, the GPU (or CPU), device count
     >>> record["git"] = git_state()     # commit of the code, and whether it had uncommitted changes
     >>> record["data"] = data_facts(data)   # which copy of CIFAR-10, from where, how many images
-
-The commit alone is not enough when the code had uncommitted changes (or when the code was copied
-to a GPU machine without its ``.git`` folder), so :func:`code_fingerprint` also records a hash of
-the package's source files: two runs with the same fingerprint ran the same ``resnet_lessons`` code.
 """
 
 from __future__ import annotations
@@ -25,10 +20,9 @@ from pathlib import Path
 
 import torch
 
-from ..config import REPO_DIR
+from ..config import CACHE_ENV, DATA_ENV, REPO_DIR
 
 PACKAGE_DIR = REPO_DIR / "resnet_lessons"
-"""The ``resnet_lessons`` folder (``REPO_DIR``, from config: the folder above it, the repository root)."""
 
 
 def utc_now() -> str:
@@ -43,8 +37,6 @@ def portable_path(path: str | os.PathLike) -> str:
     ``$RESNET_LESSONS_DATA``, ``$RESNET_LESSONS_CACHE/cifar10.pt``, ``results/depth``; inside the
     home folder as ``~/...``; anywhere else only its last part (the folder's name).
     """
-    from ..config import CACHE_ENV, DATA_ENV
-
     path = Path(path).expanduser().resolve()
     roots = []
     for variable, default in ((DATA_ENV, None), (CACHE_ENV, Path.home() / ".cache" / "resnet_lessons")):
@@ -54,7 +46,7 @@ def portable_path(path: str | os.PathLike) -> str:
             roots.append((root.resolve(), f"${variable}"))
     roots += [(REPO_DIR.resolve(), ""), (Path.home().resolve(), "~")]
     for root, name in roots:
-        if path == root or root in path.parents:
+        if path.is_relative_to(root):
             relative = path.relative_to(root).as_posix()
             if not name:
                 return relative
@@ -73,9 +65,7 @@ def command_line(argv: list[str] | None = None, prefix: str = "python -m resnet_
 def _git(*args: str, cwd: Path = REPO_DIR) -> str | None:
     """Output of ``git args...`` in ``cwd``, or None when git is missing or this is not a checkout."""
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False
-        )
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -104,7 +94,8 @@ def git_state(repo_dir: str | os.PathLike = REPO_DIR) -> dict:
 def code_fingerprint(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
     """SHA-256 (first 16 hex digits) of every ``.py`` file of the package, by relative path and content.
 
-    Independent of git: the same code gives the same fingerprint on any machine.
+    Two runs with the same fingerprint ran the same code, even where the commit cannot tell (uncommitted changes,
+    or code copied to a GPU machine without its ``.git`` folder).
     """
     package_dir = Path(package_dir)
     digest = hashlib.sha256()
@@ -159,11 +150,8 @@ def environment() -> dict:
 
 
 def data_facts(data) -> dict:
-    """Which data a run saw: the label to quote, the source, the folder (see :func:`portable_path`) and the
-    split sizes.
-
-    data: a :class:`resnet_lessons.data.CIFAR10Tensors`.
-    """
+    """Which data a run saw (a :class:`resnet_lessons.data.CIFAR10Tensors`): the label to quote, the source, the
+    folder (see :func:`portable_path`) and the split sizes."""
     root = getattr(data, "root", "") or ""
     where = portable_path(root) if root else ""
     return {

@@ -28,12 +28,11 @@ START_MARKER = "<!-- results:start -->"
 END_MARKER = "<!-- results:end -->"
 
 DATA_CAVEAT = (
-    "Every number here was measured on the JPEG copy of CIFAR-10 that these machines use offline "
-    "(quality 75, 4:2:0 chroma subsampling: slightly blurred images), labelled \"CIFAR-10 (JPEG q75 copy)\". "
-    "Comparisons between networks or recipes on the same copy are sound, but absolute accuracies are "
-    "several points below what the same code reaches on the original CIFAR-10: a student training on the "
-    "original dataset (torchvision's download) should expect higher accuracy than these tables, closer to "
-    "the paper's."
+    "Every number here was measured on the JPEG copy of CIFAR-10 that these machines use offline (quality 75, 4:2:0 "
+    "chroma subsampling: slightly blurred images), labelled \"CIFAR-10 (JPEG q75 copy)\". Comparisons between "
+    "networks or recipes on the same copy are sound, but absolute accuracies are several points below what the same "
+    "code reaches on the original CIFAR-10: a student training on the original dataset (torchvision's download) "
+    "should expect higher accuracy than these tables, closer to the paper's."
 )
 
 
@@ -98,33 +97,30 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     names = available(root)
     intro = (
-        "Full runs of the course's key experiments (on a GPU; the short gradients experiment on a CPU), "
-        "made by the course's own code "
-        "(`python -m resnet_lessons experiment NAME`) and stored in `results/` with their per-epoch histories, "
-        "figure and provenance (command, commit, versions, device, data, seeds, dates, wall times). "
-        "The notebooks plot them beside your live run with `resnet_lessons.reference.plot_with_reference`. "
-        "Each remake command reads the data from `$RESNET_LESSONS_DATA` (or `--data PATH`). "
-        "This section is generated from those files by "
-        "`python -m resnet_lessons.lab.reference --update-readme README.md`; do not edit it by hand."
+        "Full runs of the course's key experiments (on a GPU; the short gradients experiment on a CPU), made by the "
+        "course's own code (`python -m resnet_lessons experiment NAME`) and stored in `results/` with their "
+        "per-epoch histories, figure and provenance (command, commit, versions, device, data, seeds, dates, wall "
+        "times). The notebooks plot them beside your live run with `resnet_lessons.reference.plot_with_reference`. "
+        "Each remake command reads the data from `$RESNET_LESSONS_DATA` (or `--data PATH`). This section is "
+        "generated from those files by `python -m resnet_lessons.lab.reference --update-readme README.md`; do not "
+        "edit it by hand."
     )
     if not names:
         return f"{intro}\n\nNo reference results are stored yet."
-    smoke = [n for n in names if is_smoke(load_reference(n, root).summary)]
+    refs = [load_reference(n, root) for n in names]
+    smoke = [ref.name for ref in refs if is_smoke(ref.summary)]
     parts = [intro, f"**About the data.** {DATA_CAVEAT}"]
     if smoke:
         parts.append(f"**Warning:** {', '.join(smoke)} stored from smoke runs (`--smoke`, tiny data): "
                      "not real references.")
-    parts += [_section(load_reference(n, root), Path(readme_dir)) for n in names]
+    parts += [_section(ref, Path(readme_dir)) for ref in refs]
     networks = networks_markdown(root)
     return "\n\n".join(parts + ([networks] if networks else []))
 
 
 def update_readme_results(readme_path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> bool:
-    """Rewrite the text between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README
-    with :func:`results_markdown`; everything outside the markers stays as it was.
-
-    Returns True when the file changed. Running it twice changes nothing the second time.
-    """
+    """Rewrite the text between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README with
+    :func:`results_markdown`, leaving everything outside the markers as it was; True when the file changed."""
     path = Path(readme_path)
     text = path.read_text()
     start, end = text.find(START_MARKER), text.find(END_MARKER)
@@ -138,10 +134,6 @@ def update_readme_results(readme_path: str | os.PathLike, results_dir: str | os.
     path.write_text(new)
     return True
 
-
-# ----------------------------------------------------------------------------------------------
-# reproduction check
-# ----------------------------------------------------------------------------------------------
 
 DEFAULT_TOLERANCE_PCT = 1.0
 """Agreement needed between a stored run and its rerun (final test accuracy, percentage points) when

@@ -3,15 +3,10 @@
     python -m resnet_lessons.lab.ship checkpoints/cpu-resnet20 --name resnet20 \\
         --command "scripts/train_cpu_networks.sh 0 resnet20" --commit 937958e... --replace
 
-A run made by ``python -m resnet_lessons train --out DIR`` leaves ``DIR/checkpoint.pt`` (weights,
-optimiser, every epoch's numbers) and ``DIR/history.json``. Shipping stores its weights in half precision
-with a record (:class:`resnet_lessons.trained.TrainedRecord`) in ``results/trained/networks/``, then loads
-the shipped file back exactly as :func:`resnet_lessons.trained.trained` does and measures it on the test
-images: the record's ``test_acc`` is the accuracy of the file a student loads, not of the run's last
-evaluation (which ran in the run's precision, e.g. bf16 autocast, before rounding to half precision).
-
-Everything that can be wrong is checked before anything is written: an unfinished or interrupted run, a
-damaged checkpoint, a name that is already shipped (``--replace`` replaces it), data other than the run's.
+The run's ``DIR/checkpoint.pt`` (from ``python -m resnet_lessons train --out DIR``) is stored in half precision
+with its record in ``results/trained/networks/``. The record's ``test_acc`` is measured on that shipped file, as
+:func:`resnet_lessons.trained.trained` loads it, not taken from the run's last evaluation (in the run's precision,
+e.g. bf16 autocast). Everything is checked before anything is written.
 """
 
 from __future__ import annotations
@@ -35,11 +30,8 @@ class ShipError(ValueError):
 
 
 def read_finished_run(run_dir: Path) -> tuple[dict, History]:
-    """The model weights and the History of the finished run in ``run_dir``, checked.
-
-    Raises ShipError when the folder has no checkpoint, the checkpoint is damaged, or the run stopped
-    before its last epoch.
-    """
+    """The model weights and the History of the finished run in ``run_dir``; ShipError when the folder has no
+    checkpoint, the checkpoint is damaged, the run stopped before its last epoch or its model is unknown."""
     checkpoint = run_dir / "checkpoint.pt"
     if not checkpoint.is_file():
         raise ShipError(f"{checkpoint} does not exist: give the --out folder of a "

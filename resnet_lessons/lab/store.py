@@ -1,12 +1,8 @@
 """The run store: where an experiment's results live and how they are written and found again.
 
 ``results/NAME/`` holds ``histories.json`` (every epoch of every run), ``figure.png``, ``summary.json`` and
-``provenance.json``. A stored run is found again by its key (:func:`run_key`: everything that decides its
-result), so an experiment reuses runs that another has trained with the same settings.
-
-A folder is written whole (:func:`store_experiment`: built beside it, then swapped in), so its summary, figure
-and provenance always describe the histories next to them; and runs of other settings are never added to it
-(:func:`mixed_runs`).
+``provenance.json``, always written together (:func:`store_experiment`). A stored run is found again by its key
+(:func:`run_key`), so an experiment reuses runs that another has trained with the same settings.
 """
 
 from __future__ import annotations
@@ -46,9 +42,8 @@ def run_key(run: Run, data, device: str) -> dict:
 
 def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History, str] | None:
     """A finished run with this key stored under ``results_dir`` (experiment ``prefer`` first)."""
-    folders = sorted(p for p in results_dir.glob("*") if (p / HISTORIES_FILE).exists())
-    folders.sort(key=lambda p: p.name != prefer)
-    for folder in folders:
+    folders = [p for p in results_dir.glob("*") if (p / HISTORIES_FILE).exists()]
+    for folder in sorted(folders, key=lambda p: (p.name != prefer, p.name)):
         for h in load_histories(folder / HISTORIES_FILE).values():
             if h.record.run_key == key and len(h) == key["epochs"] and not h.record.interrupted:
                 return h, folder.name
@@ -94,9 +89,8 @@ def _noise(name: str, histories: dict[str, History], runs: list[Run], results_di
             "runs": [base, repeat.name],
             "test_acc_difference_pct": round(100 * abs(a - b), 3),
             "measured_in": name,
-            "note": "Final test accuracy of the same run with two seeds. GPU training is not bit-exact "
-                    "(cuDNN picks algorithms at run time, bf16 sums), so a rerun with the same seed "
-                    "differs by about as much.",
+            "note": "Final test accuracy of the same run with two seeds. GPU training is not bit-exact (cuDNN "
+                    "picks algorithms at run time, bf16 sums), so a rerun with the same seed differs by about as much.",
         }
     depth = results_dir / "depth" / PROVENANCE_FILE
     if name != "depth" and depth.exists():
@@ -108,9 +102,8 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
                   data_facts: dict, invocation: dict, smoke: bool, seed: int) -> None:
     """Write figure.png, summary.json and provenance.json for the runs stored in ``out``.
 
-    data_facts: :func:`resnet_lessons.lab.provenance.data_facts` of the data; invocation: the command that
-    wrote the files, with its git state, environment and wall time. smoke: the runs are a smoke run
-    (``--smoke``), written as ``"smoke"`` in summary.json and provenance.json.
+    data_facts: :func:`resnet_lessons.lab.provenance.data_facts` of the data; invocation: the command that wrote
+    the files, with its git state, environment and wall time; smoke: the runs are a ``--smoke`` run.
     """
     plan_names = [r.name for r in runs]
     all_runs = runs + [r for r in experiment.plan(smoke) if r.name not in plan_names]
@@ -121,9 +114,8 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
     if experiment.extra is not None:
         experiment.extra(ordered, all_runs, rows)
     first = next(iter(ordered.values())).record
-    run_records = {}
-    for name, h in ordered.items():
-        run_records[name] = {
+    run_records = {
+        name: {
             **h.record.provenance,
             "model": h.record.model_spec, "recipe": h.record.recipe_settings,
             "epochs": len(h), "seed": h.record.seed, "precision": h.record.precision,
@@ -131,6 +123,8 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
             "train_images": h.record.train_images,  # a run may train on a subset of the data below
             "reused_from": h.record.reused_from,
         }
+        for name, h in ordered.items()
+    }
     commits = sorted({r.get("commit", "unknown") for r in run_records.values()})
     epochs = sorted({len(h) for h in ordered.values()})
     command = _canonical_command(experiment, all_runs, ordered, smoke, seed)

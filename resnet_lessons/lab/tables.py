@@ -81,9 +81,7 @@ def recipes_extra(histories: dict[str, History], runs: list[Run], rows: dict) ->
         return
     target = baseline.test_acc[-1]
     for name, h in histories.items():
-        epoch, seconds = _first_reaching(h, target)
-        rows[name]["epochs_to_baseline"] = epoch
-        rows[name]["seconds_to_baseline"] = seconds
+        rows[name]["epochs_to_baseline"], rows[name]["seconds_to_baseline"] = _first_reaching(h, target)
 
 
 def gradients_columns() -> list[list[str]]:

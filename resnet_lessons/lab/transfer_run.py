@@ -1,14 +1,13 @@
 """The stored transfer experiment: ``python -m resnet_lessons.lab.transfer_run [--out results]``.
 
 1. trains a ResNet-20 on the six animal classes of CIFAR-10 (the source network);
-2. for each number of vehicle images per class (``--per-class``), trains a classifier of the four vehicle
-   classes three ways: fine-tuning the animal network, the same network from scratch, and a linear
-   probe of the animal network's frozen features; and measures each on all 4,000 vehicle test images;
+2. for each number of vehicle images per class (``--per-class``), trains a classifier of the four vehicle classes
+   three ways: fine-tuning the animal network, the same network from scratch, and a linear probe of the animal
+   network's frozen features; and measures each on all 4,000 vehicle test images;
 3. writes ``transfer/`` under ``--out``: the animal network (``source_animals.pt``, half precision),
    ``summary.json`` (every setting and accuracy), ``provenance.json`` and ``figure.png``.
 
-Sized for one CPU core (tens of minutes with the defaults); ``--smoke`` runs every step on a few images;
-``--replot`` only redraws the figure from the stored ``summary.json``.
+Sized for one CPU core (tens of minutes with the defaults).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from .provenance import code_fingerprint, command_line, data_facts, environment,
 def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[int], target_steps: int,
         fine_tune_lr: float, scratch_lr: float, source_lr: float, seed: int, test_per_class: int | None,
         source_batch: int = 128) -> dict:
+    """Run the experiment into ``out/transfer`` (see the module docstring); returns its summary."""
     data = load_cifar10(progress=False)
     started, t0 = utc_now(), time.time()
     code = {"git": git_state(), "code_fingerprint": code_fingerprint()}  # the code as it was when the run started
@@ -65,19 +65,19 @@ def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[in
                 acc = transfer.test_accuracy(model, target, mean, std)
             else:
                 acc = transfer.linear_probe(net, target, mean, std).test_acc
+            seconds = time.time() - t
             runs.append({"method": method, "per_class": n, "train_images": len(target.train_labels),
                          "epochs": epochs if method != "linear probe" else None, "test_acc": acc,
-                         "test_images": len(target.test_labels), "seconds": round(time.time() - t, 1)})
-            print(f"{n:4d} per class, {method:12s}: {acc:.1%} ({time.time() - t:.0f} s)", flush=True)
+                         "test_images": len(target.test_labels), "seconds": round(seconds, 1)})
+            print(f"{n:4d} per class, {method:12s}: {acc:.1%} ({seconds:.0f} s)", flush=True)
 
     summary = {
         "data": data.data_label,
         "source": {"classes": list(transfer.ANIMALS), "depth": 20, "train_images": len(source.train_labels),
                    "test_images": len(source.test_labels), "epochs": source_epochs, "lr": source_lr,
                    "batch_size": source_batch, "recipe": "onecycle", "test_acc": source_acc,
-                   "seconds": round(source_seconds),
-                   "mean": mean.tolist(), "std": std.tolist(), "file": transfer.SOURCE_FILE,
-                   "sha256": sha256_of(folder / transfer.SOURCE_FILE)},
+                   "seconds": round(source_seconds), "mean": mean.tolist(), "std": std.tolist(),
+                   "file": transfer.SOURCE_FILE, "sha256": sha256_of(folder / transfer.SOURCE_FILE)},
         "target": {"classes": list(transfer.VEHICLES), "steps": target_steps, "batch_size": 32,
                    "recipe": "onecycle", "fine_tune_lr": fine_tune_lr, "scratch_lr": scratch_lr,
                    "linear_probe": "L-BFGS on the standardised pooled features, weight decay 1e-3"},
@@ -88,13 +88,16 @@ def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[in
     write_json(folder / "provenance.json", {
         "command": command_line(prefix="python -m resnet_lessons.lab.transfer_run"),
         "started": started, "written": utc_now(), "wall_seconds": round(time.time() - t0, 1),
-        **code, "environment": environment(),
-        "data": data_facts(data),
+        **code, "environment": environment(), "data": data_facts(data),
     })
-    figure = transfer.plot_transfer(summary)
-    figure.savefig(folder / "figure.png", dpi=100, bbox_inches="tight")
+    draw_figure(summary, folder)
     print(f"wrote {folder}")
     return summary
+
+
+def draw_figure(summary: dict, folder: Path) -> None:
+    """Draw the stored experiment's figure (``summary``: its summary.json) into ``folder/figure.png``."""
+    transfer.plot_transfer(summary).savefig(folder / "figure.png", dpi=100, bbox_inches="tight")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replot:
         folder = args.out / "transfer"
-        transfer.plot_transfer(read_json(folder / "summary.json")).savefig(folder / "figure.png", dpi=100,
-                                                                          bbox_inches="tight")
+        draw_figure(read_json(folder / "summary.json"), folder)
         print(f"redrew {folder / 'figure.png'}")
         return 0
     torch.set_num_threads(args.threads)
