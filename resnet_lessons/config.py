@@ -115,7 +115,7 @@ def get_device(prefer: str | None = None) -> torch.device:
         return torch.device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -175,7 +175,7 @@ def set_progress(on: bool = True) -> None:
     os.environ[PROGRESS_ENV] = "1" if on else "0"
 
 
-# --- the process settings fit uses: precision, and switches it turns on while it trains --------------
+# --- the process settings fit uses: precision, and switches it turns on while it trains ---
 
 
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:

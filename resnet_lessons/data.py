@@ -7,10 +7,8 @@ The whole dataset (60,000 images of 3x32x32 bytes = 184 MB) is kept in memory as
     data.train_images.shape            # torch.Size([50000, 3, 32, 32]), dtype torch.uint8
     mean, std = data.mean_std()        # per channel, 0..1 units, from the training images
 
-The images come from ``root=...`` or ``$RESNET_LESSONS_DATA`` (see :func:`load_cifar10`), else from
-torchvision's download into ``cache_dir()/cifar10``. Decoded tensors are cached in ``cache_dir()``, keyed by
-the source's path and file listing and checked against a SHA-256 on every load; that checksum is also the
-data's :meth:`~CIFAR10Tensors.fingerprint`, which a training run records.
+Where the images come from: see :func:`load_cifar10`. Decoded tensors are cached in ``cache_dir()`` with a
+SHA-256, checked on every load; it is also the data's :meth:`~CIFAR10Tensors.fingerprint`.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import tempfile
 import time
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +35,7 @@ from torch import Tensor
 from .progress import tqdm  # tqdm.auto, with notebook bars that leave no stale widget once saved
 
 try:  # torchvision's fast JPEG decoder: deprecated in 0.29, so it may be gone one day
-    from torchvision.io import ImageReadMode, decode_jpeg
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
 except ImportError:
     decode_jpeg = None
 
@@ -126,10 +124,8 @@ class CIFAR10Tensors:
                                  f"per image); got {list(images.shape)} and {list(labels.shape)}")
 
     def __repr__(self) -> str:
-        return (
-            f"CIFAR10Tensors(train={len(self.train_labels):,}, test={len(self.test_labels):,}, "
-            f"classes={len(self.classes)}, source={self.source!r}{', subset' if self.subset_note else ''})"
-        )
+        return (f"CIFAR10Tensors(train={len(self.train_labels):,}, test={len(self.test_labels):,}, "
+                f"classes={len(self.classes)}, source={self.source!r}{', subset' if self.subset_note else ''})")
 
     @property
     def is_subset(self) -> bool:
@@ -144,8 +140,7 @@ class CIFAR10Tensors:
     def fingerprint(self) -> str:
         """SHA-256 (64 hex digits) of the images, labels and class names: equal exactly when the data is.
 
-        Computed once, on the first call (data read from the cache already has it), so change the tensors
-        in place only before asking for it.
+        Computed on the first call (cached data already has it): change tensors in place only before that.
         """
         if not self._fingerprint:
             self._fingerprint = _checksum({name: getattr(self, name) for name in (*_TENSORS, "classes")})
@@ -161,22 +156,16 @@ class CIFAR10Tensors:
         train_n, test_n: images to keep from each split (None keeps that split whole). When ``n`` is not a
         multiple of the number of classes, some classes get one image more (``subset_note`` then says so).
         """
-        train_images, train_labels = self.train_images, self.train_labels
-        test_images, test_labels = self.test_images, self.test_labels
-        if train_n is not None:
-            train_images, train_labels = stratified_subset(train_images, train_labels, train_n, seed)
-        if test_n is not None:
-            test_images, test_labels = stratified_subset(test_images, test_labels, test_n, seed)
         note = f"stratified subset of {len(self.train_labels):,} / {len(self.test_labels):,} (seed {seed})"
-        for split, n, labels in (("training", train_n, train_labels), ("test", test_n, test_labels)):
+        kept = {}  # the subset's tensors, e.g. kept["train_images"]
+        for split, n, words in (("train", train_n, "training"), ("test", test_n, "test")):
             if n is not None:
-                note += _uneven_note(split, labels)
+                images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
+                kept[f"{split}_images"], kept[f"{split}_labels"] = stratified_subset(images, labels, n, seed)
+                note += _uneven_note(words, kept[f"{split}_labels"])
         if self.subset_note:
             note += f", which was a {self.subset_note}"
-        return CIFAR10Tensors(
-            train_images, train_labels, test_images, test_labels, list(self.classes), self.source,
-            data_label=self.data_label, root=self.root, subset_note=note,
-        )
+        return replace(self, **kept, classes=list(self.classes), subset_note=note)
 
 
 def channel_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
@@ -189,7 +178,9 @@ def channel_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
     variance in float64, much faster than converting 150 million pixels to float64.
     """
     if not isinstance(images, Tensor) or images.dtype != torch.uint8:
-        raise TypeError(f"images must be a uint8 tensor [N, C, H, W] with values 0..255; got {_describe(images)}")
+        got = (f"a {images.dtype} tensor of shape {list(images.shape)}" if isinstance(images, Tensor)
+               else f"a {type(images).__name__}")
+        raise TypeError(f"images must be a uint8 tensor [N, C, H, W] with values 0..255; got {got}")
     if images.dim() != 4 or len(images) == 0:
         raise ValueError(f"images must have shape [N, C, H, W] with N >= 1; got {list(images.shape)}")
     counts = torch.stack([torch.bincount(images[:, c].flatten(), minlength=256) for c in range(images.shape[1])])
@@ -249,9 +240,7 @@ def validation_split(labels: Tensor, n: int, seed: int = 0) -> tuple[Tensor, Ten
     """
     index = torch.arange(len(labels))
     val_index, _ = stratified_subset(index, labels, n, seed)
-    is_val = torch.zeros(len(labels), dtype=torch.bool)
-    is_val[val_index] = True
-    return index[~is_val], val_index
+    return index[~torch.isin(index, val_index)], val_index
 
 
 def load_cifar10(root: str | os.PathLike | None = None, download: bool = True, progress: bool = True) -> CIFAR10Tensors:
@@ -452,27 +441,21 @@ def _decode_chunk(paths: list[str]) -> list[Tensor]:
     torchvision versions without the decoders (deprecated in 0.29).
     """
     if decode_jpeg is not None and all(path.lower().endswith(_JPEG_SUFFIXES) for path in paths):
-        data = []
-        for path in paths:
-            with open(path, "rb") as f:
-                data.append(torch.frombuffer(bytearray(f.read()), dtype=torch.uint8))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return decode_jpeg(data, mode=ImageReadMode.RGB)
+                return decode_jpeg([read_file(path) for path in paths], mode=ImageReadMode.RGB)
         except RuntimeError:
             pass  # a broken file, or torchvision built without image support: let PIL try
-    return [_decode_with_pil(path) for path in paths]
-
-
-def _decode_with_pil(path: str) -> Tensor:
-    """One image file as an RGB uint8 tensor [3, H, W]."""
-    try:
-        with Image.open(path) as image:
-            pixels = np.array(image.convert("RGB"))  # [H, W, 3]
-    except OSError as err:  # PIL's UnidentifiedImageError is an OSError
-        raise ValueError(f"Could not decode {path}: {err}") from err
-    return torch.from_numpy(pixels).permute(2, 0, 1)
+    images = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                pixels = np.array(image.convert("RGB"))  # [H, W, 3]
+        except OSError as err:  # PIL's UnidentifiedImageError is an OSError
+            raise ValueError(f"Could not decode {path}: {err}") from err
+        images.append(torch.from_numpy(pixels).permute(2, 0, 1))
+    return images
 
 
 def _extract_once(archive: Path) -> Path:
@@ -593,9 +576,3 @@ def _from_payload(payload: dict, label: str, root: Path, source: str | None = No
     )
     data._fingerprint = payload["checksum"]  # the checksum just verified (or computed): no need to hash again
     return data
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, Tensor):
-        return f"a {value.dtype} tensor of shape {list(value.shape)}"
-    return f"a {type(value).__name__}"

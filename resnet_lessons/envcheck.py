@@ -7,14 +7,10 @@ import sys
 import time
 
 import torch
+import torchvision
 from torch import nn
 
 from . import config
-
-
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
 
 
 def device_name(device: torch.device) -> str:
@@ -29,8 +25,6 @@ def device_name(device: torch.device) -> str:
 def environment_report(device: torch.device | None = None) -> dict[str, str]:
     """Print and return what this notebook will run on: versions, device (with a hint for Colab without
     a GPU), fast mode and where the data will come from."""
-    import torchvision
-
     device = device or config.get_device()
     if device.type == "cpu":
         config.set_cpu_threads()
@@ -46,7 +40,7 @@ def environment_report(device: torch.device | None = None) -> dict[str, str]:
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key:<{width}} : {value}")
-    if device.type == "cpu" and in_colab():
+    if device.type == "cpu" and "google.colab" in sys.modules:  # a Colab runtime without a GPU
         print("\nThis Colab runtime has no GPU. For full mode: Runtime > Change runtime type > T4 GPU, "
               "then run the notebook again from the top.")
     elif device.type == "cpu" and not config.is_fast():

@@ -1,8 +1,5 @@
-"""Files that are never half-written and never silently wrong: atomic writes of a file (:func:`atomic_write`,
-:func:`write_json`) or a whole folder (:func:`replaced_folder`), clean-up after killed writes
-(:func:`remove_orphans`), checksums of tensors (:func:`tensor_checksum`) and a check, before any work, that
-a folder can hold a file of a given size (:func:`check_writable`).
-"""
+"""Files that are never half-written and never silently wrong: atomic writes of a file or a folder, clean-up
+after killed writes, checksums of tensors, and a check, before any work, that a folder can hold a file."""
 
 from __future__ import annotations
 

@@ -129,11 +129,7 @@ class DeviceLoader:
         return (x / 255 - self.mean) / self.std
 
     def epoch_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All images and labels of the next epoch, in batch order: ([N, C, H, W] float, [N] int64).
-
-        Training loaders shuffle and (unless ``augment=False``) augment, drawing from
-        ``self.generator``; evaluation loaders return the same normalised images every time.
-        """
+        """All images and labels of the next epoch, in batch order: ([N, C, H, W] float, [N] int64)."""
         if not self.train:
             return self.images, self.labels
         order = torch.randperm(len(self.labels), device=self.device, generator=self.generator)

@@ -1,9 +1,7 @@
 """Checks made before any training: a run that cannot work should fail in a second, not after an epoch.
 
-:func:`resnet_lessons.train.fit` calls :func:`check_settings`, :func:`check_out_dir` and
-:func:`check_data_and_model` before any work; a :class:`~resnet_lessons.recipes.Recipe` calls
-:func:`check_recipe` when it is made. Each problem raises :class:`SettingsError`, whose message says
-what is wrong and what to do.
+``fit`` runs them before any work, a ``Recipe`` when it is made; each problem raises :class:`SettingsError`,
+whose message says what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -100,8 +98,7 @@ def check_device(device: str | torch.device | None) -> None:
     except (RuntimeError, TypeError):
         raise SettingsError("{device} is not a device: use cuda, cpu or mps (or leave it out for the "
                             "best one here).", device=str(device)) from None
-    mps = getattr(torch.backends, "mps", None)
-    here = {"cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available(), "cpu": True}
+    here = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if kind not in here:  # xpu, meta, ...: devices PyTorch names but the course does not train on
         raise SettingsError("{device} is not a device the course trains on: use cuda, cpu or mps (or leave it "
                             "out for the best one here).", device=str(device))
@@ -161,8 +158,10 @@ def check_data_and_model(model: nn.Module, data, *, batch_size: int, val_size: i
     """
     images, labels = getattr(data, "train_images", None), getattr(data, "train_labels", None)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        got = (f"a {images.dtype} tensor of shape {list(images.shape)}" if isinstance(images, torch.Tensor)
+               else f"a {type(images).__name__}")
         raise SettingsError("fit needs data whose train_images are uint8 [N, 3, H, W] (values 0..255), as "
-                            f"resnet_lessons.data.load_cifar10 returns; got {_describe(images)}.")
+                            f"resnet_lessons.data.load_cifar10 returns; got {got}.")
     classes = len(data.classes)
     if len(labels) and (int(labels.max()) >= classes or int(labels.min()) < 0):
         raise SettingsError(f"The training labels run from {int(labels.min())} to {int(labels.max())}, but the data "
@@ -209,9 +208,3 @@ def _check_outputs(model: nn.Module, images: torch.Tensor, classes: int, device:
         raise SettingsError(f"The data has {classes} classes, so the model must return {classes} scores per image "
                             f"([N, {classes}]); on 2 images it returned {got}. Build the model with "
                             f"num_classes={classes}, or use data with the classes it was built for.")
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {list(value.shape)}"
-    return f"a {type(value).__name__}"
