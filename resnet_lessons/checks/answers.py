@@ -1,30 +1,25 @@
-"""Checkers for the notebooks' number exercises, one function per exercise.
-
-Each computes the expected value itself, so a check cell holds no answer: the student edition shows
-``check_steps_per_epoch(steps_per_epoch)``, never the number it is compared with. Each prints a
-verdict (see :mod:`.core`) and returns it: truthy when right, "not answered yet" for None.
-"""
+"""Checkers for the notebooks' number exercises, one function per exercise. Each computes the expected value
+itself, so a check cell holds no answer: the student edition shows ``check_steps_per_epoch(steps_per_epoch)``,
+never the number it is compared with."""
 
 from __future__ import annotations
 
 import math
 
+from ..models import cifar_resnet
 from .core import Verdict, count_params, number_verdict
 
-# ---- notebook 00 ----
+# --- notebook 00 ---
 
 
 def check_steps_per_epoch(answer: object, images: int = 50_000, batch_size: int = 128) -> Verdict:
     """Notebook 00, exercise 1: batches in one epoch of ``images`` at ``batch_size``, the last, smaller one
     included (``ceil(images / batch_size)``)."""
-    expected = math.ceil(images / batch_size)
-    what = f"batches in one epoch of {images:,} images at batch size {batch_size}"
-    wrong_values = {}
-    if images % batch_size:
-        wrong_values["that counts the full batches only; the question counts the last, smaller batch too "
-                     "(round up, not down)."] = images // batch_size
-    return number_verdict(answer, expected, what, wrong_values=wrong_values,
-                          hint="divide and round up: the last batch is smaller, but it is still a step.")
+    return number_verdict(
+        answer, math.ceil(images / batch_size), f"batches in one epoch of {images:,} images at batch size {batch_size}",
+        wrong_values={"that counts the full batches only; the question counts the last, smaller batch too "
+                      "(round up, not down).": images // batch_size},  # not named when it is the right answer
+        hint="divide and round up: the last batch is smaller, but it is still a step.")
 
 
 def check_train_set_bytes(answer: object, images: int = 50_000, shape: tuple[int, int, int] = (3, 32, 32)) -> Verdict:
@@ -37,15 +32,12 @@ def check_train_set_bytes(answer: object, images: int = 50_000, shape: tuple[int
         hint="one byte per value: images x channels x height x width.")
 
 
-# ---- notebook 01 ----
+# --- notebook 01 ---
 
 
 def check_plain_parameters(answer: object, depth: int = 26) -> Verdict:
     """Notebook 01, exercise 1: the parameters of the plain CIFAR network of ``depth`` (6n + 2) layers,
-    counted from the package's own network; the usual slips (BatchNorms, the classifier's biases or the
-    stem left out) are named."""
-    from ..models import cifar_resnet
-
+    counted from the package's own network."""
     if (depth - 2) % 6 or depth < 8:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, ...), got {depth}.")
     n = (depth - 2) // 6
@@ -62,7 +54,7 @@ def check_plain_parameters(answer: object, depth: int = 26) -> Verdict:
                                f"{6 * n + 1} convs; then the fc.")
 
 
-# ---- notebook 02 ----
+# --- notebook 02 ---
 
 
 def check_paths_total(answer: object, blocks: int = 54) -> Verdict:
@@ -84,7 +76,7 @@ def check_paths_through(answer: object, k: int = 27, blocks: int = 54) -> Verdic
         hint=f"choose which {k} of the {blocks} blocks the path goes through.")
 
 
-# ---- notebook 07 ----
+# --- notebook 07 ---
 
 
 def check_scaled_shortcut_units(answer: object, scale: float = 0.9, share: float = 0.01) -> Verdict:

@@ -24,10 +24,10 @@ def _test_batch() -> tuple[Tensor, Tensor, Tensor]:
     return x, gamma, beta
 
 
-def _normalise(x: Tensor, dims: tuple[int, ...], unbiased: bool = False, eps: float = EPS) -> Tensor:
+def _normalise(x: Tensor, dims: tuple[int, ...], unbiased: bool = False) -> Tensor:
     mean = x.mean(dim=dims, keepdim=True)
     var = x.var(dim=dims, unbiased=unbiased, keepdim=True)
-    return (x - mean) / torch.sqrt(var + eps)
+    return (x - mean) / torch.sqrt(var + EPS)
 
 
 def _known_mistakes(x: Tensor, gamma: Tensor, beta: Tensor) -> dict[str, Tensor]:
@@ -58,11 +58,8 @@ def _known_mistakes(x: Tensor, gamma: Tensor, beta: Tensor) -> dict[str, Tensor]
 
 
 def check_batchnorm(my_batchnorm: Callable[..., Tensor] | None) -> Verdict:
-    """Check ``my_batchnorm(x, gamma, beta, eps)``: training-mode BatchNorm of x [N, C, H, W], gamma/beta [C].
-
-    Compared with ``F.batch_norm(..., training=True)`` on a batch whose channels have different means and
-    scales; the usual slips are named.
-    """
+    """Check ``my_batchnorm(x, gamma, beta, eps)``: training-mode BatchNorm of x [N, C, H, W], gamma/beta [C],
+    against ``F.batch_norm(..., training=True)`` on a batch whose channels have different means and scales."""
     name = "my_batchnorm"
     if (verdict := function_placeholder(my_batchnorm, name, "my_batchnorm(x, gamma, beta, eps)")) is not None:
         return verdict

@@ -9,11 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..models import Bottleneck, ConvProjection, IdentityPadding, build_model, cifar_resnet, residual_blocks
 from .core import (
     TODO,
     Mistake,
     Verdict,
     compare_outputs,
+    conclude,
     conv_layers,
     count_params,
     function_placeholder,
@@ -34,14 +36,12 @@ def _describe_conv(conv: nn.Conv2d) -> str:
     return f"{k}x{k} conv {conv.in_channels}->{conv.out_channels}{stride}"
 
 
-# ---- notebook 03: shortcut options ----
+# --- notebook 03: shortcut options ---
 
 
 def option_b_cost(depth: int = 20) -> int:
     """Parameters that option B's two projection shortcuts add to a CIFAR ResNet of ``depth``, counted
     from the package's networks: resnet(depth, "B") minus resnet(depth, "A")."""
-    from resnet_lessons.models import cifar_resnet
-
     return count_params(cifar_resnet(depth, shortcut="B")) - count_params(cifar_resnet(depth, shortcut="A"))
 
 
@@ -108,11 +108,8 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
     """Check a student's option-A shortcut, written as a function ``f(x, out_channels, stride)``.
 
     Option A (the package's :class:`~resnet_lessons.models.IdentityPadding`) keeps every ``stride``-th pixel
-    of x in each direction and appends ``out_channels - C_in`` zero channels after x's channels. It is tried
-    on a downsampling case, an odd size and stride 1; the usual mistakes are named (:func:`option_a_mistakes`).
+    of x in each direction and appends ``out_channels - C_in`` zero channels after x's channels.
     """
-    from resnet_lessons.models import IdentityPadding
-
     name = "your option-A shortcut"
     if (verdict := function_placeholder(student, name, "f(x, out_channels, stride)")) is not None:
         return verdict
@@ -147,10 +144,9 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
             return wrong(*problems)
         if torch.allclose(out, expected):
             continue
-        if out_channels > x.shape[1]:
-            for message, value in option_a_mistakes(x, out_channels, stride).items():
-                if value.shape == out.shape and torch.allclose(out, value):
-                    return wrong(f"{where}: {message}")
+        for message, value in option_a_mistakes(x, out_channels, stride).items():
+            if value.shape == out.shape and torch.allclose(out, value):
+                return wrong(f"{where}: {message}")
         gap = (out - expected).abs().max().item()
         return wrong(f"{where}, its values differ from option A's by up to {gap:.3g}. Option A is "
                      "x[:, :, ::stride, ::stride] followed by out_channels - C_in zero channels after the existing "
@@ -159,28 +155,13 @@ def check_option_a(student: Callable[[Tensor, int, int], Tensor] | None) -> Verd
                  "x's, no parameters.")
 
 
-# ---- notebook 03: ResNet-32 from blocks ----
-
-
-def _cifar_stage_blocks(model: nn.Module) -> tuple[int, int, int, int] | None:
-    """(3x3 convs, blocks in stage 1, 2, 3) read from the 3x3 convolutions' output channels, or None when
-    the network does not look like a 16/32/64-channel CIFAR ResNet."""
-    convs3 = [c for c in conv_layers(model) if c.kernel_size == (3, 3)]
-    by_width = {w: sum(c.out_channels == w for c in convs3) for w in (16, 32, 64)}
-    if sum(by_width.values()) != len(convs3) or by_width[16] < 1:
-        return None
-    return len(convs3), (by_width[16] - 1) / 2, by_width[32] / 2, by_width[64] / 2
+# --- notebook 03: ResNet-32 from blocks ---
 
 
 def check_resnet32(student: nn.Module | None) -> Verdict:
-    """Compare a student's ResNet-32 with the package's ``resnet32`` (option A shortcuts, 10 classes).
-
-    First the structure, read from its convolutions whatever their names (31 3x3 convs and an fc, 5 blocks
-    per stage, no 1x1 projections, no conv biases), then the parameter count (464,154) and the output with the
-    package's weights copied in by registration order (:func:`.core.compare_outputs`).
-    """
-    from resnet_lessons.models import build_model
-
+    """Compare a student's ResNet-32 with the package's ``resnet32`` (option A shortcuts, 10 classes): the
+    structure, read from its convolutions whatever their names, the parameter count, then the output with the
+    package's weights copied in by registration order (:func:`.core.compare_outputs`)."""
     name = "your ResNet-32"
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
@@ -192,20 +173,21 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
     if got != want:
         problems.append(f"{name} has {got:,} parameters, the package's resnet32 has {want:,} "
                         f"(difference {got - want:+,}).")
-    stages = _cifar_stage_blocks(student)
     convs = conv_layers(student)
+    convs3 = [c for c in convs if c.kernel_size == (3, 3)]
     projections = [c for c in convs if c.kernel_size == (1, 1)]
     fcs = [m for m in student.modules() if isinstance(m, nn.Linear)]
-    if stages is None:
-        widths = sorted({c.out_channels for c in convs if c.kernel_size == (3, 3)})
+    by_width = {w: sum(c.out_channels == w for c in convs3) for w in (16, 32, 64)}  # 3x3 convs of each width
+    if sum(by_width.values()) != len(convs3) or by_width[16] < 1:
+        widths = sorted({c.out_channels for c in convs3})
         problems.append(f"its 3x3 convolutions have {widths} output channels; ResNet-32 has a 3x3 stem with 16 "
                         "filters and three stages of 16, 32 and 64 filters.")
     else:
-        n3x3, *blocks = stages
-        depth = n3x3 + len(fcs)
+        depth = len(convs3) + len(fcs)
         if depth != 32:
-            problems.append(f"it has {depth} weighted layers on its main path ({n3x3} 3x3 convs + {len(fcs)} fc); "
-                            "ResNet-32 has 6n + 2 = 32: one stem conv, 3 stages x n = 5 blocks x 2 convs, one fc.")
+            problems.append(f"it has {depth} weighted layers on its main path ({len(convs3)} 3x3 convs + {len(fcs)} "
+                            "fc); ResNet-32 has 6n + 2 = 32: one stem conv, 3 stages x n = 5 blocks x 2 convs, one fc.")
+        blocks = ((by_width[16] - 1) / 2, by_width[32] / 2, by_width[64] / 2)  # two convs a block, and the stem
         if any(b != 5 for b in blocks):
             shown = ", ".join(f"{b:g}" for b in blocks)
             problems.append(f"its stages have {shown} blocks; each of the three stages needs n = 5 blocks "
@@ -231,20 +213,19 @@ def check_resnet32(student: nn.Module | None) -> Verdict:
         return wrong(f"its output has shape {tuple(out.shape)}, expected (2, 10) (a batch of 10 class scores).")
     problems = compare_outputs(student, reference, x, name, atol=1e-4, rtol=1e-4,
                                order_hint=" (conv1, bn1, layer1, layer2, layer3, fc)")
-    if problems:
-        return wrong(*problems)
-    return right(f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same output with the "
-                 "same weights.")
+    return conclude(problems, f"{name} matches the package's resnet32: 32 layers, {want:,} parameters, same output "
+                              "with the same weights.")
 
 
-# ---- notebook 04: parameter arithmetic ----
+# --- notebook 04: parameter arithmetic ---
 
 
-def _block_mistakes(block: nn.Module) -> dict[str, int]:
-    """The usual slips in counting ``block``'s parameters by hand, each with the amount it adds."""
+def check_block_parameters(answer: int | float | None, block: nn.Module,
+                           what: str = "the block's parameters") -> Verdict:
+    """Check a hand count of ``block``'s parameters; an answer off by a combination of the usual
+    slips (BatchNorm, conv biases, the k x k, the projection shortcut) is explained."""
     convs = conv_layers(block)
     bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
-    downsample = getattr(block, "downsample", None)
     mistakes = {}
     bn_params = sum(2 * b.num_features for b in bns)
     if bn_params:
@@ -263,27 +244,19 @@ def _block_mistakes(block: nn.Module) -> dict[str, int]:
             mistakes[f"the {_describe_conv(conv)} has {k2} weights per input-output channel pair: "
                      f"{conv.in_channels} x {conv.out_channels} x {conv.kernel_size[0]} x {conv.kernel_size[1]}, "
                      f"not {conv.in_channels} x {conv.out_channels}."] = -(k2 - 1) * weights
-        elif conv.kernel_size == (1, 1):
+        else:
             mistakes[f"the {_describe_conv(conv)} is a 1x1 convolution: {conv.in_channels} x {conv.out_channels} "
                      "weights, with no 3 x 3 factor."] = 8 * weights
+    downsample = getattr(block, "downsample", None)
     if isinstance(downsample, nn.Module):
         ds = count_params(downsample)
         ds_convs = sum(c.weight.numel() for c in conv_layers(downsample))
         mistakes["the projection shortcut (downsample: a 1x1 conv and a BatchNorm) is missing: this block "
-                 "changes the number of channels, so its shortcut has parameters too "
-                 f"({ds:,})."] = -ds
+                 f"changes the number of channels, so its shortcut has parameters too ({ds:,})."] = -ds
         # With the BatchNorms already forgotten, only the shortcut's conv is left to forget.
         mistakes["the projection shortcut's 1x1 convolution is missing: this block changes the number of "
                  f"channels, so its shortcut has weights too ({ds_convs:,})."] = -ds_convs
-    return mistakes
-
-
-def check_block_parameters(answer: int | float | None, block: nn.Module, what: str = "the block's parameters"
-                           ) -> Verdict:
-    """Check a hand count of ``block``'s parameters; an answer off by a combination of the usual
-    slips (BatchNorm, conv biases, the k x k, the projection shortcut) is explained."""
-    expected = count_params(block)
-    return number_verdict(answer, expected, what, slips=_block_mistakes(block),
+    return number_verdict(answer, count_params(block), what, slips=mistakes,
                           hint="Add conv weights C_in x C_out x k x k (/ groups), no conv biases, 2 x C per "
                                 "BatchNorm, and the shortcut's projection if the block has one.")
 
@@ -317,7 +290,6 @@ def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple
         f"the kernel's {kh} x {kw} = {kh * kw} multiply-adds per input channel are missing.": expected // (kh * kw),
         "that is the number of weights (the parameters): each weight is used once per output pixel, so "
         f"multiply by {h} x {w}.": per_pixel,
-        f"that is one output pixel's work; there are {h} x {w} output pixels.": per_pixel,
         "that counts FLOPs over the input's pixels: halve it (multiply-adds) and use the output's size.":
             2 * h_in * w_in * per_pixel,
     }
@@ -325,14 +297,12 @@ def check_conv_macs(answer: int | float | None, conv: nn.Conv2d, input_hw: tuple
                           hint="output height x output width x C_out x C_in x k x k.")
 
 
-# ---- notebook 04: a bottleneck block from scratch ----
+# --- notebook 04: a bottleneck block from scratch ---
 
 
 def reference_bottleneck(inplanes: int = 256, planes: int = 128, stride: int = 2) -> nn.Module:
     """The package's Bottleneck with torchvision's projection shortcut where the shape changes
     (default: the first block of ResNet-50's layer2, 256 -> 512 channels, 56x56 -> 28x28)."""
-    from resnet_lessons.models import Bottleneck, ConvProjection
-
     out = planes * Bottleneck.expansion
     downsample = ConvProjection(inplanes, out, stride) if stride != 1 or inplanes != out else None
     return Bottleneck(inplanes, planes, stride, downsample)
@@ -368,13 +338,9 @@ BOTTLENECK_MISTAKES: dict[str, Mistake] = {
 
 
 def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int = 128, stride: int = 2) -> Verdict:
-    """Compare a student's bottleneck block with the package's ``Bottleneck(inplanes, planes, stride)``.
-
-    The reference (default: ResNet-50's ``layer2[0]``) is conv1 1x1 -> bn1 -> ReLU -> conv2 3x3 with the
-    stride -> bn2 -> ReLU -> conv3 1x1 to 4 x planes -> bn3, plus ``downsample`` (1x1 conv and BatchNorm) on
-    the shortcut, then the addition and a ReLU. The convolutions are compared one by one (kernel, channels,
-    stride, bias), then the output with the reference's weights copied in.
-    """
+    """Compare a student's bottleneck block with the package's ``Bottleneck(inplanes, planes, stride)``
+    (default: ResNet-50's ``layer2[0]``): the convolutions one by one (kernel, channels, stride, bias), then the
+    output with the reference's weights copied in."""
     name = "your bottleneck"
     x = torch.randn(2, inplanes, 8, 8, generator=torch.Generator().manual_seed(1))
     if (verdict := module_placeholder(student, name, x)) is not None:
@@ -424,38 +390,30 @@ def check_bottleneck(student: nn.Module | None, inplanes: int = 256, planes: int
     if not problems:  # the layers are right: compare the forward passes
         problems = module_problems(student, reference, x, name, BOTTLENECK_MISTAKES,
                                    order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, downsample: conv, BN)")
-    if problems:
-        return wrong(*problems)
-    return right(f"{name} matches the package's Bottleneck: same layers, {want:,} parameters, same output.")
+    return conclude(problems, f"{name} matches the package's Bottleneck: same layers, {want:,} parameters, "
+                              "same output.")
 
 
-# ---- notebook 04: projections on every shortcut (the paper's option C) ----
+# --- notebook 04: projections on every shortcut (the paper's option C) ---
 
 
 def all_projection_cost(model: nn.Module) -> int:
     """Parameters that projection shortcuts on *every* block (the paper's option C) would add to ``model``:
     a 1x1 convolution C -> C without bias and a BatchNorm (2 x C) for each block whose shortcut is the
     identity. Blocks that already have a ``downsample`` keep it."""
-    from resnet_lessons.models import residual_blocks
-
-    total = 0
-    for _, block in residual_blocks(model):
-        if block.downsample is None:
-            c = block.conv1.in_channels
-            total += c * c + 2 * c
-    return total
+    widths = [block.conv1.in_channels for _, block in residual_blocks(model) if block.downsample is None]
+    return sum(c * c + 2 * c for c in widths)
 
 
 def check_all_projection_cost(answer: int | float | None, model_name: str = "resnet50") -> Verdict:
     """Check a hand count of what the paper's option C (projections on every shortcut) adds to
     ``model_name``; the usual slips are named."""
-    from resnet_lessons.models import build_model, residual_blocks
-
     with torch.device("meta"):  # only the shapes matter
         model = build_model(model_name)
     expected = all_projection_cost(model)
-    identity_blocks = [b for _, b in residual_blocks(model) if b.downsample is None]
-    projected = [b for _, b in residual_blocks(model) if b.downsample is not None]
+    blocks = [block for _, block in residual_blocks(model)]
+    identity_blocks = [b for b in blocks if b.downsample is None]
+    projected = [b for b in blocks if b.downsample is not None]
     channels = [b.conv1.in_channels for b in identity_blocks]
     inner = [b.conv1.out_channels for b in identity_blocks]
     mistakes = {

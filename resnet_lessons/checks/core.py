@@ -1,9 +1,6 @@
-"""Shared tools for the exercise checkers: the verdict, the placeholder tests, the verdict on a number, and
-the comparison of a student's module with the package's (BatchNorm randomised, eval and train mode).
-
-Verdicts are printed in words ("Correct: ...", "Not yet:" and the reasons, "Not answered yet: ..."), so they
-read the same without an emoji font.
-"""
+"""Shared tools for the exercise checkers: the verdict (printed in words, so it reads the same without an emoji
+font), the placeholder tests, the verdict on a number, and the comparison of a student's module with the
+package's (BatchNorm randomised, eval and train mode)."""
 
 from __future__ import annotations
 
@@ -74,7 +71,12 @@ def not_answered(what_to_do: str) -> Verdict:
     return Verdict(False, [what_to_do], answered=False).report()
 
 
-# ---- placeholders: the exercise cell was not filled in yet ----
+def conclude(problems: list[str], success: str) -> Verdict:
+    """``wrong(*problems)`` when there are any, else ``right(success)``."""
+    return wrong(*problems) if problems else right(success)
+
+
+# --- placeholders: the exercise cell was not filled in yet ---
 
 TODO = "fill in the exercise cell above, run it, then run this cell again"
 
@@ -118,23 +120,18 @@ def module_placeholder(student: object, name: str, x: Tensor) -> Verdict | None:
     return None
 
 
-# ---- numbers ----
+# --- numbers ---
 
 
 def as_number(answer: object) -> int | float | None:
     """``answer`` as a Python int or float: Python numbers, NumPy scalars and one-element tensors or
     arrays (``np.int64(391)``, ``torch.tensor(391)``) are accepted; True/False and anything else give None."""
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, int | float):
-        return answer
-    if hasattr(answer, "item") and getattr(answer, "shape", None) in ((), (1,), torch.Size([]), torch.Size([1])):
+    if hasattr(answer, "item") and getattr(answer, "shape", None) in ((), (1,)):
         try:
-            value = answer.item()
+            answer = answer.item()
         except (TypeError, ValueError, RuntimeError):
             return None
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    return None
+    return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
 
 
 def explain_difference(answer: float, expected: float, mistakes: dict[str, int], most: int = 3) -> list[str]:
@@ -152,13 +149,10 @@ def explain_difference(answer: float, expected: float, mistakes: dict[str, int],
 
 def number_verdict(answer: object, expected: float, what: str, *, hint: str = "", rel: float = 0.0,
                    wrong_values: dict[str, float] | None = None, slips: dict[str, int] | None = None) -> Verdict:
-    """The verdict on a number the student worked out (a parameter count, a size, ...).
-
-    Right when within ``rel`` of ``expected`` (the success message does not repeat the value). A wrong
-    answer is named when it equals one of ``wrong_values`` (message -> the wrong value that mistake
-    gives) or is off by a combination of ``slips`` (message -> the amount that slip adds); otherwise it
-    is too high or too low, with the ``hint``.
-    """
+    """The verdict on a number the student worked out: right within ``rel`` of ``expected`` (the success message
+    does not repeat the value). A wrong answer is named when it equals one of ``wrong_values`` (message -> the
+    wrong value that mistake gives) or is off by a combination of ``slips`` (message -> the amount that slip
+    adds); otherwise it is too high or too low, with the ``hint``."""
     if (verdict := placeholder(answer, f"your value for {what}")) is not None:
         return verdict
     value = as_number(answer)
@@ -183,7 +177,7 @@ def check_number(answer: object, expected: float, what: str, rel: float = 0.0, h
     return number_verdict(answer, expected, what, hint=hint, rel=rel)
 
 
-# ---- modules ----
+# --- modules ---
 
 
 def count_params(module: nn.Module) -> int:
@@ -239,9 +233,7 @@ def copy_for_checking(module: nn.Module) -> nn.Module:
 
 def run_module(module: nn.Module, x: Tensor, name: str, train: bool = False) -> tuple[Tensor | None, str | None]:
     """``module``'s output on ``x`` without gradients (eval mode unless ``train``), or the failure in words.
-
-    The module is left in the mode it was in; in train mode its BatchNorms update their running statistics.
-    """
+    The module is left in the mode it was in; in train mode its BatchNorms update their running statistics."""
     was_training = module.training
     try:
         with torch.no_grad():
@@ -265,25 +257,22 @@ def _weighted_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in module.named_modules() if next(m.parameters(recurse=False), None) is not None]
 
 
-def _layer_inputs(module: nn.Module, x: Tensor, train: bool) -> tuple[dict[int, Tensor], list[int]]:
-    """The input each weighted layer receives on its first call (by registration index), and the call order."""
+def _layer_inputs(module: nn.Module, x: Tensor, train: bool) -> dict[int, Tensor]:
+    """The input each weighted layer receives on its first call, by registration index, in the order of the calls."""
+    index_of = {layer: i for i, (_, layer) in enumerate(_weighted_layers(module))}
     seen: dict[int, Tensor] = {}
-    order: list[int] = []
 
-    def remember(index: int) -> Callable:
-        def hook(_module: nn.Module, args: tuple) -> None:
-            if index not in seen and args and isinstance(args[0], Tensor):
-                seen[index] = args[0].detach().clone()
-                order.append(index)
-        return hook
+    def hook(layer: nn.Module, args: tuple) -> None:
+        if index_of[layer] not in seen and args and isinstance(args[0], Tensor):
+            seen[index_of[layer]] = args[0].detach().clone()
 
-    handles = [m.register_forward_pre_hook(remember(i)) for i, (_, m) in enumerate(_weighted_layers(module))]
+    handles = [layer.register_forward_pre_hook(hook) for layer in index_of]
     try:
         run_module(module, x, "", train)
     finally:
         for handle in handles:
             handle.remove()
-    return seen, order
+    return seen
 
 
 def _where_it_differs(student: nn.Module, reference: nn.Module, x: Tensor, train: bool, atol: float) -> str:
@@ -291,10 +280,10 @@ def _where_it_differs(student: nn.Module, reference: nn.Module, x: Tensor, train
     mine, theirs = _weighted_layers(student), _weighted_layers(reference)
     if len(mine) != len(theirs):
         return "check the order of operations (conv, BN, ReLU, the addition, the last ReLU)."
-    got, _ = _layer_inputs(student, x, train)
-    want, order = _layer_inputs(reference, x, train)
+    got = _layer_inputs(student, x, train)
+    want = _layer_inputs(reference, x, train)
     previous = "the input x"
-    for index in order:
+    for index in want:  # in the reference's order of calls
         name = mine[index][0]
         layer = f"`{name}` ({type(mine[index][1]).__name__})"
         if index not in got:
@@ -310,13 +299,12 @@ def _where_it_differs(student: nn.Module, reference: nn.Module, x: Tensor, train
 def compare_outputs(student: nn.Module, reference: nn.Module, x: Tensor, name: str,
                     mistakes: dict[str, Mistake] | None = None, atol: float = 1e-5, rtol: float = 1e-5,
                     order_hint: str = "") -> list[str]:
-    """Copy ``reference``'s weights into (a copy of) ``student`` by registration order and compare outputs.
+    """Copy ``reference``'s weights into a copy of ``student`` (in registration order) and compare the outputs;
+    neither module is changed.
 
-    The reference's BatchNorms are randomised first (:func:`randomise_batchnorm`), so the order of convolutions,
-    BatchNorms and ReLUs matters; the outputs are compared in eval mode and, where the reference has BatchNorm,
-    in train mode too. A wrong eval-mode output is matched against the known ``mistakes``; otherwise the message
-    names the first layer whose input differs. Returns the problems, empty when both modes agree; neither module
-    is changed.
+    The reference's BatchNorms are randomised first, so the order of convolutions, BatchNorms and ReLUs matters;
+    the outputs are compared in eval mode and, with BatchNorm, in train mode too. A wrong eval-mode output is
+    matched against the known ``mistakes``, else the first layer whose input differs is named. Returns the problems.
     """
     reference = copy.deepcopy(reference)
     randomise_batchnorm(reference)
@@ -366,9 +354,7 @@ def module_problems(student: nn.Module, reference: nn.Module, x: Tensor, name: s
     expected, _ = run_module(copy_for_checking(reference), x, "the reference")
     if out.shape != expected.shape:
         problems.append(f"its output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}.")
-    if problems:
-        return problems
-    return compare_outputs(student, reference, x, name, mistakes, atol, rtol, order_hint)
+    return problems or compare_outputs(student, reference, x, name, mistakes, atol, rtol, order_hint)
 
 
 def check_module(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...],
@@ -380,6 +366,4 @@ def check_module(student: nn.Module | None, reference: nn.Module, input_shape: t
     if (verdict := module_placeholder(student, name, x)) is not None:
         return verdict
     problems = module_problems(student, reference, x, name, atol=atol, rtol=atol)
-    if problems:
-        return wrong(*problems)
-    return right(f"{name} matches the reference.")
+    return conclude(problems, f"{name} matches the reference.")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..interpret import class_activation_map, feature_maps, grad_cam
+from ..interpret import class_activation_map, feature_maps, grad_cam, recording
 from .core import TODO, Verdict, function_placeholder, not_answered, placeholder, right, wrong
 
 
@@ -80,9 +80,9 @@ def check_grad_cam(fn: Callable | None, model: nn.Module, x: Tensor, layer: str 
                      f"per image, at that layer's resolution); got {tuple(answer.shape)}.")
     maps = feature_maps(model, x, layer)
     pixels = maps.shape[-1] * maps.shape[-2]
-    unclipped = _unclipped(model, x, target, layer)
     mistakes = {
-        "some values are negative: Grad-CAM keeps only the positive part (ReLU of the weighted sum).": unclipped,
+        "some values are negative: Grad-CAM keeps only the positive part (ReLU of the weighted sum).":
+            _unclipped(model, x, target, layer),
         f"it is {pixels} times too large: alpha is the *average* gradient over the pixels, not the sum.":
             expected * pixels,
         "it is the plain mean of the maps, clipped: weight each map by its average gradient.":
@@ -91,7 +91,7 @@ def check_grad_cam(fn: Callable | None, model: nn.Module, x: Tensor, layer: str 
     for message, value in mistakes.items():
         if _same(answer, value) and not _same(value, expected):
             return wrong(message)
-    if _same(answer, grad_cam(model, x, None, layer)) and not _same(answer, expected):
+    if _same(answer, grad_cam(model, x, None, layer)):
         return wrong("it is the map of each image's predicted class; use the score of class `target`.")
     return wrong("my_grad_cam differs from ReLU(sum_k alpha_k A_k) with alpha_k the mean over the pixels of "
                  "d score / d A_k. Check that the model is in eval mode and that the score is the logit (before "
@@ -100,8 +100,6 @@ def check_grad_cam(fn: Callable | None, model: nn.Module, x: Tensor, layer: str 
 
 def _unclipped(model: nn.Module, x: Tensor, target: int, layer: str) -> Tensor:
     """sum_k alpha_k A_k without the ReLU (a plausible slip the checker recognises)."""
-    from ..interpret import recording
-
     was_training = model.training
     model.eval()
     try:

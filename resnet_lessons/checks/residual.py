@@ -6,10 +6,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..models import BasicBlock, PlainBasicBlock
 from .core import (
     TODO,
     Mistake,
     Verdict,
+    conclude,
     conv_layers,
     copy_for_checking,
     module_placeholder,
@@ -22,7 +24,8 @@ from .core import (
     wrong,
 )
 
-# ---- comparing a student's block with the package's, and naming the mistake ----
+# --- comparing a student's block with the package's, and naming the mistake ---
+
 
 def _branch(ref: nn.Module, x: Tensor, middle_relu: bool = True) -> Tensor:
     """conv1 -> bn1 -> (ReLU) -> conv2 -> bn2 of a reference block: the residual branch F(x)."""
@@ -57,9 +60,8 @@ PLAIN_BLOCK_MISTAKES: dict[str, Mistake] = {
 
 def _compare_block(student: object, block_class: type[nn.Module], in_channels: int, channels: int, name: str,
                    mistakes: dict[str, Mistake]) -> Verdict:
-    """Compare ``student`` with ``block_class(in_channels, channels)``: parameter count, output shape, then
-    output on copied weights (eval and train mode); a wrong output is matched against the known ``mistakes``
-    (computed from the reference's own layers)."""
+    """Compare ``student`` with ``block_class(in_channels, channels)`` (:func:`.core.module_problems`); a wrong
+    output is matched against the known ``mistakes``."""
     with seeded(0):
         reference = block_class(in_channels, channels)
     x = torch.rand(2, in_channels, 8, 8, generator=torch.Generator().manual_seed(1))
@@ -67,28 +69,23 @@ def _compare_block(student: object, block_class: type[nn.Module], in_channels: i
         return verdict
     problems = module_problems(student, reference, x, name, mistakes, order_hint=" (conv1, bn1, conv2, bn2)",
                                count_hint="two 3x3 convolutions without bias, each followed by a BatchNorm2d.")
-    if problems:
-        return wrong(*problems)
-    return right(f"{name} matches the package's block: same parameters, same output.")
+    return conclude(problems, f"{name} matches the package's block: same parameters, same output.")
 
 
 def check_plain_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
     """Compare a student's plain block (conv3x3-BN-ReLU twice, no shortcut) with the package's
     ``PlainBasicBlock(in_channels, channels)``; its layers must be registered as conv1, bn1, conv2, bn2."""
-    from resnet_lessons.models.blocks import PlainBasicBlock
-
     return _compare_block(student, PlainBasicBlock, in_channels, channels, "your plain block", PLAIN_BLOCK_MISTAKES)
 
 
 def check_basic_block(student: nn.Module | None, in_channels: int = 16, channels: int = 16) -> Verdict:
     """Compare a student's residual block, ReLU(F(x) + x) with F = conv3x3-BN-ReLU-conv3x3-BN, with the
     package's ``BasicBlock(in_channels, channels)``; the usual mistakes are named."""
-    from resnet_lessons.models.blocks import BasicBlock
-
     return _compare_block(student, BasicBlock, in_channels, channels, "your residual block", BASIC_BLOCK_MISTAKES)
 
 
-# ---- identities ----
+# --- identities ---
+
 
 def _nonnegative_input(channels: int) -> Tensor:
     """What a layer inside a ReLU network receives: non-negative activations [4, C, 8, 8]."""
@@ -112,10 +109,9 @@ def _as_built(module: nn.Module) -> bool:
         if bn.track_running_stats and not (torch.all(bn.running_mean == 0) and torch.all(bn.running_var == 1)):
             return False
     for conv in conv_layers(module):
-        dirac = torch.zeros_like(conv.weight)
-        if conv.weight.shape[0] == conv.weight.shape[1]:
-            nn.init.dirac_(dirac)
-        if not conv.weight.detach().any() or torch.equal(conv.weight.detach(), dirac):
+        w = conv.weight.detach()
+        copies = w.shape[0] == w.shape[1] and torch.equal(w, nn.init.dirac_(torch.empty_like(w)))
+        if copies or not w.any():
             return False
     return bool(batchnorms)
 
@@ -200,14 +196,7 @@ def check_block_is_identity(block: nn.Module | None, channels: int = 16) -> Verd
     return right(f"{name} is exactly the identity in training and eval mode{how}.{note}")
 
 
-# ---- gradients ----
-
-def shortcut_gradient(W: Tensor, g: Tensor) -> Tensor:
-    """dL/dx for H(x) = W x + x when dL/dH = g: autograd's answer, for checking."""
-    x = torch.zeros(W.shape[1], requires_grad=True)
-    H = W @ x + x
-    (grad,) = torch.autograd.grad(H, x, grad_outputs=g)
-    return grad
+# --- gradients ---
 
 
 def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verdict:
@@ -218,7 +207,8 @@ def check_shortcut_gradient(answer: Tensor | None, W: Tensor, g: Tensor) -> Verd
         return verdict
     if not isinstance(answer, Tensor):
         return wrong(f"{what} should be a torch tensor, got {type(answer).__name__}.")
-    expected = shortcut_gradient(W, g)
+    x = torch.zeros(W.shape[1], requires_grad=True)
+    (expected,) = torch.autograd.grad(W @ x + x, x, grad_outputs=g)  # autograd's answer
     if answer.shape != expected.shape:
         return wrong(f"{what} has shape {tuple(answer.shape)}; it must have the shape of x, {tuple(expected.shape)}.")
     answer = answer.detach().float()

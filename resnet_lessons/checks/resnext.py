@@ -8,9 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..models import CifarResNeXt
 from .core import (
     Verdict,
     as_number,
+    conclude,
     conv_layers,
     count_params,
     module_placeholder,
@@ -35,7 +37,7 @@ def _width_answer(answer: object) -> tuple[int, Verdict | None]:
     return value, None
 
 
-# ---- separate paths -> one grouped convolution ----
+# --- separate paths -> one grouped convolution ---
 
 
 def paths_output(paths: Sequence[nn.Conv2d], x: Tensor) -> Tensor:
@@ -46,11 +48,8 @@ def paths_output(paths: Sequence[nn.Conv2d], x: Tensor) -> Tensor:
 
 
 def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) -> Verdict:
-    """Check that ``student`` is one ``nn.Conv2d`` with ``groups=len(paths)`` computing what the paths do.
-
-    paths: the separate convolutions, all alike. The student's convolution takes the concatenated inputs of
-    all paths and returns their concatenated outputs: group i holds path i's weights.
-    """
+    """Check that ``student`` is one ``nn.Conv2d`` with ``groups=len(paths)`` computing what the ``paths`` (the
+    separate convolutions, all alike) do on their concatenated inputs: group i holds path i's weights."""
     name = "your grouped convolution"
     if (verdict := placeholder(student, name)) is not None:
         return verdict
@@ -123,7 +122,7 @@ def check_grouped_conv(student: nn.Module | None, paths: Sequence[nn.Conv2d]) ->
     return right(f"one Conv2d(groups={n}) gives the {n} paths' concatenated outputs.")
 
 
-# ---- parameter counts ----
+# --- parameter counts ---
 
 
 def grouped_conv_params(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1,
@@ -190,11 +189,10 @@ def check_resnext_block_params(answer: int | float | None, channels: int = 256, 
                                f"then multiply by the C = {C} paths.")
 
 
-def width_for_cardinality(cardinality: int, channels: int = 256, budget: int | None = None) -> int:
-    """The integer width d whose ResNeXt block template is closest to ``budget`` weights (default:
-    the ResNet bottleneck of the same stage, 1x1, 3x3, 1x1 with a channels/4 middle: 69,632 for channels=256)."""
-    if budget is None:
-        budget = resnext_block_params(channels, 1, channels // 4)
+def width_for_cardinality(cardinality: int, channels: int = 256) -> int:
+    """The integer width d whose ResNeXt block template has the weight count closest to the ResNet bottleneck of
+    the same stage (1x1, 3x3, 1x1 with a channels/4 middle: 69,632 weights for channels=256)."""
+    budget = resnext_block_params(channels, 1, channels // 4)
     return min(range(1, channels + 1), key=lambda d: abs(resnext_block_params(channels, cardinality, d) - budget))
 
 
@@ -205,7 +203,7 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
     if verdict is not None:
         return verdict
     budget = resnext_block_params(channels, 1, channels // 4)
-    expected = width_for_cardinality(cardinality, channels, budget)
+    expected = width_for_cardinality(cardinality, channels)
     got = resnext_block_params(channels, cardinality, answer)
     if answer == expected:
         return right(f"your width d is right: with C = {cardinality} paths of that width the block's weights are "
@@ -219,8 +217,6 @@ def check_width_for_cardinality(answer: int | None, cardinality: int, channels: 
 
 def cifar_resnext_params(depth: int, cardinality: int, width_per_group: int) -> int:
     """Parameters of ``CifarResNeXt(depth, cardinality, width_per_group)``, counted without allocating it."""
-    from ..models import CifarResNeXt
-
     with torch.device("meta"):  # shapes only: no memory, no initialisation work
         model = CifarResNeXt(depth=depth, cardinality=cardinality, width_per_group=width_per_group)
     return count_params(model)
@@ -252,7 +248,7 @@ def check_width_without_groups(answer: int | None, depth: int = 29, cardinality:
                  "sum(p.numel() for p in model.parameters()) and compare.")
 
 
-# ---- a student's ResNeXt block against the package's ----
+# --- a student's ResNeXt block against the package's ---
 
 
 def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_shape: tuple[int, ...]) -> Verdict:
@@ -275,6 +271,4 @@ def check_resnext_block(student: nn.Module | None, reference: nn.Module, input_s
                         f"groups={ref_convs[0].groups} (the paper's block groups only the 3x3).")
     problems += module_problems(student, reference, x, name,
                                 order_hint=" (conv1, bn1, conv2, bn2, conv3, bn3, then the shortcut's)")
-    if problems:
-        return wrong(*problems)
-    return right(f"{name} matches the package's: same parameters, same output.")
+    return conclude(problems, f"{name} matches the package's: same parameters, same output.")

@@ -14,43 +14,29 @@ from .core import TODO, Verdict, as_number, function_placeholder, not_answered, 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper and the course's loader
 
 
-def _as_float_tensor(value: object) -> Tensor | None:
-    """A float64 tensor from a tensor, array, list or number; None if it cannot be converted."""
-    try:
-        return torch.as_tensor(value, dtype=torch.float64).detach().cpu()
-    except (TypeError, ValueError, RuntimeError):
-        return None
-
-
-# ---- mean and std ----
-
-
-def reference_mean_std(images: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-channel mean and (population) std of uint8 images [N, C, H, W], in 0..1 units, float64 [C]."""
-    x = images.double() / 255
-    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3), unbiased=False)
+# --- mean and std ---
 
 
 def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict:
-    """Check a per-channel mean and standard deviation of ``images`` (uint8 [N, 3, H, W]) in 0..1 units.
-
-    The std may be the population or the sample std (they differ by far less than the tolerance for a batch
-    of images). The usual mistakes (dimensions, 0..255 units, the variance, per-image stds) are named.
-    """
+    """Check a per-channel mean and standard deviation of ``images`` (uint8 [N, 3, H, W]) in 0..1 units. The std
+    may be the population or the sample std: for a batch of images they differ by far less than the tolerance."""
     if (verdict := placeholder(mean, "your mean")) is not None:
         return verdict
     if (verdict := placeholder(std, "your std")) is not None:
         return verdict
-    want_mean, want_std = reference_mean_std(images)
+    x = images.double() / 255
+    want_mean, want_std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3), unbiased=False)  # float64 [C]
     channels = images.shape[1]
     problems = []
     got = {}
     for what, value in (("mean", mean), ("std", std)):
-        t = _as_float_tensor(value)
-        if t is None:
+        try:
+            t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+        except (TypeError, ValueError, RuntimeError):
             problems.append(f"your {what} should be a tensor (or a list) of {channels} numbers, "
                             f"got {type(value).__name__}.")
-        elif t.numel() == 1:
+            continue
+        if t.numel() == 1:
             problems.append(f"your {what} is a single number for all pixels; compute one per colour channel: "
                             f"reduce over the images, rows and columns (dims 0, 2, 3) and keep dim 1.")
         elif t.numel() != channels:
@@ -73,7 +59,6 @@ def check_channel_mean_std(mean: object, std: object, images: Tensor) -> Verdict
     elif torch.allclose(s, want_std**2, atol=tol / 10, rtol=0.01):
         problems.append("your std is the variance: take its square root.")
     elif not torch.allclose(s, want_std, atol=tol):
-        x = images.double() / 255
         per_image = x.std(dim=(2, 3)).mean(dim=0)  # std within each image, averaged
         if torch.allclose(s, per_image, atol=tol):
             problems.append("your std is an average of per-image standard deviations, which leaves out how much "
@@ -90,7 +75,7 @@ def _fmt(t: Tensor) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in t.tolist()) + ")"
 
 
-# ---- normalisation ----
+# --- normalisation ---
 
 
 def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None) -> Verdict:
@@ -144,14 +129,7 @@ def check_normalize(normalize: Callable[[Tensor, Tensor, Tensor], Tensor] | None
     return wrong(f"{name}'s output differs from (x / 255 - mean) / std by up to {gap:.3g}.")
 
 
-# ---- augmentation: pad 4, random 32 x 32 crop, random horizontal flip ----
-
-
-def _all_crops(padded: Tensor, size: int) -> Tensor:
-    """Every size x size window of padded [C, S, S]: [(S - size + 1)^2, C, size, size], row-major offsets."""
-    windows = padded.unfold(1, size, 1).unfold(2, size, 1)  # [C, oy, ox, size, size]
-    c, oy, ox = windows.shape[:3]
-    return windows.permute(1, 2, 0, 3, 4).reshape(oy * ox, c, size, size)
+# --- augmentation: pad 4, random 32 x 32 crop, random horizontal flip ---
 
 
 def _find_crop(out: Tensor, image: Tensor, pad: int, mode: str = "constant") -> tuple[int, int, bool] | None:
@@ -159,12 +137,10 @@ def _find_crop(out: Tensor, image: Tensor, pad: int, mode: str = "constant") -> 
     size = image.shape[-1]
     for flipped, source in ((False, image), (True, image.flip(-1))):
         padded = F.pad(source[None].float(), (pad, pad, pad, pad), mode=mode)[0]
-        crops = _all_crops(padded, size)
-        hits = (crops == out.float()).flatten(1).all(dim=1).nonzero().flatten()
+        windows = padded.unfold(1, size, 1).unfold(2, size, 1)  # [C, 2 pad + 1, 2 pad + 1, size, size]
+        hits = (windows == out.float()[:, None, None]).all(dim=(0, 3, 4)).nonzero()  # (row, column) offsets
         if len(hits):
-            k = int(hits[0])
-            side = 2 * pad + 1
-            dy, dx = k // side - pad, k % side - pad
+            dy, dx = (int(offset) - pad for offset in hits[0])
             return dy, (-dx if flipped else dx), flipped  # shift of the picture as seen in the output
     return None
 
@@ -210,9 +186,6 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
                                 "change their values (normalising comes later).")
     if problems:
         return wrong(*problems)
-    lo, hi = int(out.min()), int(out.max())
-    if lo < 0 or hi > 255:
-        return wrong(f"values range from {lo} to {hi}; pixels must stay in 0..255.")
 
     found = [_find_crop(out[i], original[i], PAD) for i in range(batch)]
     bad = [i for i, f in enumerate(found) if f is None]
@@ -266,7 +239,7 @@ def check_augmentation(augment: Callable[[Tensor], Tensor] | None, batch: int = 
                  "pixels at random, and about half of them are mirror images (flipped left-right).")
 
 
-# ---- reading a confusion matrix ----
+# --- reading a confusion matrix ---
 
 
 def most_confused_pairs(confusion: Tensor) -> list[tuple[int, int]]:
@@ -292,8 +265,8 @@ def check_most_confused_pair(answer: Sequence[str | int] | None, confusion: Tens
             if item not in classes:
                 return wrong(f"{item!r} is not a class name; the classes are {', '.join(classes)}.")
             labels.append(list(classes).index(item))
-        elif isinstance(as_number(item), int) and 0 <= as_number(item) < len(classes):
-            labels.append(as_number(item))
+        elif isinstance(label := as_number(item), int) and 0 <= label < len(classes):
+            labels.append(label)
         else:
             return wrong(f"{item!r} is neither a class name nor a label 0..{len(classes) - 1}.")
     a, b = sorted(labels)
