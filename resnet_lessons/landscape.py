@@ -18,7 +18,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -56,12 +56,10 @@ def filter_normalize(direction: Tensor, weight: Tensor) -> Tensor:
 
 
 def random_direction(model: nn.Module, seed: int) -> Direction:
-    """A random, filter-normalised direction in the space of ``model``'s parameters.
+    """A random direction in the space of ``model``'s parameters: {parameter name: tensor of its shape}.
 
-    Every parameter with 2 or more dimensions (conv and fc weights) gets Gaussian values, each filter
-    rescaled to the norm of the network's own filter (:func:`filter_normalize`); BatchNorm weights and
+    Conv and fc weights get Gaussian values, filter-normalised (:func:`filter_normalize`); BatchNorm weights,
     biases and every other 1-D parameter get zeros. The same model and seed always give the same direction.
-    Returns {parameter name: tensor of the parameter's shape}.
     """
     generator = torch.Generator().manual_seed(seed)
     direction = {}
@@ -98,8 +96,7 @@ def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
     classes = len(data.classes)
     if not isinstance(n, int) or n < classes or n % classes:
         raise ValueError(f"n must be a positive multiple of the {classes} classes (e.g. 500 or 1000), got {n!r}.")
-    images, labels = getattr(data, f"{split}_images"), getattr(data, f"{split}_labels")
-    images, labels = stratified_subset(images, labels, n, seed)
+    images, labels = stratified_subset(getattr(data, f"{split}_images"), getattr(data, f"{split}_labels"), n, seed)
     if mean is None or std is None:
         mean, std = data.mean_std()
     mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
@@ -209,31 +206,30 @@ def surface_2d(model: nn.Module, images: Tensor, labels: Tensor, xs: Sequence[fl
     """The loss surface f(a, b) = L(theta* + a d1 + b d2) of ``model`` on a grid, in eval mode.
 
     images [N, 3, H, W] (normalised), labels [N]: the fixed evaluation set. xs, ys: coordinates, e.g.
-    ``grid(11)``. directions: (d1, d2) from :func:`random_directions_2d`; by default they are drawn from
-    ``seed``. Returns a :class:`Surface` with losses and accuracies [len(ys), len(xs)]. The model's weights
-    are restored afterwards, even if the computation is interrupted.
+    ``grid(11)``. directions: (d1, d2), by default :func:`random_directions_2d` of ``seed``. Returns a
+    :class:`Surface` with losses and accuracies [len(ys), len(xs)]. The model's weights are restored
+    afterwards, even if the computation is interrupted.
 
-    A long surface can be computed in pieces: ``after_row`` is called with the surface so far after every
-    row but the last (its ``meta["rows_done"]`` says how many rows hold numbers), and such a partial surface,
-    given back as ``done``, is continued from its next row (same grid, network, images and directions), its
-    seconds added.
+    In pieces: ``after_row`` gets the surface so far after every row but the last (``meta["rows_done"]`` rows
+    hold numbers); given back as ``done`` (same grid, network, images and directions), it is continued.
     """
     _check_images(images, labels)
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    first_row = 0 if done is None else _rows_done(done, xs, ys)
-    if directions is None:
-        directions = random_directions_2d(model, seed)
-    d1, d2 = directions
+    losses, accuracies = np.zeros((len(ys), len(xs))), np.zeros((len(ys), len(xs)))
+    first_row, earlier = 0, 0.0
+    if done is not None:  # keep the rows computed before
+        first_row, earlier = done.meta.get("rows_done"), done.seconds
+        if not np.array_equal(done.xs, xs) or not np.array_equal(done.ys, ys) or not isinstance(first_row, int) \
+                or not 0 <= first_row <= len(ys):
+            raise ValueError(f"done is not a partial surface of this {len(xs)}x{len(ys)} grid (it has "
+                             f"{len(done.xs)}x{len(done.ys)} points, rows_done={first_row!r}); give the surface that "
+                             "after_row was called with on the same grid.")
+        losses[:first_row], accuracies[:first_row] = done.losses[:first_row], done.accuracies[:first_row]
+    d1, d2 = directions if directions is not None else random_directions_2d(model, seed)
     _check_direction(model, d1, "d1")
     _check_direction(model, d2, "d2")
     params = dict(model.named_parameters())
     origin = {name: p.detach().clone() for name, p in params.items()}
-    losses = np.zeros((len(ys), len(xs)))
-    accuracies = np.zeros((len(ys), len(xs)))
-    earlier = 0.0
-    if done is not None:  # the rows computed before
-        losses[:first_row], accuracies[:first_row] = done.losses[:first_row], done.accuracies[:first_row]
-        earlier = done.seconds
     meta = {"images": len(labels), "grid": f"{len(xs)}x{len(ys)}"}
     start = time.perf_counter()
     # channels-last memory is 1.5-2x faster for convolutions on a CPU; the values do not change
@@ -255,17 +251,6 @@ def surface_2d(model: nn.Module, images: Tensor, labels: Tensor, xs: Sequence[fl
         for name, p in params.items():
             p.copy_(origin[name])
     return Surface(xs, ys, losses, accuracies, earlier + time.perf_counter() - start, meta)
-
-
-def _rows_done(done: Surface, xs: np.ndarray, ys: np.ndarray) -> int:
-    """How many rows of the partial surface ``done`` hold numbers; ValueError if it is not a piece of this grid."""
-    rows = done.meta.get("rows_done")
-    if not np.array_equal(done.xs, xs) or not np.array_equal(done.ys, ys) or not isinstance(rows, int) \
-            or not 0 <= rows <= len(ys):
-        raise ValueError(f"done is not a partial surface of this {len(xs)}x{len(ys)} grid (it has "
-                         f"{len(done.xs)}x{len(done.ys)} points, rows_done={rows!r}); give the surface that "
-                         "after_row was called with on the same grid.")
-    return rows
 
 
 @torch.no_grad()
@@ -402,16 +387,12 @@ def plot_contour(surface: Surface, ax: Axes | None = None, title: str = "", leve
     """
     fig, ax = _new_axes(ax, (4.6, 4))
     z = np.asarray(surface.losses)
-    top = float(z.max()) if max_loss is None else max_loss
     if levels is None:
-        levels = np.linspace(float(z.min()), top, 20)
+        levels = np.linspace(float(z.min()), float(z.max()) if max_loss is None else max_loss, 20)
     lines = ax.contour(surface.xs, surface.ys, z, levels=levels, cmap="viridis", linewidths=1.0)
     ax.clabel(lines, lines.levels[::4], fmt="%.1f", fontsize=7)
     ax.plot([0], [0], "o", color="black", markersize=4)
-    ax.set_xlabel("a (direction d1)")
-    ax.set_ylabel("b (direction d2)")
-    ax.set_aspect("equal")
-    ax.set_title(title)
+    ax.set(xlabel="a (direction d1)", ylabel="b (direction d2)", aspect="equal", title=title)
     return fig
 
 
@@ -423,10 +404,7 @@ def plot_surface_3d(surface: Surface, ax: Axes | None = None, title: str = "", m
     if max_loss is not None:
         z = np.minimum(z, max_loss)
     ax.plot_surface(a, b, z, cmap="viridis", linewidth=0, antialiased=True)
-    ax.set_xlabel("a")
-    ax.set_ylabel("b")
-    ax.set_zlabel("loss")
-    ax.set_title(title)
+    ax.set(xlabel="a", ylabel="b", zlabel="loss", title=title)
     return fig
 
 
@@ -453,10 +431,8 @@ def plot_interpolation(lines: dict[str, Line], ax: Axes | None = None, title: st
     fig, ax = _new_axes(ax, (5, 3.5))
     for name, line in lines.items():
         ax.plot(line.alphas, line.losses, marker=".", label=name)
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("loss")
+    ax.set(xlabel="alpha", ylabel="loss", title=title)
     ax.legend()
-    ax.set_title(title)
     return fig
 
 
@@ -467,9 +443,7 @@ def save_surface(path: str | Path, surface: Surface) -> Path:
     """Write ``surface`` (grid, losses, accuracies, seconds, meta) as JSON."""
     from .files import write_json
 
-    return write_json(path, {"xs": surface.xs.tolist(), "ys": surface.ys.tolist(),
-                             "losses": surface.losses.tolist(), "accuracies": surface.accuracies.tolist(),
-                             "seconds": surface.seconds, "meta": surface.meta})
+    return write_json(path, {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(surface).items()})
 
 
 def load_surface(path: str | Path) -> Surface:

@@ -137,8 +137,7 @@ def score(model: nn.Module, data, split: str = "test", batch_size: int = 1000, m
     """
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}.")
-    images = data.test_images if split == "test" else data.train_images
-    labels = data.test_labels if split == "test" else data.train_labels
+    images, labels = getattr(data, f"{split}_images"), getattr(data, f"{split}_labels")
     if mean is None or std is None:
         mean, std = data.mean_std()
     logits = predict(model, images, mean, std, batch_size=batch_size)

@@ -48,9 +48,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float], projection: str | N
 def _to_numpy(x, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
-    if isinstance(x, np.ndarray):
-        return x
-    if isinstance(x, Sequence):
+    if isinstance(x, np.ndarray | Sequence):
         return np.asarray(x)
     raise TypeError(f"{name} must be a torch.Tensor, a numpy array or a list, not {type(x).__name__}.")
 
@@ -70,19 +68,12 @@ def _curve_values(h: History, metric: str, x: str) -> tuple[list[float], list[fl
         raise ValueError(f"metric={metric!r} is not one of {METRICS}.")
     if x not in X_AXES:
         raise ValueError(f"x={x!r} is not one of {X_AXES}.")
-    if x == "epoch":
-        xs = list(h.epoch)
-    elif x == "seconds":
-        xs = h.elapsed
-    else:  # images seen: runs on different numbers of images compare like with like
-        xs = h.images_seen
-    if metric == "error":
-        train, test = [100 * e for e in h.train_err], [100 * e for e in h.test_err]
-    elif metric == "accuracy":
-        train, test = [100 * a for a in h.train_acc], [100 * a for a in h.test_acc]
-    else:
-        train, test = list(h.train_loss), list(h.test_loss)
-    return xs, train, test
+    # x="images" (images seen): runs on different numbers of images compare like with like
+    xs = getattr(h, {"epoch": "epoch", "seconds": "elapsed", "images": "images_seen"}[x])
+    if metric == "loss":
+        return xs, h.train_loss, h.test_loss
+    train, test = (h.train_err, h.test_err) if metric == "error" else (h.train_acc, h.test_acc)
+    return xs, [100 * v for v in train], [100 * v for v in test]
 
 
 def reference_suffix(h: History) -> str:
@@ -112,8 +103,7 @@ def _draw_runs(ax: Axes, histories: dict[str, History], metric: str, x: str,
     xlabel = {"epoch": "epoch", "seconds": "training time (s)", "images": "training images seen"}[x]
     if x == "seconds" and any(h.record.compiled for h in [*histories.values(), *reference.values()]):
         xlabel += "; the first epoch includes compiling"
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel({"error": "error (%)", "accuracy": "accuracy (%)", "loss": "loss"}[metric])
+    ax.set(xlabel=xlabel, ylabel={"error": "error (%)", "accuracy": "accuracy (%)", "loss": "loss"}[metric])
     if x == "epoch":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
@@ -236,10 +226,8 @@ class LivePlot:
         for ax, metric in ((self.ax_loss, "loss"), (self.ax_error, "error")):
             _draw_runs(ax, live, metric, self.x, None, None)
             for line in ax.get_lines():  # markers: after one epoch each line is a single point
-                line.set_marker("o")
-                line.set_markersize(4)
-        self.ax_loss.set_title("loss")
-        self.ax_error.set_title("error")
+                line.set(marker="o", markersize=4)
+            ax.set_title(metric)
         latest = ", ".join(f"{n} {100 * h.test_err[-1]:.1f}%" for n, h in live.items())
         epoch = max(h.epoch[-1] for h in live.values())
         summary = f"epoch {epoch}: test error {latest}"
@@ -286,9 +274,8 @@ def plot_confusion_matrix(cm, classes: Sequence[str], normalize: bool = True, ax
                     color="white" if m[i, j] > threshold else "black")
     ax.set_xticks(range(C), classes, rotation=45, ha="right")
     ax.set_yticks(range(C), classes)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title or ("confusion matrix (% of each true class)" if normalize else "confusion matrix"))
+    ax.set(xlabel="predicted class", ylabel="true class",
+           title=title or ("confusion matrix (% of each true class)" if normalize else "confusion matrix"))
     return fig
 
 
@@ -330,8 +317,7 @@ def show_images(images, labels=None, classes: Sequence[str] | None = None, ncols
     if labels_np is not None and len(labels_np) != n:
         raise ValueError(f"Got {n} images but {len(labels_np)} labels.")
     fig, axes = _image_grid(n, ncols)
-    for i in range(n):
-        ax = axes.flat[i]
+    for i, ax in enumerate(axes.flat[:n]):
         ax.imshow(a[i].squeeze(-1) if a.shape[-1] == 1 else a[i], cmap="gray" if a.shape[-1] == 1 else None)
         if labels_np is not None:
             k = int(labels_np[i])
@@ -359,8 +345,7 @@ def show_misclassified(images, true, pred, classes: Sequence[str], confidences=N
     if k == 0:
         raise ValueError("No images to show (no mistakes given, or n=0).")
     fig, axes = _image_grid(k, ncols, cell=1.45)
-    for i in range(k):
-        ax = axes.flat[i]
+    for i, ax in enumerate(axes.flat[:k]):
         ax.imshow(a[i])
         label = f"{classes[int(t[i])]} → {classes[int(p[i])]}"
         if c is not None:
@@ -380,10 +365,8 @@ def plot_per_class_accuracy(acc, classes: Sequence[str], ax: Axes | None = None,
     ax.bar_label(bars, labels=[f"{v:.0f}" for v in a], fontsize=8, padding=2)
     ax.axhline(a.mean(), color="0.3", linestyle="--", linewidth=1, label=f"mean {a.mean():.1f}%")
     ax.set_xticks(range(len(a)), classes, rotation=45, ha="right")
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("test accuracy (%)")
+    ax.set(ylim=(0, 105), ylabel="test accuracy (%)", title=title or "accuracy per class")
     ax.legend(fontsize="small", loc="lower right")
-    ax.set_title(title or "accuracy per class")
     return fig
 
 
@@ -401,12 +384,10 @@ def plot_grad_norms(norms: dict[str, Sequence[float] | Sequence[tuple[str, float
         ys = [v[1] if isinstance(v, tuple) else v for v in values]
         ax.plot(range(1, len(ys) + 1), ys, marker="o", markersize=3, linewidth=1.5,
                 color=COLORS[i % len(COLORS)], label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("layer (1 = first conv, last = fc)")
-    ax.set_ylabel("‖gradient of weight‖ (L2)")
+    ax.set(yscale="log", xlabel="layer (1 = first conv, last = fc)", ylabel="‖gradient of weight‖ (L2)",
+           title=title or "gradient norm per layer")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    ax.set_title(title or "gradient norm per layer")
     return fig
 
 

@@ -1,13 +1,9 @@
 """``python -m resnet_lessons.lab.landscape``: compute the loss surfaces around the course's trained networks
 (:mod:`resnet_lessons.landscape`) and store each as ``<out>/<model>.json``, beside a ``provenance.json``.
 
-With each surface go the line from the network's initial weights (rebuilt as training built them:
-``torch.manual_seed(seed)``, then the builder) to its trained ones, Goodfellow et al. 2015
-(``meta["interpolation"]``), and the curvatures along ``--directions`` random directions (``meta["curvatures"]``;
-``--curvatures-only`` adds them to stored surfaces). A 56-layer surface takes 40 to 60 minutes of one CPU thread:
-each row is saved in ``checkpoints/landscape/<model>.json`` and ``--resume`` continues from there.
-It writes into ``runs/landscape`` unless told ``--update-stored`` (``results/landscape``), and never puts a
-surface beside one computed with other settings.
+With each surface go the line from the network's initial weights to its trained ones, Goodfellow et al. 2015
+(``meta["interpolation"]``), and the curvatures along random directions (``meta["curvatures"]``). A 56-layer
+surface takes 40 to 60 minutes of one CPU thread: each row is saved for ``--resume``.
 """
 
 from __future__ import annotations
@@ -108,9 +104,8 @@ def check_arguments(args: argparse.Namespace) -> Path:
     repeated = sorted({m for m in args.models if args.models.count(m) > 1})
     if repeated:
         raise ValueError(f"--models names {', '.join(repeated)} more than once; name each network once.")
-    stored = STORED_DIR.resolve()
     out = Path(args.out) if args.out else (STORED_DIR if args.update_stored else DEFAULT_OUT)
-    if not args.update_stored and (out.resolve() == stored or stored in out.resolve().parents):
+    if not args.update_stored and out.resolve().is_relative_to(STORED_DIR.resolve()):
         raise ValueError(f"--out {out} is the course's stored surfaces: add --update-stored to replace them, or "
                          f"write elsewhere (the default is {DEFAULT_OUT}).")
     return out
@@ -272,12 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         trained_facts = {"summary": record.summary(), "file": record.file, "sha256": record.sha256,
                          "epochs": record.epochs, "val_acc": record.val_acc, "test_acc": record.test_acc,
                          "command": record.command}
+        network = {"model": name, "trained": trained_facts, **{k: settings[k] for k in SETTINGS}}
         # who started the surface: this command, or the one whose partial surface it continues
         begun = done.meta if done else {"command": command, "started": utc_now(), "git": git}
         first = {k: begun[k] for k in ("command", "started", "git")}
         resumed = (done.meta.get("resumed", []) + [{"command": command, "git": git}]) if done else []
-        partial = {"model": name, "trained": trained_facts, **{k: settings[k] for k in SETTINGS},
-                   "data": {"label": settings["data"]}, **first, "resumed": resumed}
+        partial = {**network, "data": {"label": settings["data"]}, **first, "resumed": resumed}
         axis = grid(args.grid, args.extent)
         try:
             surface = surface_2d(model, images, labels, axis, axis, seed=args.seed, progress=True, done=done,
@@ -295,9 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                                         + "".join(f", {k}={v!r}" for k, v in record.model_kwargs.items()) + ")",
                              "seconds": round(line.seconds, 1)}
         surface.meta = {
-            "model": name,
-            "trained": trained_facts,
-            **{k: settings[k] for k in SETTINGS},
+            **network,
             "directions": "random Gaussian, filter-normalised; BatchNorm and bias parameters left out (zero)",
             "mode": "eval (BatchNorm running statistics)",
             **first,
