@@ -1,11 +1,9 @@
 """BatchNorm's two modes, measured: why a network's first test loss can be far above its training loss.
 
-In training mode BatchNorm normalises with the current batch's statistics and updates its running ones,
-``running = (1 - momentum) * running + momentum * batch``; in eval mode it uses the running statistics. Early
-in training these average over about the last 1 / momentum = 10 batches, computed with older weights, so they
-lag behind the network, and its eval-mode loss can be much higher. :func:`mode_gap` measures both losses as a
-network trains; :func:`recalibrate` recomputes the running statistics for the current weights, which closes the
-gap: the statistics, not the weights, were the cause.
+In eval mode BatchNorm uses its running statistics, ``running = (1 - momentum) * running + momentum * batch``:
+early in training they average about the last 1 / momentum = 10 batches, computed with older weights, so they lag
+behind the network. :func:`mode_gap` measures both modes' losses as a network trains; :func:`recalibrate`
+recomputes the running statistics for the current weights and closes the gap: the statistics were the cause.
 """
 
 from __future__ import annotations
@@ -53,10 +51,8 @@ def held_out_loss(model: nn.Module, images: Tensor, labels: Tensor, batch_statis
     With ``batch_statistics=True`` the loss is measured on a copy of the model in training mode, so the
     model's running statistics are not updated by the measurement.
     """
-    probe = copy.deepcopy(model).train() if batch_statistics else model
     was_training = model.training
-    if not batch_statistics:
-        model.eval()
+    probe = copy.deepcopy(model).train() if batch_statistics else model.eval()
     with torch.no_grad():
         loss = F.cross_entropy(probe(images), labels).item()
     model.train(was_training)

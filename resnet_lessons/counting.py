@@ -1,7 +1,5 @@
 """Counting parameters and operations, by formula and by machine, so the two can be compared.
 
-Parameters of one layer: a convolution has ``(C_in / groups) x C_out x k x k`` (+ ``C_out`` with a bias), a
-fully connected layer ``in x out`` (+ ``out``), a BatchNorm ``2 x C`` (its running mean and variance are buffers).
 Operations are counted by ``torch.utils.flop_counter``: convolutions and matrix products only (BatchNorm, ReLU,
 pooling and the shortcuts' additions are comparatively free). One multiply-add (MAC) is two FLOPs; torchvision's
 documentation lists MACs under the name "GFLOPS" (ResNet-50: 4.09), so compare its numbers with :func:`count_macs`.
@@ -18,9 +16,7 @@ import torchinfo
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-# ---------------------------------------------------------------------------------------------
-# formulas
-# ---------------------------------------------------------------------------------------------
+# --- formulas ---
 
 
 def conv_params(in_ch: int, out_ch: int, kernel_size: int | Sequence[int], groups: int = 1, bias: bool = False) -> int:
@@ -75,19 +71,12 @@ def _macs(module: nn.Module, output: torch.Tensor) -> int | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# counting the model's own tensors
-# ---------------------------------------------------------------------------------------------
+# --- counting the model's own tensors ---
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """sum(p.numel()) over the parameters (each shared tensor once); ``trainable_only``: requires_grad only."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-def _param_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Modules that own parameters directly (conv, BN, fc), in registration order."""
-    return [(name, m) for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
 
 
 def count_parameters_by_formula(model: nn.Module) -> int:
@@ -96,9 +85,7 @@ def count_parameters_by_formula(model: nn.Module) -> int:
     return sum(row.by_formula for row in layer_rows(model))
 
 
-# ---------------------------------------------------------------------------------------------
-# running the model once
-# ---------------------------------------------------------------------------------------------
+# --- running the model once ---
 
 
 def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
@@ -114,10 +101,8 @@ def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
 
 
 def run_eval(model: nn.Module, x: torch.Tensor, hooks_on: Iterable[nn.Module] = (), hook=None):
-    """``model(x)`` once in eval mode without gradients, with the forward ``hook`` on each of ``hooks_on``.
-
-    Returns the output. The hooks are removed and the model's train/eval mode is restored afterwards.
-    """
+    """``model(x)`` once in eval mode without gradients, with the forward ``hook`` on each of ``hooks_on``;
+    returns the output. The hooks are removed and the model's train/eval mode is restored afterwards."""
     was_training = model.training
     handles = [m.register_forward_hook(hook) for m in hooks_on] if hook else []
     try:
@@ -139,11 +124,8 @@ def _run_counted(model: nn.Module, x: torch.Tensor) -> tuple[object, int]:
 
 
 def count_flops(model: nn.Module, input_size: Sequence[int]) -> int:
-    """FLOPs of one forward pass on a batch of ``input_size``, by ``torch.utils.flop_counter``.
-
-    A multiply-add counts as 2 FLOPs; see :func:`count_macs`. ``input_size`` is (N, C, H, W), or
-    (C, H, W) for one image; the count grows with N. The model runs once in eval mode on zeros.
-    """
+    """FLOPs of one forward pass (eval mode, on zeros) on a batch of ``input_size``, (N, C, H, W) or (C, H, W), by
+    ``torch.utils.flop_counter``. A multiply-add counts as 2 FLOPs; see :func:`count_macs`."""
     return _run_counted(model, _example_input(model, input_size))[1]
 
 
@@ -152,9 +134,7 @@ def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
     return count_flops(model, input_size) // 2
 
 
-# ---------------------------------------------------------------------------------------------
-# tables
-# ---------------------------------------------------------------------------------------------
+# --- tables ---
 
 
 @dataclass
@@ -180,7 +160,7 @@ def layer_rows(model: nn.Module, input_size: Sequence[int] | None = None) -> lis
     With ``input_size`` the model runs once (eval mode) to record each layer's output shape and the
     multiply-adds of convolutions and fc: output elements x (C_in / groups) x k x k, or x in_features.
     """
-    layers = _param_layers(model)
+    layers = [(name, m) for name, m in model.named_modules() if list(m.parameters(recurse=False))]  # conv, BN, fc
     shapes: dict[nn.Module, tuple[int, ...]] = {}
     macs: dict[nn.Module, int] = {}
 

@@ -1,15 +1,14 @@
 """Block diagrams drawn from the modules themselves, so that a picture cannot disagree with the code.
 
-Each diagram runs one forward pass through the module it draws, with a hook on every layer, and draws the layers
-in the order they ran, with their real names, channel counts, strides and output shapes (C×H×W for one image).
-It returns a :class:`Diagram`: the figure plus the text of every box (``labels``) and every shape written beside
-an arrow (``shapes``), so tests and readers can see what was drawn. The last line of a notebook cell
-``diagrams.stage_map().figure`` shows it; ``.save(path)`` writes a PNG.
+Each diagram runs one forward pass with a hook on every layer and draws the layers in the order they ran, with
+their real names, channel counts, strides and output shapes (C×H×W for one image). It returns a :class:`Diagram`:
+the figure plus the text of every box (``labels``) and every shape beside an arrow (``shapes``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,8 +52,6 @@ class Diagram:
 
     def _repr_png_(self) -> bytes:
         """Show the figure when a Diagram is the last value of a notebook cell."""
-        from io import BytesIO
-
         buffer = BytesIO()
         self.figure.savefig(buffer, format="png", dpi=100, facecolor="white")
         return buffer.getvalue()
@@ -70,22 +67,24 @@ class Call:
     out_shape: tuple[int, ...]
 
 
-# ---------------------------------------------------------------------------------------------
-# reading the module
-# ---------------------------------------------------------------------------------------------
+# --- reading the module ---
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], depth: int | None = None) -> list[Call]:
-    """Run ``module`` once on zeros of ``input_shape`` ([C, H, W]) and list its layers in the order they ran.
-
-    ``depth=None`` hooks the leaves (and the ATOMIC shortcut modules); ``depth=1`` the direct children.
-    The module runs in eval mode under ``torch.no_grad()``, so BatchNorm's running statistics are untouched.
-    """
+    """Run ``module`` once (eval mode, no gradients) on zeros of ``input_shape`` ([C, H, W]) and list its layers in
+    the order they ran: the leaves and ATOMIC shortcut modules, or with ``depth=1`` the direct children."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"a diagram draws an nn.Module, got {type(module).__name__}.")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape is one image's [C, H, W], e.g. (16, 32, 32); got {tuple(input_shape)}.")
-    names = {sub: name for name, sub in _hooked(module, depth)}
+    if depth == 1:
+        names = {sub: name for name, sub in module.named_children()}
+    else:  # not what is inside an ATOMIC module (a module comes before the modules inside it)
+        names = {}
+        for name, sub in module.named_modules():
+            inside_atomic = any(name.startswith(f"{outer}.") for m, outer in names.items() if isinstance(m, ATOMIC))
+            if not inside_atomic and (isinstance(sub, ATOMIC) or not list(sub.children())):
+                names[sub] = name
     calls: list[Call] = []
 
     def record(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
@@ -93,18 +92,6 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], depth: int | None = N
 
     run_eval(module, torch.zeros(1, *input_shape), names, record)
     return calls
-
-
-def _hooked(module: nn.Module, depth: int | None) -> list[tuple[str, nn.Module]]:
-    """The layers :func:`trace` hooks: the direct children, or the leaves and ATOMIC modules (not their insides)."""
-    if depth == 1:
-        return list(module.named_children())
-    found = []
-    for name, sub in module.named_modules():  # a module comes before the modules inside it
-        inside_atomic = any(name.startswith(f"{outer}.") for outer, m in found if isinstance(m, ATOMIC))
-        if not inside_atomic and (isinstance(sub, ATOMIC) or not list(sub.children())):
-            found.append((name, sub))
-    return found
 
 
 def describe(module: nn.Module) -> str:
@@ -151,20 +138,14 @@ def shortcut_name(block: nn.Module) -> str:
 
 
 def _kind(module: nn.Module) -> str:
-    if isinstance(module, nn.Conv2d):
-        return "conv"
-    if isinstance(module, nn.BatchNorm2d):
-        return "bn"
-    if isinstance(module, nn.ReLU):
-        return "relu"
-    if isinstance(module, ATOMIC):
-        return "shortcut"
+    """The key of the box's colour in COLORS."""
+    for types, kind in ((nn.Conv2d, "conv"), (nn.BatchNorm2d, "bn"), (nn.ReLU, "relu"), (ATOMIC, "shortcut")):
+        if isinstance(module, types):
+            return kind
     return "other"
 
 
-# ---------------------------------------------------------------------------------------------
-# drawing
-# ---------------------------------------------------------------------------------------------
+# --- drawing ---
 
 
 def _canvas(width: float, height: float, title: str) -> tuple[Axes, Diagram]:
@@ -239,12 +220,15 @@ def _column(ax: Axes, calls: list[Call], cx: float, top: float, width: float, di
     return spans[-1][1]
 
 
-def _identity_to_plus(ax: Axes, cx: float, top: float, plus_y: float, right: float) -> None:
-    """The identity shortcut of the ResNeXt forms: from x (at ``top``) along the ``right`` edge into the +."""
+def _identity_sum(ax: Axes, cx: float, top: float, bottom: float, plus_y: float, right: float, out: int) -> None:
+    """The end of a ResNeXt form: the + at ``plus_y`` under the paths (ending at ``bottom``), the identity x from
+    ``top`` along the ``right`` edge into it, and the ``out`` channels below."""
+    _plus(ax, cx, plus_y, bottom)
     ax.plot([cx, right, right], [top - 0.2, top - 0.2, plus_y], color=SHORTCUT_COLOR, linewidth=1.4)
     ax.text(right - 0.08, (top + plus_y) / 2, "identity x", rotation=90, ha="right", va="center", fontsize=SMALL,
             color=SHORTCUT_COLOR)
     _arrow(ax, (right, plus_y), (cx + 0.17, plus_y), color=SHORTCUT_COLOR)
+    _bold(ax, cx, plus_y - 0.45, f"out: {out} channels")
 
 
 def _check_residual(block: nn.Module) -> None:
@@ -253,10 +237,37 @@ def _check_residual(block: nn.Module) -> None:
                         f"{type(block).__name__}; for a whole network use stage_map(model).")
 
 
-def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> Diagram:
-    """One residual block: F(x) on the left, the shortcut on the right, then + and the last ReLU."""
-    _check_residual(block)
-    calls = trace(block, input_shape)
+def _side_by_side(diagrams: list[Diagram], title: str) -> Diagram:
+    """Put finished diagrams next to each other in one figure (tops aligned), keeping their labels."""
+    widths = [d.figure.get_figwidth() for d in diagrams]
+    heights = [d.figure.get_figheight() for d in diagrams]
+    head = 0.45  # inches above the panels, for the title
+    width, height = sum(widths), max(heights) + head
+    fig = plt.figure(figsize=(width, height))
+    plt.close(fig)
+    x = 0.0
+    for d, w, h in zip(diagrams, widths, heights, strict=True):
+        ax = fig.add_axes((x / width, (height - head - h) / height, w / width, h / height))
+        ax.axis("off")
+        d.figure.set_dpi(200)  # the finished panel, as pixels
+        canvas = FigureCanvasAgg(d.figure)
+        canvas.draw()
+        ax.imshow(np.asarray(canvas.buffer_rgba()), extent=(0, w, 0, h), interpolation="lanczos")
+        x += w
+    fig.text(0.5, 1 - head / 2 / height, title, ha="center", va="center", fontsize=TITLE + 1, weight="bold")
+    return Diagram(fig, [lab for d in diagrams for lab in d.labels], [s for d in diagrams for s in d.shapes])
+
+
+# --- the course's diagrams ---
+
+
+def block(residual_block: nn.Module, input_shape: tuple[int, int, int], title: str | None = None) -> Diagram:
+    """Any residual block on an input of ``input_shape`` ([C, H, W]): F(x) on the left, the shortcut on the right,
+    then + and the last ReLU, with every layer's shape."""
+    _check_residual(residual_block)
+    if title is None:
+        title = f"{type(residual_block).__name__}, shortcut: {shortcut_name(residual_block)}"
+    calls = trace(residual_block, input_shape)
     shortcut = [c for c in calls if c.name.startswith("downsample")]
     branch = [c for c in calls[:-1] if not c.name.startswith("downsample")]
     box_w, gap = 2.8, 0.4
@@ -281,8 +292,8 @@ def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> D
     ax.plot([cx, sx], [split, split], color=SHORTCUT_COLOR, linewidth=1.4)
     shortcut_bottom = split
     if shortcut:
-        ax.text(sx, split + 0.14, f"shortcut: {shortcut_name(block)}", ha="center", va="bottom", fontsize=SMALL,
-                color=SHORTCUT_COLOR)
+        ax.text(sx, split + 0.14, f"shortcut: {shortcut_name(residual_block)}", ha="center", va="bottom",
+                fontsize=SMALL, color=SHORTCUT_COLOR)
         _arrow(ax, (sx, split), (sx, first), color=SHORTCUT_COLOR)
         shortcut_bottom = _column(ax, shortcut, sx, first, box_w, diagram)
         _shape_note(ax, diagram, sx + 0.12, (shortcut_bottom + plus_y) / 2, shortcut[-1].out_shape)
@@ -301,80 +312,37 @@ def _draw_block(block: nn.Module, input_shape: tuple[int, ...], title: str) -> D
     return diagram
 
 
-def _side_by_side(diagrams: list[Diagram], title: str) -> Diagram:
-    """Put finished diagrams next to each other in one figure (tops aligned), keeping their labels."""
-    widths = [d.figure.get_figwidth() for d in diagrams]
-    heights = [d.figure.get_figheight() for d in diagrams]
-    head = 0.45  # inches above the panels, for the title
-    width, height = sum(widths), max(heights) + head
-    fig = plt.figure(figsize=(width, height))
-    plt.close(fig)
-    x = 0.0
-    for d, w, h in zip(diagrams, widths, heights, strict=True):
-        ax = fig.add_axes((x / width, (height - head - h) / height, w / width, h / height))
-        ax.axis("off")
-        ax.imshow(_render(d.figure), extent=(0, w, 0, h), interpolation="lanczos")
-        x += w
-    fig.text(0.5, 1 - head / 2 / height, title, ha="center", va="center", fontsize=TITLE + 1, weight="bold")
-    return Diagram(fig, [lab for d in diagrams for lab in d.labels], [s for d in diagrams for s in d.shapes])
-
-
-def _render(figure: Figure, dpi: int = 200) -> np.ndarray:
-    """The pixels of ``figure`` (for placing finished panels next to each other)."""
-    figure.set_dpi(dpi)
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())
-
-
-# ---------------------------------------------------------------------------------------------
-# the course's diagrams
-# ---------------------------------------------------------------------------------------------
-
-
-def block(residual_block: nn.Module, input_shape: tuple[int, int, int], title: str | None = None) -> Diagram:
-    """Any residual block on an input of ``input_shape`` ([C, H, W]): its layers, shortcut and shapes."""
-    if title is None:
-        title = f"{type(residual_block).__name__}, shortcut: {shortcut_name(residual_block)}"
-    return _draw_block(residual_block, input_shape, title)
-
-
 def residual_block(basic_block: nn.Module | None = None, input_shape: tuple[int, int, int] = (16, 32, 32)) -> Diagram:
     """The ResNet paper's Figure 2, ReLU(F(x) + x), from a BasicBlock (default: ResNet-20's layer1[0])."""
     if basic_block is None:
         basic_block = cifar_resnet(20).layer1[0]
-    return _draw_block(basic_block, input_shape, "Residual block (paper, Figure 2): out = ReLU(F(x) + x)")
+    return block(basic_block, input_shape, "Residual block (paper, Figure 2): out = ReLU(F(x) + x)")
 
 
 def shortcut_options(model_a: nn.Module | None = None, model_b: nn.Module | None = None) -> Diagram:
-    """ResNet-20's BasicBlocks: layer2[1] (identity shortcut), layer2[0] with option A, layer2[0] with option B.
-
-    ``model_a``/``model_b``: CIFAR ResNets built with shortcut "A"/"B" (default: ``cifar_resnet(20, ...)``).
-    """
+    """ResNet-20's layer2[1] (identity shortcut), and its layer2[0] with option A and with option B, from
+    ``model_a``/``model_b``: CIFAR ResNets built with shortcut "A"/"B" (default: ``cifar_resnet(20, ...)``)."""
     model_a = cifar_resnet(20, shortcut="A") if model_a is None else model_a
     model_b = cifar_resnet(20, shortcut="B") if model_b is None else model_b
     layer2 = next(call for call in trace(model_a, (3, 32, 32), depth=1) if call.name == "layer2")
     panels = [
-        _draw_block(model_a.layer2[1], layer2.out_shape, "layer2[1]: shape kept, x added as it is"),
-        _draw_block(model_a.layer2[0], layer2.in_shape, "layer2[0], option A: subsample, pad zeros"),
-        _draw_block(model_b.layer2[0], layer2.in_shape, "layer2[0], option B: 1×1 conv + BN"),
+        block(model_a.layer2[1], layer2.out_shape, "layer2[1]: shape kept, x added as it is"),
+        block(model_a.layer2[0], layer2.in_shape, "layer2[0], option A: subsample, pad zeros"),
+        block(model_b.layer2[0], layer2.in_shape, "layer2[0], option B: 1×1 conv + BN"),
     ]
     return _side_by_side(panels, "BasicBlock with and without its downsample path (ResNet-20, stage 2)")
 
 
 def basic_vs_bottleneck(basic: nn.Module | None = None, bottleneck: nn.Module | None = None, size: int = 56) -> Diagram:
-    """The ResNet paper's Figure 5: ResNet-34's basic block (64 channels) against ResNet-50's bottleneck (256).
-
-    Defaults: ``BasicBlock(64, 64)`` and ``Bottleneck(256, 64)``, the first stage's blocks, on ``size`` x
-    ``size`` maps (56 for 224x224 images).
-    """
+    """The ResNet paper's Figure 5: ResNet-34's basic block against ResNet-50's bottleneck, on ``size`` x ``size``
+    maps (56 for 224x224 images). Defaults: the first stage's ``BasicBlock(64, 64)`` and ``Bottleneck(256, 64)``."""
     basic = BasicBlock(64, 64) if basic is None else basic
     bottleneck = Bottleneck(256, 64) if bottleneck is None else bottleneck
     _check_residual(basic)
     _check_residual(bottleneck)
     panels = [
-        _draw_block(basic, (basic.conv1.in_channels, size, size), "basic block (ResNet-18/34)"),
-        _draw_block(bottleneck, (bottleneck.conv1.in_channels, size, size), "bottleneck (ResNet-50/101/152)"),
+        block(basic, (basic.conv1.in_channels, size, size), "basic block (ResNet-18/34)"),
+        block(bottleneck, (bottleneck.conv1.in_channels, size, size), "bottleneck (ResNet-50/101/152)"),
     ]
     return _side_by_side(panels, "Basic block and bottleneck (paper, Figure 5)")
 
@@ -382,10 +350,8 @@ def basic_vs_bottleneck(basic: nn.Module | None = None, bottleneck: nn.Module | 
 def resnext_forms(resnext_block: nn.Module | None = None, size: int = 56) -> Diagram:
     """The ResNeXt paper's Figure 3: (a) C paths summed, (b) paths concatenated, (c) one grouped convolution.
 
-    All three are the same function. The channel counts come from ``resnext_block`` (default:
-    ``ResNeXtBottleneck(256, 64, cardinality=32, width_per_group=4)``, ResNeXt-50's first stage): C is its
-    grouped 3x3's ``groups`` and d = its width / C. (c) is the block's own layers; BN and ReLU are left
-    out, as in the paper's figure.
+    All three are the same function. C and d come from ``resnext_block``'s grouped 3x3 (default: ResNeXt-50's
+    first-stage ``ResNeXtBottleneck(256, 64)``, C = 32, d = 4); (c) is its own layers, without BN and ReLU.
     """
     resnext_block = ResNeXtBottleneck(256, 64) if resnext_block is None else resnext_block
     if not isinstance(resnext_block, ResNeXtBottleneck):
@@ -438,10 +404,7 @@ def _paths_panel(title: str, c_in: int, c_out: int, cardinality: int, d: int, co
     else:
         ax.text(mid + 0.2, join_y, f"sum of {cardinality} paths", fontsize=SMALL, color=NOTE_COLOR, va="center")
         diagram.labels.append(f"sum of {cardinality} paths")
-    plus_y = y - 0.45
-    _plus(ax, mid, plus_y, y)
-    _identity_to_plus(ax, mid, top, plus_y, width - 0.35)
-    _bold(ax, mid, plus_y - 0.45, f"out: {c_out} channels")
+    _identity_sum(ax, mid, top, y, y - 0.45, width - 0.35, c_out)
     return diagram
 
 
@@ -456,19 +419,13 @@ def _grouped_panel(title: str, convs: list[Call]) -> Diagram:
     _bold(ax, cx, top, f"x: {convs[0].module.in_channels} channels")
     _arrow(ax, (cx, top - 0.2), (cx, top - 0.5))
     bottom = _column(ax, convs, cx, top - 0.5, box_w, diagram)
-    plus_y = bottom - 0.5
-    _plus(ax, cx, plus_y, bottom)
-    _identity_to_plus(ax, cx, top, plus_y, width - 0.35)
-    _bold(ax, cx, plus_y - 0.45, f"out: {convs[-1].module.out_channels} channels")
+    _identity_sum(ax, cx, top, bottom, bottom - 0.5, width - 0.35, convs[-1].module.out_channels)
     return diagram
 
 
 def stage_map(model: nn.Module | None = None, input_shape: tuple[int, int, int] = (3, 32, 32)) -> Diagram:
-    """A network's top-level layers as they run (stem, stages, pooling, fc) with the shape after each.
-
-    Default: ResNet-20 (``cifar_resnet(20)``). A stage (an ``nn.Sequential`` of blocks) is one box that
-    says how many blocks of which kind it holds, its channels, and its first block's stride and shortcut.
-    """
+    """A network's top-level layers as they run (default: ResNet-20), with the shape after each. A stage is one box:
+    how many blocks of which kind, its channels, and its first block's stride and shortcut."""
     model = cifar_resnet(20) if model is None else model
     calls = trace(model, input_shape, depth=1)
     stages = [i for i, call in enumerate(calls) if _is_stage(call.module)]
@@ -513,9 +470,8 @@ def _stage_label(call: Call) -> tuple[str, str]:
         text = (f"{call.name}: {len(module)} × {type(first).__name__}, {call.out_shape[0]} channels; "
                 f"first block: stride {stride}, shortcut {shortcut_name(first)}")
         return text, "stage"
-    if isinstance(module, nn.Linear):
-        return f"{call.name}: flatten, then {describe(module)}", _kind(module)
-    return f"{call.name}: {describe(module)}", _kind(module)
+    flatten = "flatten, then " if isinstance(module, nn.Linear) else ""
+    return f"{call.name}: {flatten}{describe(module)}", _kind(module)
 
 
 def save_all(folder: str | Path = "build/diagrams") -> list[Path]:

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
-import torch
 from torch import Tensor, nn
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -21,8 +21,8 @@ def layer_grad_norms(model: nn.Module, images: Tensor, labels: Tensor,
     images: float batch [N, C, H, W], normalised as the model expects; labels: int64 [N].
     loss_fn(outputs, labels) -> scalar; cross-entropy by default.
     Returns ``[("conv1.weight", 0.012), ("layer1.0.conv1.weight", 0.009), ..., ("fc.weight", 0.3)]``,
-    names as in ``model.named_parameters()``. The model is used in training mode (batch statistics,
-    as during training) and is left exactly as it was found: its gradients and running statistics are put back.
+    names as in ``model.named_parameters()``. A copy of the model is measured, in training mode (batch
+    statistics, as during training): the model's gradients, running statistics and mode stay as they were.
     """
     if not isinstance(images, Tensor) or not images.is_floating_point():
         got = type(images).__name__ + (f" of {images.dtype}" if isinstance(images, Tensor) else "")
@@ -31,41 +31,27 @@ def layer_grad_norms(model: nn.Module, images: Tensor, labels: Tensor,
         raise ValueError("labels must be a tensor with one label per image.")
     loss_fn = loss_fn or nn.functional.cross_entropy
 
+    probe = copy.deepcopy(model).train()
+    probe.zero_grad(set_to_none=True)
+
     # Which conv/linear layers run, in the order they run (module registration order can differ,
     # e.g. a shortcut registered before the convolutions it skips).
-    names = {module: name for name, module in model.named_modules() if isinstance(module, LAYER_TYPES)}
+    names = {module: name for name, module in probe.named_modules() if isinstance(module, LAYER_TYPES)}
     order: list[nn.Module] = []
 
     def remember(module: nn.Module, inputs, output) -> None:
         if module not in order:
             order.append(module)
 
-    hooks = [module.register_forward_hook(remember) for module in names]
-
-    # Save what the measurement would change: gradients, running statistics and train/eval mode.
-    saved_grads = {p: p.grad for p in model.parameters()}
-    saved_buffers = {name: b.clone() for name, b in model.named_buffers()}
-    was_training = model.training
-    device = next(model.parameters()).device
-    try:
-        model.train()
-        model.zero_grad(set_to_none=True)
-        loss = loss_fn(model(images.to(device)), labels.to(device))
-        loss.backward()
-        norms = []
-        for module in order:
-            grad = module.weight.grad
-            norm = 0.0 if grad is None else grad.norm().item()
-            norms.append((f"{names[module]}.weight" if names[module] else "weight", norm))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for p, g in saved_grads.items():
-            p.grad = g
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                b.copy_(saved_buffers[name])
-        model.train(was_training)
+    for module in names:
+        module.register_forward_hook(remember)  # on the copy, which is dropped afterwards
+    device = next(probe.parameters()).device
+    loss_fn(probe(images.to(device)), labels.to(device)).backward()
+    norms = []
+    for module in order:
+        grad = module.weight.grad
+        norm = 0.0 if grad is None else grad.norm().item()
+        norms.append((f"{names[module]}.weight" if names[module] else "weight", norm))
     return norms
 
 

@@ -12,15 +12,10 @@ left behind, no gradients stored on its parameters.
     heat = grad_cam(model, x, target, "layer2")         # [N, 16, 16]: Selvaraju et al. (2017), any stage
     upsample(cam, 32)                                   # [N, 32, 32]: laid over the image
 
-**CAM.** After global average pooling (GAP) and one linear layer, the score of class c from the last feature
-maps A (K maps of H x W pixels) is
-
-    y_c = sum_k w_ck * (1/HW) sum_ij A_kij + b_c  =  (1/HW) sum_ij [ sum_k w_ck A_kij ] + b_c.
-
-The bracket is the class activation map M_c = sum_k w_ck A_k, an H x W picture whose average (plus the bias) *is*
-the score: where M_c is large, the image pushes the network towards class c. **Grad-CAM** needs no GAP: at any
-layer, ReLU(sum_k alpha_ck A_k) with alpha_ck = (1/HW) sum_ij dy_c/dA_kij, the average gradient. For GAP + linear,
-alpha_ck = w_ck / HW, so Grad-CAM at the last stage is ReLU(M_c) / HW: CAM, scaled and clipped at zero.
+**CAM**: after global average pooling (GAP) and one linear layer, the score of class c from the last feature maps A
+(K maps of H x W) is y_c = (1/HW) sum_ij [ sum_k w_ck A_kij ] + b_c, so the bracket M_c = sum_k w_ck A_k is a map
+whose average (plus the bias) *is* the score. **Grad-CAM** needs no GAP: ReLU(sum_k alpha_ck A_k) at any layer, with
+alpha_ck the average of dy_c/dA_k; for GAP + linear alpha_ck = w_ck / HW, so at the last stage it is ReLU(M_c) / HW.
 """
 
 from __future__ import annotations
@@ -31,9 +26,6 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-__all__ = ["normalise", "Recording", "recording", "layer_names", "get_layer", "feature_maps", "class_activation_map",
-           "grad_cam", "upsample", "first_layer_filters", "show_maps", "show_feature_maps"]
 
 
 def normalise(images: Tensor, mean, std) -> Tensor:
@@ -173,10 +165,9 @@ def class_activation_map(model: nn.Module, x: Tensor, target: Tensor | int | Non
 def grad_cam(model: nn.Module, x: Tensor, target: Tensor | int | None = None, layer: str = "layer3") -> Tensor:
     """Grad-CAM of Selvaraju et al. (2017) at layer ``layer``: ReLU(sum_k alpha_ck A_k), float [N, H', W'].
 
-    A: the layer's output [N, K, H', W'] (a forward hook keeps it); alpha_ck: the average over the pixels
-    of d y_c / d A_k, the gradient of each image's class score y_c (the logit, before softmax) with
-    respect to its maps, taken with ``torch.autograd.grad``, so no gradient is left on the model's
-    parameters. target: the class per image (one int, or [N]); None takes the predicted class.
+    A: the layer's output [N, K, H', W']; alpha_ck: the average over the pixels of d y_c / d A_k, the gradient of
+    each image's class score y_c (the logit) taken with ``torch.autograd.grad``, so no gradient is left on the
+    model's parameters. target: the class per image (one int, or [N]); None takes the predicted class.
     """
     _check_images(model, x)
     x = x.detach().clone().requires_grad_(True)  # so that A has a gradient even for a frozen model
@@ -209,9 +200,7 @@ def first_layer_filters(model: nn.Module, name: str = "conv1") -> Tensor:
     return (w - low) / (high - low).clamp_min(1e-12)
 
 
-# ---------------------------------------------------------------------------------------------
-# Pictures
-# ---------------------------------------------------------------------------------------------
+# --- Pictures ---
 
 
 def show_maps(images: Tensor, maps: Tensor, titles: list[str] | None = None, ncols: int = 8,

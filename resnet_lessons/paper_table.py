@@ -2,9 +2,8 @@
 
     print(imagenet_table({18: build_model("resnet18"), 50: build_model("resnet50")}))
 
-Each row is a stage: its name in the paper (conv1, conv2_x, ... conv5_x), the map size it outputs for a
-224 x 224 image (measured with forward hooks) and its blocks in the paper's notation, read off the modules,
-e.g. ``[1×1, 64; 3×3, 64; 1×1, 256] × 3``. The last row: multiply-adds, by torch's flop counter.
+A row per stage: the map size it outputs (measured with forward hooks) and its blocks in the paper's notation,
+read off the modules, e.g. ``[1×1, 64; 3×3, 64; 1×1, 256] × 3``; the last row: multiply-adds.
 """
 
 from __future__ import annotations
@@ -16,10 +15,8 @@ from torch import nn
 
 from .counting import count_macs, run_eval
 
-STAGES = ("conv1", "layer1", "layer2", "layer3", "layer4")
-"""The torchvision names of the stem convolution and the four stages."""
-PAPER_NAMES = ("conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x")
-"""The same five rows as the paper names them."""
+# torchvision's names of the stem convolution and the four stages, and the paper's
+STAGES = {"conv1": "conv1", "layer1": "conv2_x", "layer2": "conv3_x", "layer3": "conv4_x", "layer4": "conv5_x"}
 
 
 def stage_output_sizes(model: nn.Module, image_size: int = 224) -> dict[str, str]:
@@ -54,11 +51,8 @@ def stage_notation(stage: nn.Sequential) -> str:
     return f"[{'; '.join(_conv(c) for c in convs)}] × {len(stage)}"
 
 
-def _stem(model: nn.Module) -> str:
-    return f"{_conv(model.conv1)}, stride {model.conv1.stride[0]}"
-
-
 def _pool(model: nn.Module) -> str:
+    """The stem's max pool, which opens the paper's conv2_x row."""
     pool = model.maxpool
     if not isinstance(pool, nn.MaxPool2d):
         return ""
@@ -71,15 +65,14 @@ def imagenet_table(models: Mapping[int, nn.Module], image_size: int = 224) -> st
     Rows: the five stages (output size from the first model), the classifier, and the multiply-adds
     of one image per model.
     """
-    sizes = stage_output_sizes(next(iter(models.values())), image_size)
-    rows = [("conv1", sizes["conv1"], [_stem(m) for m in models.values()])]
-    for paper_name, name in zip(PAPER_NAMES[1:], STAGES[1:], strict=True):
-        opens_with_pool = name == "layer1"  # the max pool opens the paper's conv2_x row
-        cells = [(_pool(m) if opens_with_pool else "") + stage_notation(getattr(m, name)) for m in models.values()]
+    nets = list(models.values())
+    sizes = stage_output_sizes(nets[0], image_size)
+    rows = [("conv1", sizes["conv1"], [f"{_conv(m.conv1)}, stride {m.conv1.stride[0]}" for m in nets])]
+    for name, paper_name in list(STAGES.items())[1:]:
+        cells = [(_pool(m) if name == "layer1" else "") + stage_notation(getattr(m, name)) for m in nets]
         rows.append((paper_name, sizes[name], cells))
-    rows.append(("", "1×1", [f"average pool, {m.fc.out_features}-d fc, softmax" for m in models.values()]))
-    rows.append(("multiply-adds", "", [f"{count_macs(m, (1, 3, image_size, image_size)) / 1e9:.2f}×10⁹"
-                                        for m in models.values()]))
+    rows.append(("", "1×1", [f"average pool, {m.fc.out_features}-d fc, softmax" for m in nets]))
+    rows.append(("multiply-adds", "", [f"{count_macs(m, (1, 3, image_size, image_size)) / 1e9:.2f}×10⁹" for m in nets]))
     lines = ["| layer name | output size | " + " | ".join(f"{d}-layer" for d in models) + " |",
              "|---|---|" + "---|" * len(models)]
     lines += [f"| {name} | {size} | " + " | ".join(cells) + " |" for name, size, cells in rows]

@@ -5,14 +5,12 @@ The course's experiment runs offline, on CIFAR-10 split into two groups that sha
     source = class_group(data, ANIMALS)            # bird, cat, deer, dog, frog, horse: 6 classes
     target = class_group(data, VEHICLES, 100)      # airplane, automobile, ship, truck: 100 images each
     net = cifar_resnet(20, num_classes=6); train(net, source, epochs=...)      # the source network
-    fine_tuned = new_head(copy.deepcopy(net), 4); train(fine_tuned, target, epochs=..., lr=...)
-    scratch = cifar_resnet(20, num_classes=4);    train(scratch, target, epochs=..., lr=...)
+    fine_tuned = fine_tune(net, target, epochs=..., lr=...)   # a copy with a new fc, all of it trained
+    scratch = cifar_resnet(20, num_classes=4); train(scratch, target, epochs=..., lr=...)   # from random weights
     probe = linear_probe(net, target)              # frozen features, only a new linear layer trained
 
-**Fine-tuning** starts from the animal network's weights (all keep training), **from scratch** from random ones;
-the **linear probe** fits only a linear layer on the frozen network's 64 pooled features: how useful they are as
-they are. With internet, :func:`imagenet_resnet18` and :func:`adapt_imagenet_resnet` do the same with
-torchvision's ImageNet-trained ResNet-18.
+With internet, :func:`imagenet_resnet18` and :func:`adapt_imagenet_resnet` do the same with torchvision's
+ImageNet-trained ResNet-18.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ def class_group(data: CIFAR10Tensors, classes: Sequence[str], train_per_class: i
     """The images of ``classes`` only, relabelled 0..len(classes)-1 in the order given.
 
     train_per_class, test_per_class: keep this many images of each class (a stratified draw, the same
-    for the same seed), or all of them (None). ``classes`` of the result are the names given.
+    for the same seed), or all of them (None).
     """
     unknown = [c for c in classes if c not in data.classes]
     if unknown or len(set(classes)) != len(classes) or not classes:
@@ -116,10 +114,9 @@ def new_head(model: nn.Module, num_classes: int, seed: int = 0) -> nn.Module:
     if not isinstance(getattr(model, "fc", None), nn.Linear):
         raise TypeError(f"{type(model).__name__} has no linear layer named fc to replace: new_head needs a network "
                         "that ends in global average pooling and fc (the course's ResNets, torchvision's).")
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model.fc = nn.Linear(model.fc.in_features, num_classes).to(model.fc.weight.device)
-    torch.random.set_rng_state(generator_state)
+    with torch.random.fork_rng(devices=[]):  # the global CPU generator is left as it was
+        torch.manual_seed(seed)
+        model.fc = nn.Linear(model.fc.in_features, num_classes).to(model.fc.weight.device)
     return model
 
 
@@ -137,7 +134,7 @@ def pooled_features(model: nn.Module, images: Tensor, mean: Sequence[float], std
 
 @dataclass
 class Probe:
-    """A linear probe: the layer fitted on frozen features, and its test accuracy."""
+    """The linear layer fitted on frozen features, and its test accuracy."""
 
     layer: nn.Linear
     test_acc: float
@@ -175,14 +172,12 @@ def fine_tune(source: nn.Module, data: CIFAR10Tensors, epochs: int, mean: Sequen
     return train(model, data, epochs, mean, std, lr=lr, batch_size=batch_size, seed=seed, device=device)
 
 
-# ---------------------------------------------------------------------------------------------
-# ImageNet-trained ResNet-18 (torchvision), for readers with internet
-# ---------------------------------------------------------------------------------------------
+# --- ImageNet-trained ResNet-18 (torchvision), for readers with internet ---
 
 
 def imagenet_resnet18(weights_file: str | os.PathLike | None = None) -> nn.Module:
-    """torchvision's ResNet-18 with its ImageNet weights: downloaded once (44.7 MB, needs internet) into
-    torch's cache, or read from ``weights_file`` (a saved ``state_dict``)."""
+    """torchvision's ResNet-18 with its ImageNet weights: downloaded once (44.7 MB) into torch's cache, or read
+    from ``weights_file`` (a saved ``state_dict``)."""
     from torchvision.models import ResNet18_Weights, resnet18
 
     if weights_file is None:
@@ -201,17 +196,14 @@ def imagenet_mean_std() -> tuple[list[float], list[float]]:
 
 
 def adapt_imagenet_resnet(model: nn.Module, num_classes: int, size: int = 224, seed: int = 0) -> nn.Sequential:
-    """An ImageNet ResNet made ready for 32 x 32 CIFAR images of ``num_classes`` classes:
-    a new fc layer, and in front of the network a bilinear resize to ``size`` x ``size`` (the
-    ImageNet networks were trained on 224 x 224 crops; at 32 x 32 their stem and four stages would
-    shrink each image to a single pixel). Normalise the inputs with :func:`imagenet_mean_std`."""
+    """An ImageNet ResNet made ready for 32 x 32 CIFAR images of ``num_classes`` classes: a new fc, and in front a
+    bilinear resize to ``size`` x ``size`` (the networks were trained on 224 x 224 crops; at 32 x 32 their stem and
+    four stages would shrink each image to a single pixel). Normalise the inputs with :func:`imagenet_mean_std`."""
     return nn.Sequential(nn.Upsample(size=(size, size), mode="bilinear", align_corners=False),
                          new_head(model, num_classes, seed))
 
 
-# ---------------------------------------------------------------------------------------------
-# The stored experiment (made by ``python -m resnet_lessons.lab.transfer_run``)
-# ---------------------------------------------------------------------------------------------
+# --- The stored experiment (made by ``python -m resnet_lessons.lab.transfer_run``) ---
 
 SOURCE_FILE = "source_animals.pt"
 
