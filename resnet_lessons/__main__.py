@@ -114,9 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="List the network names that --model accepts.")
 
     # `python -m resnet_lessons --help` shows every command's options, not only the command names.
-    parser.epilog = "\n".join(
-        f"--- python -m resnet_lessons {name} ---\n{sub.format_help()}" for name, sub in commands.choices.items()
-    )
+    parser.epilog = "\n".join(f"--- python -m resnet_lessons {name} ---\n{sub.format_help()}"
+                               for name, sub in commands.choices.items())
     return parser
 
 
@@ -197,16 +196,12 @@ def train_main(args, argv: list[str]) -> int:
         data = _data(args)
     except (ValueError, DataNotFoundError) as e:  # a SettingsError is a ValueError
         return _refused(e)
-    callbacks = []
-    if args.visdom is not None:
-        callbacks.append(visdom_logger.VisdomLogger(env=args.visdom, name=args.model))
+    callbacks = [visdom_logger.VisdomLogger(env=args.visdom, name=args.model)] if args.visdom is not None else []
     config.set_progress(not args.no_progress)
     try:
-        history = fit(
-            model, data, args.epochs, recipe, name=args.model, out_dir=out, resume=resume_mode(args),
-            callbacks=callbacks, device=args.device,
-            compile=False if args.no_compile else (True if args.compile else None),
-        )
+        history = fit(model, data, args.epochs, recipe, name=args.model, out_dir=out, resume=resume_mode(args),
+                      callbacks=callbacks, device=args.device,
+                      compile=False if args.no_compile else (True if args.compile else None))
     except (SettingsError, CheckpointError, FileNotFoundError) as e:  # found by fit before any training
         return _refused(e)
     except TrainingDiverged as e:

@@ -123,12 +123,9 @@ def set_rng_state(state: dict, loader_generator: torch.Generator) -> None:
 
 
 def run_identity(model: nn.Module, recipe: Recipe, epochs: int, data, name: str) -> dict:
-    """The run's identity, stored in its checkpoint: all of it must be the same to resume the run.
-
-    The model's name, class, parameter count and printed layers (depth, blocks, shortcuts, widths...); the
-    data's source, fingerprint (a SHA-256 of every image and label) and subset; the recipe's optimiser
-    settings, the epochs, and how the training images are served (seed, augmentation, validation split).
-    """
+    """The run's identity, stored in its checkpoint: all of it must be the same to resume the run. The model's
+    printed layers tell depth, blocks, shortcuts and widths apart; the data's fingerprint is a SHA-256 of every
+    image and label."""
     fingerprint = data.fingerprint() if hasattr(data, "fingerprint") else tensor_checksum(
         [data.train_images, data.train_labels, data.test_images, data.test_labels])
     return {
@@ -173,12 +170,10 @@ def resume_run(out_dir: Path, resume: bool | str, identity: dict, record: RunRec
         saved = load_checkpoint(path)  # clear errors for a missing, corrupt or damaged file
         different = _differences(saved["run"], identity)
         if different:
-            raise CheckpointError(
-                f"The checkpoint {path} is from a different run, so it cannot be resumed here:\n  "
-                + "\n  ".join(different)
-                + "\nCall fit with the run's original settings (on the command line: the run's original command "
-                "with --resume), or use another out_dir (--out) to start a new run."
-            )
+            raise CheckpointError(f"The checkpoint {path} is from a different run, so it cannot be resumed here:\n  "
+                                  + "\n  ".join(different)
+                                  + "\nCall fit with the run's original settings (on the command line: the run's "
+                                  "original command with --resume), or use another out_dir (--out) to start a new run.")
         history = History.from_dict(saved["history"])
         if saved["epoch"] < identity["epochs"]:  # unfinished: it continues on the hardware it started on
             switched = check_same_hardware(history.record, record, resume == "switch-hardware", path)
@@ -196,14 +191,18 @@ def resume_run(out_dir: Path, resume: bool | str, identity: dict, record: RunRec
         scaler.load_state_dict(saved["scaler"])
         set_rng_state(saved["rng"], generator)
     OutDirLock(out_dir).acquire()  # refused while another process trains here
-    if resume == "overwrite":
-        clear_run(out_dir)
+    if resume == "overwrite":  # delete the old run's files: no old curves beside a new checkpoint
+        for file in RUN_FILES:
+            (out_dir / file).unlink(missing_ok=True)
     removed = remove_orphans(out_dir, [CHECKPOINT_FILE, HISTORY_FILE])
     if removed:
         print(f"{name}: removed {len(removed)} unfinished temporary file(s) of interrupted saves in "
               f"{out_dir} ({', '.join(p.name for p in removed)}).")
-    if switched:
-        record_hardware_switch(history.record, record, switched, len(history))
+    if switched:  # the record says it trained len(history) epochs on its first hardware, then on this call's
+        epoch = len(history)
+        for key in switched:
+            setattr(history.record, key, f"{getattr(history.record, key)} to epoch {epoch}, "
+                    f"then {getattr(record, key)} from epoch {epoch + 1}")
         print(f"{name}: continuing on other hardware; the history records it ({', '.join(switched)}).")
     return history
 
@@ -338,21 +337,13 @@ def _describe_run(history_path: Path) -> str:
     return f"an unfinished run ({what}, saved after epoch {done} of {planned})"
 
 
-def clear_run(out_dir: str | os.PathLike) -> None:
-    """Delete the files of the run stored in ``out_dir`` (asked for with overwrite), so that the folder never
-    holds an old run's curves beside a new run's checkpoint."""
-    for path in (Path(out_dir) / name for name in RUN_FILES):
-        if path.is_file():
-            path.unlink()
-
-
 # --- the hardware a run trains on: part of its identity ---
 
 
 def hardware(record: RunRecord) -> dict:
     """The hardware part of a run's identity: the device kind (a GPU's name, or cpu/mps, whatever the thread
-    count) and the precision, which change the numbers a run makes. A run that switched
-    (:func:`record_hardware_switch`) is on the hardware it switched to."""
+    count) and the precision, which change the numbers a run makes. A run that switched (see
+    :func:`resume_run`) is on the hardware it switched to."""
     def latest(value: str) -> str:
         return value.rsplit(", then ", 1)[-1].split(" from epoch ")[0]
 
@@ -374,10 +365,3 @@ def check_same_hardware(saved: RunRecord, now: RunRecord, switch_hardware: bool,
             switch_hardware=True)
     return changed
 
-
-def record_hardware_switch(record: RunRecord, now: RunRecord, changed: list[str], epoch: int) -> None:
-    """Write into a resumed run's ``record`` that it trained ``epoch`` epochs on its first hardware, then on
-    ``now``'s (``changed``: the fields that differ, from :func:`check_same_hardware`)."""
-    for key in changed:
-        was = getattr(record, key)
-        setattr(record, key, f"{was} to epoch {epoch}, then {getattr(now, key)} from epoch {epoch + 1}")

@@ -38,7 +38,7 @@ from . import config
 from .data import CIFAR10Tensors, load_course_data
 from .files import read_json
 from .plans import Run
-from .recipes import Recipe, get_recipe
+from .recipes import get_recipe
 
 # --- the settings ---
 
@@ -61,59 +61,46 @@ class LiveExperiment:
         return self.fast if fast else self.full
 
 
-def _runs(models: tuple[str, ...], train_images: int | None, test_images: int | None, image_size: int, epochs: int,
-          batch_size: int, recipe: Recipe | str) -> tuple[Run, ...]:
-    """One run per model, all with the same data, length and recipe (the table below, a row per mode)."""
-    return tuple(Run(model, epochs=epochs, recipe=recipe, batch_size=batch_size, train_images=train_images,
-                     test_images=test_images, image_size=image_size) for model in models)
-
-
-# In fast mode 01 and 02 compare plain-8, plain-32 and ResNet-32 (not 20 and 56): in 390 steps a plain-56
-# does not start learning at all, while a plain-32 learns, more slowly than a plain-8, which is the paper's
-# degradation (measured: results/fast_mode_signal/).
 LIVE_RECIPE = replace(get_recipe("onecycle"), name="onecycle, gentle start", lr=0.1, batch_size=128, warmup=0.3)
 """The onecycle recipe with a gentler start (peak lr 0.1, a 30 % warm-up, batch 128), for runs of a few hundred
 steps: the fast-mode live runs and the lab's gradients experiment. With onecycle's batch 512, two epochs are only
 78 steps, too few for ResNet-56 and ResNet-110 to leave the 90 % error of guessing; with this one the residual
 networks start learning, and the deep plain ones may still not, which is the point."""
 
-LIVE_EXPERIMENTS: dict[str, LiveExperiment] = {
-    "01": LiveExperiment(
-        key="01",
-        notebook="01_plain_nets_degradation",
-        effect="both plain nets learn, and the deeper one ends with the higher training error",
-        fast=_runs(("plain8", "plain32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=_runs(("plain20", "plain56"), None, None, 32, 20, 512, "onecycle"),
-    ),
-    "02": LiveExperiment(
-        key="02",
-        notebook="02_residual_learning",
-        effect="the residual net ends with a lower training error than its plain twin",
-        fast=_runs(("plain32", "resnet32"), 10_000, 1_000, 16, 5, 128, LIVE_RECIPE),
-        full=_runs(("plain56", "resnet56"), None, None, 32, 20, 512, "onecycle"),
-    ),
-    "03": LiveExperiment(
-        key="03",
-        notebook="03_basicblock_cifar_resnets",
-        effect="ResNet-20 learns: its test error falls far below the 90 % of guessing",
-        fast=_runs(("resnet20",), 5_000, 1_000, 32, 6, 128, LIVE_RECIPE),
-        full=_runs(("resnet20",), None, None, 32, 20, 512, "onecycle"),
-    ),
-    "05": LiveExperiment(
-        key="05",
-        notebook="05_resnext_grouped_convs",
-        effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)",
-        fast=_runs(("resnet44", "resnext11_2x4d"), 5_000, 1_000, 16, 4, 128, LIVE_RECIPE),
-        full=_runs(("resnet110", "resnext29_8x4d"), None, None, 32, 20, 512, "onecycle"),
-    ),
-    "07": LiveExperiment(
-        key="07",
-        notebook="07_identity_mappings_loss_landscape",
-        effect="the pre-activation ResNet against the original at equal depth",
-        fast=_runs(("resnet20", "preact_resnet20"), 10_000, 1_000, 16, 3, 128, LIVE_RECIPE),
-        full=_runs(("resnet20", "preact_resnet20"), None, None, 32, 20, 512, "onecycle"),
-    ),
-}
+
+def _experiment(notebook: str, *, fast: tuple[str, ...], full: tuple[str, ...], train_images: int, image_size: int,
+                epochs: int, effect: str) -> LiveExperiment:
+    """Notebook ``notebook``'s live experiment, its key the notebook's number. Fast mode: the ``fast`` models on
+    ``train_images`` training images and 1,000 test images at ``image_size``, ``epochs`` epochs of
+    :data:`LIVE_RECIPE`; full mode: the ``full`` models on all of CIFAR-10, 20 epochs of onecycle at batch 512."""
+    return LiveExperiment(
+        key=notebook[:2], notebook=notebook, effect=effect,
+        fast=tuple(Run(model, epochs=epochs, recipe=LIVE_RECIPE, batch_size=128, train_images=train_images,
+                       test_images=1_000, image_size=image_size) for model in fast),
+        full=tuple(Run(model, epochs=20, recipe="onecycle", batch_size=512) for model in full),
+    )
+
+
+# In fast mode 01 and 02 compare plain-8, plain-32 and ResNet-32 (not 20 and 56): in 390 steps a plain-56
+# does not start learning at all, while a plain-32 learns, more slowly than a plain-8, which is the paper's
+# degradation (measured: results/fast_mode_signal/).
+LIVE_EXPERIMENTS: dict[str, LiveExperiment] = {experiment.key: experiment for experiment in (
+    _experiment("01_plain_nets_degradation", fast=("plain8", "plain32"), full=("plain20", "plain56"),
+                train_images=10_000, image_size=16, epochs=5,
+                effect="both plain nets learn, and the deeper one ends with the higher training error"),
+    _experiment("02_residual_learning", fast=("plain32", "resnet32"), full=("plain56", "resnet56"),
+                train_images=10_000, image_size=16, epochs=5,
+                effect="the residual net ends with a lower training error than its plain twin"),
+    _experiment("03_basicblock_cifar_resnets", fast=("resnet20",), full=("resnet20",),
+                train_images=5_000, image_size=32, epochs=6,
+                effect="ResNet-20 learns: its test error falls far below the 90 % of guessing"),
+    _experiment("05_resnext_grouped_convs", fast=("resnet44", "resnext11_2x4d"), full=("resnet110", "resnext29_8x4d"),
+                train_images=5_000, image_size=16, epochs=4,
+                effect="the ResNeXt and the ResNet both learn (test accuracy well above the 10 % of guessing)"),
+    _experiment("07_identity_mappings_loss_landscape", fast=("resnet20", "preact_resnet20"),
+                full=("resnet20", "preact_resnet20"), train_images=10_000, image_size=16, epochs=3,
+                effect="the pre-activation ResNet against the original at equal depth"),
+)}
 
 
 def live_plan(key: str, fast: bool | None = None) -> tuple[Run, ...]:

@@ -9,9 +9,8 @@ gradient scaler on older ones, fp32 on the CPU), and a :class:`StepWatcher` chec
 :func:`~resnet_lessons.loop.evaluate` measures the validation split and the test set; the epoch's numbers go into
 the :class:`~resnet_lessons.history.History`, a checkpoint is saved (with ``out_dir``) and the callbacks are called.
 
-On a GPU the model trains through :class:`~resnet_lessons.loop.CompiledModel` (``torch.compile`` in mode
-"reduce-overhead"): the forward and backward passes are recorded as CUDA graphs, a few launches per step instead
-of hundreds.
+On a GPU the model trains through :class:`~resnet_lessons.loop.CompiledModel` (``torch.compile``, "reduce-overhead"
+mode: CUDA graphs, a few launches per step instead of hundreds).
 Ctrl-C stops cleanly, keeping the last finished epoch's checkpoint; ``resume=True`` continues from it and ends
 exactly where an uninterrupted run would (bit for bit on the CPU).
 """
@@ -54,10 +53,8 @@ class TrainingDiverged(RuntimeError):
 
     def __init__(self, epoch: int, step: int, steps: int, loss: float, lr: float):
         self.epoch, self.step, self.loss, self.lr = epoch, step, loss, lr
-        super().__init__(
-            f"The training loss became {loss} at epoch {epoch}, step {step} of {steps} (learning rate "
-            f"{lr:.4g}); training stopped. A smaller learning rate (or a longer warm-up) usually helps."
-        )
+        super().__init__(f"The training loss became {loss} at epoch {epoch}, step {step} of {steps} (learning rate "
+                         f"{lr:.4g}); training stopped. A smaller learning rate (or a longer warm-up) usually helps.")
 
 
 class StepWatcher:
@@ -139,7 +136,7 @@ def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", 
         check_out_dir(out_dir, checkpoint_bytes(model))
         check_run_folder(out_dir, resume)  # no run replaced unless resume="overwrite"; no folder shared
 
-    # --- data, optimiser, schedule, precision, compiling -----------------------------------------
+    # --- data, optimiser, schedule, precision, compiling ---
     train_loader, val_loader, test_loader = _loaders(data, recipe, device, channels_last)
     steps = len(train_loader)
     optimizer = make_optimizer(model, recipe, device)
@@ -150,9 +147,18 @@ def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", 
     compile_mode = _compile_mode(compile, device)
     trained = CompiledModel(model, compile_mode) if compile_mode else model  # the same weights, compiled
 
-    # --- start afresh or resume --------------------------------------------------------------------
+    # --- start afresh or resume ---
     identity = run_identity(model, recipe, epochs, data, name)
-    record = _record(name, recipe, epochs, device, amp_dtype, compile_mode, data, train_loader)
+    record = RunRecord(  # what the run is: the record a new History starts with
+        model=name, recipe=recipe.name, recipe_settings=recipe.to_dict(), epochs=epochs,
+        batch_size=recipe.batch_size, seed=recipe.seed, device=_device_name(device),
+        precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
+        compiled=compile_mode or False, torch=str(torch.__version__),
+        data=getattr(data, "data_label", "") or getattr(data, "source", ""), data_source=getattr(data, "source", ""),
+        subset=getattr(data, "subset_note", ""), train_images=len(train_loader.labels), val_images=recipe.val_size,
+        test_images=len(data.test_labels), mean=[round(float(v), 6) for v in train_loader.mean.flatten()],
+        std=[round(float(v), 6) for v in train_loader.std.flatten()],
+    )
     history = None if out_dir is None else resume_run(out_dir, resume, identity, record, model, optimizer,
                                                       scheduler, scaler, train_loader.generator)
     if history is None:
@@ -164,7 +170,7 @@ def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", 
     else:
         print(f"{name}: resuming from the checkpoint of epoch {len(history)} of {epochs} in {out_dir}.")
 
-    # --- the epochs ------------------------------------------------------------------------------
+    # --- the epochs ---
     start = saved = epoch = len(history)
     check_every = 1 if device.type == "cpu" else max(1, steps // 10)
     restore_settings = config.apply_process_settings(device, compiling=compile_mode is not None)
@@ -188,8 +194,7 @@ def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", 
                            test_acc=test_acc, lr=watch.last_lr, seconds=seconds,
                            images_per_s=steps * recipe.batch_size / seconds, **validation)
             if out_dir is not None:
-                save_run(out_dir, epoch, identity, model, optimizer, scheduler, scaler, train_loader.generator,
-                         history)
+                save_run(out_dir, epoch, identity, model, optimizer, scheduler, scaler, train_loader.generator, history)
                 saved = epoch
             epochs_bar.update(1)
             epochs_bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.1%}")
@@ -241,22 +246,6 @@ def _loaders(data, recipe: Recipe, device: torch.device, channels_last: bool):
         if recipe.val_size else None
     return (loader(train_images, train_labels, recipe.batch_size, True), val,
             loader(data.test_images, data.test_labels, EVAL_BATCH_SIZE, False))
-
-
-def _record(name: str, recipe: Recipe, epochs: int, device: torch.device, amp_dtype: torch.dtype | None,
-            compile_mode: str | None, data, train_loader: DeviceLoader) -> RunRecord:
-    """What the run is: the record a new History starts with."""
-    return RunRecord(
-        model=name, recipe=recipe.name, recipe_settings=recipe.to_dict(), epochs=epochs,
-        batch_size=recipe.batch_size, seed=recipe.seed, device=_device_name(device),
-        precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
-        compiled=compile_mode or False, torch=str(torch.__version__),
-        data=getattr(data, "data_label", "") or getattr(data, "source", ""), data_source=getattr(data, "source", ""),
-        subset=getattr(data, "subset_note", ""), train_images=len(train_loader.labels), val_images=recipe.val_size,
-        test_images=len(data.test_labels),
-        mean=[round(float(v), 6) for v in train_loader.mean.flatten()],
-        std=[round(float(v), 6) for v in train_loader.std.flatten()],
-    )
 
 
 def _device_name(device: torch.device) -> str:

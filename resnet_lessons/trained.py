@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import default_results_dir
-from .files import read_json, write_json
+from .files import atomic_write, read_json, write_json
 from .history import History
 from .models import build_model
 
@@ -118,11 +118,8 @@ def available_trained(results_dir: str | os.PathLike | None = None) -> list[str]
 
 def sha256_of(path: str | os.PathLike) -> str:
     """The SHA-256 of a file's bytes, as 64 hex digits."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def remake_commands(name: str) -> str:
@@ -133,22 +130,17 @@ def remake_commands(name: str) -> str:
 
 
 def read_record(name: str, results_dir: str | os.PathLike | None = None) -> TrainedRecord:
-    """The record of shipped network ``name``, with a clear error when there is none."""
+    """The record of shipped network ``name``; TrainedNetworkError when there is none, or naming the file and
+    the fields it lacks or does not know (a damaged or hand-edited record), instead of a TypeError."""
     path = trained_dir(results_dir) / f"{name}.json"
     if not path.is_file():
         names = ", ".join(available_trained(results_dir)) or "none"
         raise TrainedNetworkError(f"No shipped network {name!r}: {path} does not exist (shipped here: {names}). "
                                   f"Make it with {remake_commands(name)}.")
-    return record_from_file(path)
-
-
-def record_from_file(path: Path) -> TrainedRecord:
-    """The TrainedRecord stored at ``path``; TrainedNetworkError naming the file and the fields it lacks or
-    does not know (a damaged or hand-edited record), instead of a TypeError that names no file."""
     values = read_json(path)
     fields = TrainedRecord.__dataclass_fields__
-    required = [name for name, f in fields.items() if f.default is MISSING and f.default_factory is MISSING]
-    missing = [name for name in required if name not in values]
+    required = [key for key, f in fields.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing = [key for key in required if key not in values]
     unknown = sorted(set(values) - set(fields))
     problems = [f"it lacks {', '.join(missing)}"] if missing else []
     if unknown:
@@ -157,7 +149,7 @@ def record_from_file(path: Path) -> TrainedRecord:
         what = "; ".join(problems)
         raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
                                   f"(git checkout -- {path.name} in its folder) or remake it with "
-                                  f"{remake_commands(path.stem)}.")
+                                  f"{remake_commands(name)}.")
     return TrainedRecord(**values)
 
 
@@ -201,9 +193,8 @@ def write_trained(model: nn.Module, record: dict, folder: str | os.PathLike) -> 
     weights = folder / f"{name}.pt"
     half = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
             for k, v in model.state_dict().items()}
-    tmp = weights.with_name(weights.name + ".tmp")
-    torch.save(half, tmp)
-    os.replace(tmp, weights)
+    with atomic_write(weights) as f:
+        torch.save(half, f)
     full = {**record, "file": weights.name, "sha256": sha256_of(weights)}
     TrainedRecord(**full)  # every field present, none unknown
     return write_json(folder / f"{name}.json", full)
