@@ -37,9 +37,7 @@ INSTRUCTOR_LINK = re.compile(r"/blob/main/notebooks/([0-9][0-9]_)")
 SOLUTION_STARTS = ("# @title Solution", "*Worked answer", "*What to look for")
 
 
-# ---------------------------------------------------------------------------------------------
-# building the student edition
-# ---------------------------------------------------------------------------------------------
+# --- building the student edition ---
 
 
 class EditionError(ValueError):
@@ -104,24 +102,19 @@ def course_notebooks(source_dir: Path) -> list[Path]:
     return paths
 
 
-def check_target(source_dir: Path, target_dir: Path) -> None:
-    """ValueError when ``target_dir`` is ``source_dir``, inside it, or holds it: a build there would replace
-    the instructor edition (every worked solution) with the student edition."""
-    source, target = Path(source_dir).resolve(), Path(target_dir).resolve()
-    if target == source or source in target.parents or target in source.parents:
-        raise ValueError(f"the target {target_dir} is, or is inside, or holds the instructor edition {source_dir}: "
-                         "building there would replace its worked solutions. Build into another folder, "
-                         "e.g. student (python -m resnet_lessons.lab.edition build notebooks student).")
-
-
 def build(source_dir: Path, target_dir: Path) -> list[Path]:
     """Write the student edition of every notebook in ``source_dir`` into ``target_dir``; return the paths.
 
     Every notebook is built into a temporary folder first; only when all of them are built does it replace
     ``target_dir`` (other files there are kept). A notebook that cannot be built leaves ``target_dir`` as it was.
+    ValueError when ``target_dir`` is ``source_dir``, inside it or holds it (the build would replace the solutions).
     """
     sources = course_notebooks(source_dir)
-    check_target(source_dir, target_dir)
+    source, target = Path(source_dir).resolve(), Path(target_dir).resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise ValueError(f"the target {target_dir} is, or is inside, or holds the instructor edition {source_dir}: "
+                         "building there would replace its worked solutions. Build into another folder, "
+                         "e.g. student (python -m resnet_lessons.lab.edition build notebooks student).")
     target_dir = Path(target_dir)
     with replaced_folder(target_dir) as new:
         for path in sources:
@@ -150,9 +143,7 @@ def out_of_step(source_dir: Path, target_dir: Path) -> list[str]:
     return problems
 
 
-# ---------------------------------------------------------------------------------------------
-# tagging the instructor edition
-# ---------------------------------------------------------------------------------------------
+# --- tagging the instructor edition ---
 
 
 def is_solution(cell: NotebookNode) -> bool:
@@ -190,13 +181,6 @@ def _add_tag(cell: NotebookNode, tag: str) -> None:
         tags.append(tag)
 
 
-def tag_files(paths: list[Path]) -> None:
-    """Rewrite the tags of the notebooks at ``paths`` (metadata only)."""
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.write(tag_notebook(nb), path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resnet_lessons.lab.edition", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{args.target}/{problem}: run `make student` and commit {args.target}/.")
         return 1 if problems else 0
     else:
-        tag_files(args.paths)
+        for path in args.paths:
+            nbformat.write(tag_notebook(nbformat.read(path, as_version=4)), path)
     return 0
 
 

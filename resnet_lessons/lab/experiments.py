@@ -29,52 +29,8 @@ from ..history import History
 from ..models import build_model
 from ..reference import is_smoke
 from ..train import TrainingDiverged, fit
-from . import provenance
-from .figures import (
-    degradation_figure,
-    depth_figure,
-    gradients_figure,
-    recipes_figure,
-    resnext_figure,
-    shortcuts_figure,
-)
-from .plans import (
-    GRAD_BATCH,
-    GRADIENTS_TRAIN_IMAGES,
-    PAPER_CITATION,
-    SMOKE_TEST_IMAGES,
-    SMOKE_TRAIN_IMAGES,
-    TRAINED_VAL_SIZE,
-    Experiment,
-    Run,
-    degradation_plan,
-    depth_plan,
-    gradients_plan,
-    recipes_plan,
-    resnext_plan,
-    shortcuts_plan,
-    trained_plan,
-)
-from .store import (
-    HISTORIES_FILE,
-    PROVENANCE_FILE,
-    MixedRuns,
-    find_stored_run,
-    load_histories,
-    mixed_runs,
-    run_key,
-    store_experiment,
-    write_results,
-)
-from .tables import (
-    depth_columns,
-    depth_extra,
-    gradients_columns,
-    gradients_extra,
-    recipes_columns,
-    recipes_extra,
-    trained_columns,
-)
+from . import figures, plans, provenance, store, tables
+from .plans import Experiment, Run
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -83,15 +39,15 @@ EXPERIMENTS: dict[str, Experiment] = {
             "degradation", "Degradation: plain networks against ResNets",
             "Plain-20/32/44/56 and ResNet-20/32/44/56 trained alike; deeper plain nets reach a higher training "
             "error (the degradation problem), deeper ResNets a lower one (the paper's Figure 6, left and middle).",
-            degradation_plan, degradation_figure,
+            plans.degradation_plan, figures.degradation_figure,
         ),
         Experiment(
             "depth", "Depth: ResNet-20 to ResNet-110",
             "Final test error of ResNet-20/32/44/56/110 beside the paper's Table 6 (quoted; original CIFAR-10, "
             "64k iterations of the paper's recipe). A second seed of ResNet-20 measures run-to-run noise.",
-            depth_plan, depth_figure, depth_columns, depth_extra,
-            notes=[f"The paper's column is quoted from {PAPER_CITATION}; it was measured on the original CIFAR-10 "
-                   "with the paper's recipe (64k iterations, about 164 epochs), so expect it to be lower."],
+            plans.depth_plan, figures.depth_figure, tables.depth_columns, tables.depth_extra,
+            notes=[f"The paper's column is quoted from {plans.PAPER_CITATION}; it was measured on the original "
+                   "CIFAR-10 with the paper's recipe (64k iterations, about 164 epochs), so expect it to be lower."],
         ),
         Experiment(
             "shortcuts", "Shortcut options A, B and pool on ResNet-20",
@@ -99,14 +55,14 @@ EXPERIMENTS: dict[str, Experiment] = {
             "parameters), B projects with a strided 1x1 convolution and BatchNorm (the paper's B), pool averages "
             "2x2 pixels and appends zero channels (no parameters; not the paper's option C, which puts "
             "projections on every shortcut). All other shortcuts are identities.",
-            shortcuts_plan, shortcuts_figure,
+            plans.shortcuts_plan, figures.shortcuts_figure,
         ),
         Experiment(
             "resnext", "ResNeXt against ResNet of similar size",
             "ResNeXt-29 (8x4d), the ResNeXt paper's CIFAR network at 1/16 of its width (cardinality 8, 4 "
             "channels per group; 1.72M parameters, 0.26 GFLOPs per image), against ResNet-110 (1.73M "
             "parameters, 0.25 GFLOPs), trained alike.",
-            resnext_plan, resnext_figure,
+            plans.resnext_plan, figures.resnext_figure,
         ),
         Experiment(
             "recipes", "Training recipes: the paper's steps against one-cycle",
@@ -114,16 +70,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             "at 50% and 75%, batch 128) and with the course's onecycle recipe; accuracy against epochs and against "
             "seconds. Baseline: seed lesson 001's run (its CIFAR ResNet, SGD lr 0.1 halved every 10 epochs, "
             "batch 256, 20 epochs).",
-            recipes_plan, recipes_figure, recipes_columns, recipes_extra,
+            plans.recipes_plan, figures.recipes_figure, tables.recipes_columns, tables.recipes_extra,
             notes=["The seed-001 baseline runs through the course's trainer with the seed's hyper-parameters; "
                    "unlike the seed, the trainer also flips images at random and trains in bf16 on a GPU."],
         ),
         Experiment(
             "trained", "Trained networks to inspect: plain against ResNet, with a validation split",
             "Plain-20/56 and ResNet-20/56 (two seeds each), ResNet-110 and ResNeXt-29 (8x4d), trained with the "
-            f"onecycle recipe and {TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 networks "
-            "ship in results/trained/networks and load with resnet_lessons.trained.trained(name).",
-            trained_plan, degradation_figure, trained_columns,
+            f"onecycle recipe and {plans.TRAINED_VAL_SIZE:,} training images held out for validation; the seed-0 "
+            "networks ship in results/trained/networks and load with resnet_lessons.trained.trained(name).",
+            plans.trained_plan, figures.degradation_figure, tables.trained_columns,
             notes=["Validation error is measured on training images held out of training; the test error is "
                    "reported, never used to choose anything."],
         ),
@@ -131,10 +87,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             "gradients", "Gradient norms per layer: plain against residual",
             "The L2 norm of the loss gradient of every conv and fc weight, on one fixed batch, at initialisation "
             "and after a short training, for plain nets and ResNets of several depths.",
-            gradients_plan, gradients_figure, gradients_columns, gradients_extra,
-            notes=[f"The gradients are measured on a fixed batch of {GRAD_BATCH} training images in training mode; "
-                   f"the nets train on a stratified subset of {GRADIENTS_TRAIN_IMAGES:,} images (test error after "
-                   "so short a training is not the point)."],
+            plans.gradients_plan, figures.gradients_figure, tables.gradients_columns, tables.gradients_extra,
+            notes=[f"The gradients are measured on a fixed batch of {plans.GRAD_BATCH} training images in training "
+                   f"mode; the nets train on a stratified subset of {plans.GRADIENTS_TRAIN_IMAGES:,} images (test "
+                   "error after so short a training is not the point)."],
         ),
     ]
 }
@@ -157,7 +113,7 @@ def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
     """A fixed batch of training images, normalised, without augmentation, on ``device``."""
     from ..data import stratified_subset
 
-    n = _stratified_size(GRAD_BATCH, data.train_labels, data.classes)
+    n = _stratified_size(plans.GRAD_BATCH, data.train_labels, data.classes)
     images, labels = stratified_subset(data.train_images, data.train_labels, n, seed=0)
     mean, std = data.mean_std()
     x = (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
@@ -242,8 +198,8 @@ def load_data(root: str | None, smoke: bool, progress: bool):
 
     data = load_cifar10(root, progress=progress)
     if smoke:
-        train = _stratified_size(SMOKE_TRAIN_IMAGES, data.train_labels, data.classes)
-        test = _stratified_size(SMOKE_TEST_IMAGES, data.test_labels, data.classes)
+        train = _stratified_size(plans.SMOKE_TRAIN_IMAGES, data.train_labels, data.classes)
+        test = _stratified_size(plans.SMOKE_TEST_IMAGES, data.test_labels, data.classes)
         if train < len(data.train_labels) or test < len(data.test_labels):
             data = data.subset(train, test, seed=0)
     return data
@@ -258,17 +214,17 @@ def check_not_mixing(name: str, data, out_dir: str | Path, smoke: bool = False, 
     """MixedRuns (a ValueError) when ``out_dir/name`` holds runs made with other settings than this invocation
     would give them (epochs, data, device, recipe...): one experiment's files describe one set of settings."""
     out = Path(out_dir) / name
-    stored = load_histories(out / HISTORIES_FILE)
+    stored = store.load_histories(out / store.HISTORIES_FILE)
     if not stored:
         return
     device_name = device_label(device)
-    planned = {r.name: run_key(r, data, device_name) for r in _plan(EXPERIMENTS[name], smoke, epochs, None, seed)}
-    clashes = mixed_runs(stored, planned)
+    planned = {r.name: store.run_key(r, data, device_name) for r in _plan(EXPERIMENTS[name], smoke, epochs, None, seed)}
+    clashes = store.mixed_runs(stored, planned)
     if clashes:
-        raise MixedRuns(f"{out} holds runs made with other settings than this command's, so its figure and "
-                        f"summary would mix them:\n  " + "\n  ".join(clashes[:5])
-                        + ("\n  ..." if len(clashes) > 5 else "")
-                        + "\nWrite this run elsewhere (--out DIR), or move that folder away to make it afresh.")
+        shown = "\n  ".join(clashes[:5]) + ("\n  ..." if len(clashes) > 5 else "")
+        raise store.MixedRuns(f"{out} holds runs made with other settings than this command's, so its figure and "
+                              f"summary would mix them:\n  {shown}\nWrite this run elsewhere (--out DIR), or move "
+                              "that folder away to make it afresh.")
 
 
 def run_experiment(name: str, data, out_dir: str | Path, *, smoke: bool = False, epochs: int | None = None,
@@ -293,14 +249,14 @@ def run_experiment(name: str, data, out_dir: str | Path, *, smoke: bool = False,
     out = out_dir / name
     device_name = device_label(device)
     command = command or provenance.command_line(["experiment", name])
-    histories = load_histories(out / HISTORIES_FILE)
+    histories = store.load_histories(out / store.HISTORIES_FILE)
     invocation = {"command": command, "started": provenance.utc_now(), "git": provenance.git_state(),
                   "code_fingerprint": provenance.code_fingerprint(), "environment": provenance.environment()}
     start = time.perf_counter()
     failed: list[str] = []
     for run in runs:
-        key = run_key(run, data, device_name)
-        stored = find_stored_run(out_dir, key, prefer=name) if reuse else None
+        key = store.run_key(run, data, device_name)
+        stored = store.find_stored_run(out_dir, key, prefer=name) if reuse else None
         if dry_run:
             where = f"reuse from {stored[1]}" if stored else "train"
             print(f"{name}: {run.name:<28} {run.model_description():<40} {run.epochs:>3} epochs, "
@@ -321,8 +277,8 @@ def run_experiment(name: str, data, out_dir: str | Path, *, smoke: bool = False,
             history.record.reused_from = None
         histories[run.name] = history
         invocation["wall_seconds"] = round(time.perf_counter() - start, 1)
-        store_experiment(out, experiment, runs, histories, provenance.data_facts(data), invocation, smoke, seed,
-                         [network] if network else [])
+        store.store_experiment(out, experiment, runs, histories, provenance.data_facts(data), invocation, smoke, seed,
+                               [network] if network else [])
         seconds = history.record.provenance.get("wall_seconds", 0.0)
         reused = f", reused from {stored[1]}" if stored else ""
         print(f"{name}: {run.name}: {len(history)} epochs, final test accuracy {history.test_acc[-1]:.2%}, "
@@ -337,10 +293,10 @@ def replot_experiment(name: str, out_dir: str | Path) -> Path:
     any machine): after a change to a figure or a table, or to finish a folder whose writing was interrupted."""
     experiment = EXPERIMENTS[name]
     out = Path(out_dir) / name
-    histories = load_histories(out / HISTORIES_FILE)
+    histories = store.load_histories(out / store.HISTORIES_FILE)
     if not histories:
-        raise ValueError(f"No stored runs in {out / HISTORIES_FILE}: nothing to replot.")
-    old = read_json(out / PROVENANCE_FILE) if (out / PROVENANCE_FILE).exists() else {}
+        raise ValueError(f"No stored runs in {out / store.HISTORIES_FILE}: nothing to replot.")
+    old = read_json(out / store.PROVENANCE_FILE) if (out / store.PROVENANCE_FILE).exists() else {}
     smoke = is_smoke(old)
     first = next(iter(histories.values())).record
     data_facts = old.get("data") or {"label": first.data or "?", "source": first.data_source or "?",
@@ -350,7 +306,7 @@ def replot_experiment(name: str, out_dir: str | Path) -> Path:
     runs = [r for r in experiment.plan(smoke) if r.name in histories]
     seed = min((h.record.seed for h in histories.values()), default=0)
     with replaced_folder(out) as new:
-        write_results(experiment, runs, histories, new, data_facts, invocation, smoke, seed)
+        store.write_results(experiment, runs, histories, new, data_facts, invocation, smoke, seed)
     return out
 
 

@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from resnet_lessons.files import atomic_write
+
 REGISTRY = "https://registry.npmjs.org"
 DOWNLOAD_TIMEOUT = 60.0  # seconds per tarball
 
@@ -114,9 +116,8 @@ def tarballs(packages: list[NpmPackage], cache: Path | None = None) -> dict[NpmP
 
 def _write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp_path.write_bytes(data)
-    os.replace(tmp_path, target)  # never a half-written file, even with two installs at once
+    with atomic_write(target) as f:  # never a half-written file, even with two installs at once
+        f.write(data)
 
 
 def unpack(package: NpmPackage, data: bytes, folder: Path) -> None:

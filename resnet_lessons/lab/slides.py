@@ -1,8 +1,7 @@
 """The lecture decks: each instructor notebook as reveal.js slides that work with no network.
 
 A notebook's lecture path is its cells' ``slideshow.slide_type`` metadata (as JupyterLab, RISE and
-``nbconvert --to slides`` read it): ``slide``, ``subslide``, ``fragment``, ``-`` (continue the slide), ``skip``
-and ``notes`` (speaker notes). ::
+``nbconvert --to slides`` read it, see :func:`slide_type`). ::
 
     python -m resnet_lessons.lab.slides notebooks build/slides     # what `make slides` runs
 
@@ -12,9 +11,7 @@ nbconvert's SlidesExporter, except that:
 - every library (reveal.js, require.js, jQuery, MathJax 2) is a local file under ``assets/`` named by a relative
   path (a deck opens straight from the file), fetched once from the npm registry (:mod:`resnet_lessons.lab.npm`);
   nothing else comes from the web (no mermaid, widget manager or web images);
-- figures are sized to fit the slide, long code cells show only their outputs and long markdown cells move
-  their rest to the speaker notes (:func:`as_shown`);
-- every slide is laid out from the start and its math rendered once (see :data:`TEMPLATE`).
+- each cell is fitted to its slide (:func:`as_shown`) and every slide laid out once (:data:`TEMPLATE`).
 """
 
 from __future__ import annotations
@@ -26,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from resnet_lessons.lab.npm import AssetsError, NpmPackage, default_cache, tarballs, unpack
+from resnet_lessons.files import atomic_write
+from resnet_lessons.lab.npm import AssetsError, NpmPackage, tarballs, unpack
 
 MAX_CODE_LINES = 12  # a longer code cell shows only its outputs on a slide
 MAX_SHOWN_WORDS = 80  # a longer markdown cell shows its opening on the slide, the rest in the speaker notes
@@ -136,7 +134,7 @@ def install_assets(folder: Path, cache: Path | None = None) -> list[str]:
     """Put the decks' missing libraries under ``folder`` (from the npm cache, fetched once); return the packages
     written. Raises :class:`~resnet_lessons.lab.npm.AssetsError` when they cannot be fetched."""
     todo = assets_missing(folder)
-    data = tarballs(todo, default_cache() if cache is None else Path(cache))
+    data = tarballs(todo, cache)
     for package in todo:
         unpack(package, data[package], folder)
     return [f"{p.name}@{p.version}" for p in todo]
@@ -269,9 +267,8 @@ def build_deck(path: Path, out_dir: Path) -> Path:
     html, _ = exporter().from_notebook_node(for_slides(notebook), resources={"metadata": {"name": path.stem}})
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{path.stem}.slides.html"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    with atomic_write(target) as f:
+        f.write(html.encode("utf-8"))
     return target
 
 

@@ -73,9 +73,7 @@ def default_env_path() -> Path:
     return cache_dir() / "visdom"
 
 
-# ----------------------------------------------------------------------------------------------
-# the server
-# ----------------------------------------------------------------------------------------------
+# --- the server ---
 
 # Run in the child process: visdom's own start function, without its script download.
 # base_url must be "" for the root (visdom's own command line turns "/" into "" before this call).
@@ -182,9 +180,8 @@ def _put_page_files_in_place() -> str | None:
     return None
 
 
-# ----------------------------------------------------------------------------------------------
-# the client
-# ----------------------------------------------------------------------------------------------
+# --- the client ---
+
 
 class ServerTimeout(Exception):
     """The visdom server took longer than the timeout to answer one call."""
@@ -290,20 +287,17 @@ class VisdomLogger:
             raise ValueError("history has no epochs yet: call log_epoch after an epoch has finished.")
         name = name or self.name
         epoch = history.epoch[-1]
-        points = {
-            "loss": (history.train_loss[-1], history.test_loss[-1]),
-            "error": (100 * history.train_err[-1], 100 * history.test_err[-1]),
+        points = {  # (window, split): the epoch's value
+            ("loss", "train"): history.train_loss[-1], ("loss", "test"): history.test_loss[-1],
+            ("error", "train"): 100 * history.train_err[-1], ("error", "test"): 100 * history.test_err[-1],
         }
         try:
-            for kind, (train, test) in points.items():
-                for split, value in (("train", train), ("test", test)):
-                    self.viz.line(
-                        X=[epoch], Y=[value], win=self.windows[kind], env=self.env,
-                        name=f"{name} {split}", update="append",
-                        opts={"title": self.windows[kind], "xlabel": "epoch",
-                              "ylabel": "error (%)" if kind == "error" else "loss", "showlegend": True,
-                              "markers": True, "markersize": 6},  # after epoch 1 a line is one point
-                    )
+            for (kind, split), value in points.items():
+                ylabel = "error (%)" if kind == "error" else "loss"
+                opts = {"title": self.windows[kind], "xlabel": "epoch", "ylabel": ylabel, "showlegend": True,
+                        "markers": True, "markersize": 6}  # after epoch 1 a line is one point
+                self.viz.line(X=[epoch], Y=[value], win=self.windows[kind], env=self.env, name=f"{name} {split}",
+                              update="append", opts=opts)
         except ServerTimeout as e:  # server frozen mid-run (Ctrl-Z): say so once, carry on without it
             self._give_up(f"the server at {self.url} stopped answering ({e})")
         except NotVisdom as e:
