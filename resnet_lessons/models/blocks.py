@@ -14,12 +14,10 @@ from torch import Tensor, nn
 
 from .shortcuts import make_shortcut
 
-# ---------------------------------------------------------------------------------------------
-# convolutions
-# ---------------------------------------------------------------------------------------------
+# --- convolutions ---
 
 
-def check_groups(in_channels: int, out_channels: int, groups: int, where: str = "a grouped convolution") -> None:
+def check_groups(in_channels: int, out_channels: int, groups: int, where: str) -> None:
     """Raise ValueError unless ``groups`` divides both channel counts (each group needs whole channels)."""
     if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
         valid = [g for g in range(1, min(in_channels, out_channels) + 1)
@@ -72,9 +70,7 @@ def bottleneck_width(planes: int, width_per_group: int = 64, cardinality: int = 
     return cardinality * d
 
 
-# ---------------------------------------------------------------------------------------------
-# two 3x3 convolutions (ResNet-18/34 and the CIFAR nets)
-# ---------------------------------------------------------------------------------------------
+# --- two 3x3 convolutions (ResNet-18/34 and the CIFAR nets) ---
 
 
 class BasicBlock(nn.Module):
@@ -133,9 +129,7 @@ class PlainBasicBlock(nn.Module):
         return self.relu(out)
 
 
-# ---------------------------------------------------------------------------------------------
-# 1x1, 3x3, 1x1 bottlenecks (ResNet-50/101/152, Wide ResNet, ResNeXt)
-# ---------------------------------------------------------------------------------------------
+# --- 1x1, 3x3, 1x1 bottlenecks (ResNet-50/101/152, Wide ResNet, ResNeXt) ---
 
 
 class Bottleneck(nn.Module):
@@ -148,10 +142,8 @@ class Bottleneck(nn.Module):
     out      ReLU(F(x) + shortcut)                     [N, 4*planes, H/s, W/s]
 
     width = C * planes * width_per_group / 64 (:func:`bottleneck_width`), C = ``cardinality``.
-    ``width_per_group`` is 64 for ResNet (width = planes) and 128 for Wide ResNet-50-2 (width = 2 * planes);
-    torchvision calls it ``base_width`` in its blocks and ``width_per_group`` in ``ResNet``. ``cardinality``
-    (torchvision's ``groups``) above 1 makes it a ResNeXt block, ``group_first_conv`` groups conv1 as well:
-    see :class:`ResNeXtBottleneck`.
+    ``width_per_group`` (torchvision's ``base_width``) is 64 for ResNet and 128 for Wide ResNet-50-2;
+    ``cardinality`` (torchvision's ``groups``) above 1 makes it a ResNeXt block: see :class:`ResNeXtBottleneck`.
     """
 
     expansion = 4
@@ -248,9 +240,7 @@ PLAIN_BLOCKS = (PlainBasicBlock, PlainBottleneck, PlainResNeXtBottleneck)
 ``expansion``), so a student's own block works everywhere these do."""
 
 
-# ---------------------------------------------------------------------------------------------
-# stages, initialisation, walking the blocks, checking the input
-# ---------------------------------------------------------------------------------------------
+# --- stages, initialisation, walking the blocks, checking the input ---
 
 
 def check_block_class(block: object) -> None:
@@ -282,17 +272,15 @@ def make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: i
     if not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"a stage needs at least one block, got num_blocks={num_blocks!r}.")
     out_channels = planes * block.expansion
-    blocks = []
-    for i in range(num_blocks):
-        block_in = inplanes if i == 0 else out_channels
-        block_stride = stride if i == 0 else 1
-        if not block.has_shortcut:
-            blocks.append(block(block_in, planes, block_stride, **block_kwargs))
-            continue
-        downsample = None
-        if block_stride != 1 or block_in != out_channels:
-            downsample = make_shortcut(shortcut, block_in, out_channels, block_stride)
-        blocks.append(block(block_in, planes, block_stride, downsample, **block_kwargs))
+    if not block.has_shortcut:
+        blocks = [block(inplanes, planes, stride, **block_kwargs)]
+        blocks += [block(out_channels, planes, 1, **block_kwargs) for _ in range(num_blocks - 1)]
+        return nn.Sequential(*blocks)
+    downsample = None
+    if stride != 1 or inplanes != out_channels:
+        downsample = make_shortcut(shortcut, inplanes, out_channels, stride)
+    blocks = [block(inplanes, planes, stride, downsample, **block_kwargs)]
+    blocks += [block(out_channels, planes, 1, None, **block_kwargs) for _ in range(num_blocks - 1)]
     return nn.Sequential(*blocks)
 
 

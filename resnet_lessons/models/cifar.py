@@ -1,14 +1,10 @@
 """The CIFAR-10 networks of the ResNet paper (Section 4.2) and of the ResNeXt paper (Section 5.3).
 
-ResNet-(6n+2) (paper Table 6): a 3x3 convolution with 16 filters, 3 stages of n blocks of two 3x3 convolutions
-with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average pooling and a fully connected layer.
-Its parameter counts (each builder's docstring) are the paper's "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M".
-A plain twin (``plain=True``) has no shortcuts at all, so exactly the parameters of the option-A net
-(option B adds 2,752: a 1x1 convolution and BatchNorm on each of the two downsampling shortcuts).
-
-ResNeXt-29 (C x d): a 3x3 convolution with 64 filters, 3 stages of 3 ResNeXt bottlenecks with outputs of 256,
-512 and 1024 channels, pooling and fc. 8x64d and 16x64d have the paper's 34.4M and 68.1M parameters, with the
-stem convolution without bias and a 1x1-conv + BN projection on the first block of every stage.
+ResNet-(6n+2) has the paper's "0.27M, 0.46M, 0.66M, 0.85M, 1.7M, 19.4M" parameters (each builder's docstring);
+its plain twin (``plain=True``) has no shortcuts, so exactly the parameters of the option-A net (option B adds
+2,752: a 1x1 convolution and BatchNorm on each of the two downsampling shortcuts). ResNeXt-29 8x64d and 16x64d
+have the paper's 34.4M and 68.1M parameters, with a stem convolution without bias and a 1x1-conv + BN
+projection on the first block of every stage.
 """
 
 from __future__ import annotations
@@ -29,9 +25,40 @@ from .blocks import (
 )
 from .shortcuts import check_shortcut_option
 
-# ---------------------------------------------------------------------------------------------
-# ResNet-20 ... ResNet-1202 and their plain twins
-# ---------------------------------------------------------------------------------------------
+
+class _CifarNet(nn.Module):
+    """What both CIFAR networks share: a 3x3 stem of ``width`` filters, three stages of ``n`` blocks with
+    planes ``width``, 2 * ``width`` and 4 * ``width`` (the last two start with stride 2), pooling and fc."""
+
+    def __init__(self, block: type[nn.Module], n: int, width: int, num_classes: int, zero_init_residual: bool,
+                 **block_kwargs):
+        super().__init__()
+        e = block.expansion
+        self.conv1 = conv3x3(3, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = make_layer(block, width, width, n, stride=1, **block_kwargs)
+        self.layer2 = make_layer(block, width * e, 2 * width, n, stride=2, **block_kwargs)
+        self.layer3 = make_layer(block, 2 * width * e, 4 * width, n, stride=2, **block_kwargs)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        check_num_classes(num_classes)
+        self.fc = nn.Linear(4 * width * e, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, dtype=self.conv1.weight.dtype)
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+# --- ResNet-20 ... ResNet-1202 and their plain twins ---
 
 
 def blocks_per_stage(depth: int) -> int:
@@ -48,7 +75,7 @@ def blocks_per_stage(depth: int) -> int:
     return (depth - 2) // 6
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(_CifarNet):
     """ResNet-(6n+2) for 32x32 images, the paper's Section 4.2; ``plain=True`` gives its plain twin.
 
     x        [N, 3, 32, 32]
@@ -65,7 +92,6 @@ class CifarResNet(nn.Module):
 
     def __init__(self, depth: int = 20, shortcut: str | None = None, plain: bool = False, num_classes: int = 10,
                  zero_init_residual: bool = False):
-        super().__init__()
         n = blocks_per_stage(depth)
         if plain and shortcut is not None:
             raise ValueError(
@@ -79,32 +105,10 @@ class CifarResNet(nn.Module):
                              "has no shortcut to carry x past it, so every block would output 0. Use it with "
                              "plain=False only.")
         block = PlainBasicBlock if plain else BasicBlock
+        super().__init__(block, n, 16, num_classes, zero_init_residual, shortcut=shortcut)
         self.depth = depth
         self.plain = plain
         self.shortcut = None if plain else shortcut
-
-        self.conv1 = conv3x3(3, 16)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.relu = nn.ReLU(inplace=True)
-        self.layer1 = make_layer(block, 16, 16, n, stride=1, shortcut=shortcut)
-        self.layer2 = make_layer(block, 16, 32, n, stride=2, shortcut=shortcut)
-        self.layer3 = make_layer(block, 32, 64, n, stride=2, shortcut=shortcut)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        check_num_classes(num_classes)
-        self.fc = nn.Linear(64, num_classes)
-        init_weights(self, zero_init_residual)
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_input(x, dtype=self.conv1.weight.dtype)
-        x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.fc(x)
 
     def extra_repr(self) -> str:
         kind = "plain" if self.plain else f"residual, shortcut option {self.shortcut}"
@@ -193,9 +197,7 @@ def plain110(num_classes: int = 10) -> CifarResNet:
     return CifarResNet(110, plain=True, num_classes=num_classes)
 
 
-# ---------------------------------------------------------------------------------------------
-# ResNeXt-29
-# ---------------------------------------------------------------------------------------------
+# --- ResNeXt-29 ---
 
 
 def resnext_blocks_per_stage(depth: int) -> int:
@@ -208,7 +210,7 @@ def resnext_blocks_per_stage(depth: int) -> int:
     return (depth - 2) // 9
 
 
-class CifarResNeXt(nn.Module):
+class CifarResNeXt(_CifarNet):
     """ResNeXt-29 (C x d) for 32x32 images, the ResNeXt paper's Section 5.3.
 
     x        [N, 3, 32, 32]
@@ -225,41 +227,16 @@ class CifarResNeXt(nn.Module):
 
     def __init__(self, depth: int = 29, cardinality: int = 8, width_per_group: int = 64, num_classes: int = 10,
                  group_first_conv: bool = False, zero_init_residual: bool = False, plain: bool = False):
-        super().__init__()
         n = resnext_blocks_per_stage(depth)
         if plain and zero_init_residual:
             raise ValueError("zero_init_residual needs shortcuts; use it with plain=False only.")
         block = PlainResNeXtBottleneck if plain else ResNeXtBottleneck
-        # planes 64/128/256 -> outputs 256/512/1024; the grouped width grows with planes: C*d, 2*C*d, 4*C*d.
-        block_kwargs = {"cardinality": cardinality, "width_per_group": width_per_group,
-                        "group_first_conv": group_first_conv}
+        super().__init__(block, n, 64, num_classes, zero_init_residual, cardinality=cardinality,
+                         width_per_group=width_per_group, group_first_conv=group_first_conv)
         self.depth = depth
         self.cardinality = cardinality
         self.width_per_group = width_per_group
         self.plain = plain
-
-        self.conv1 = conv3x3(3, 64)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.layer1 = make_layer(block, 64, 64, n, stride=1, **block_kwargs)
-        self.layer2 = make_layer(block, 256, 128, n, stride=2, **block_kwargs)
-        self.layer3 = make_layer(block, 512, 256, n, stride=2, **block_kwargs)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        check_num_classes(num_classes)
-        self.fc = nn.Linear(1024, num_classes)
-        init_weights(self, zero_init_residual)
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_input(x, dtype=self.conv1.weight.dtype)
-        x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.fc(x)
 
     def extra_repr(self) -> str:
         return f"depth={self.depth}, {self.cardinality}x{self.width_per_group}d" + (" (plain)" if self.plain else "")

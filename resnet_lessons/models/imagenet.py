@@ -75,7 +75,6 @@ class ResNet(nn.Module):
         widths = _check_four("widths", widths)
         strides = _check_four("strides", strides)
         block_kwargs = block_kwargs or {}
-        self.stem = stem
         e = block.expansion
 
         if stem == "imagenet":

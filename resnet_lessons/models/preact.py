@@ -25,9 +25,7 @@ from .blocks import check_input, check_shortcut_fits, conv1x1, conv3x3, init_wei
 from .cifar import blocks_per_stage
 from .shortcuts import check_shortcut_option, make_shortcut
 
-# ---------------------------------------------------------------------------------------------
-# the two pre-activation blocks
-# ---------------------------------------------------------------------------------------------
+# --- the two pre-activation blocks ---
 
 
 class PreActBasicBlock(nn.Module):
@@ -117,24 +115,16 @@ def make_preact_layer(block: type[nn.Module], inplanes: int, planes: int, num_bl
     leaves out the first block's own BatchNorm-ReLU: the network's first stage, whose input the stem has
     already normalised and activated.
     """
-    if not isinstance(num_blocks, int) or num_blocks < 1:
-        raise ValueError(f"a stage needs at least one block, got num_blocks={num_blocks!r}.")
     out_channels = planes * block.expansion
-    blocks = []
-    for i in range(num_blocks):
-        block_in = inplanes if i == 0 else out_channels
-        block_stride = stride if i == 0 else 1
-        downsample = None
-        if block_stride != 1 or block_in != out_channels:
-            downsample = preact_shortcut(shortcut, block_in, out_channels, block_stride)
-        preactivate = first_preactivate or i > 0
-        blocks.append(block(block_in, planes, block_stride, downsample, preactivate))
+    downsample = None
+    if stride != 1 or inplanes != out_channels:
+        downsample = preact_shortcut(shortcut, inplanes, out_channels, stride)
+    blocks = [block(inplanes, planes, stride, downsample, first_preactivate)]
+    blocks += [block(out_channels, planes) for _ in range(num_blocks - 1)]
     return nn.Sequential(*blocks)
 
 
-# ---------------------------------------------------------------------------------------------
-# the networks
-# ---------------------------------------------------------------------------------------------
+# --- the networks ---
 
 
 def bottleneck_blocks_per_stage(depth: int) -> int:

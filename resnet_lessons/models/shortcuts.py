@@ -58,9 +58,7 @@ class IdentityPadding(nn.Module):
 
     x [N, C_in, H, W] -> keep every ``stride``-th row and column -> [N, C_in, H/s, W/s]
     -> append C_out - C_in zero channels -> [N, C_out, H/s, W/s].
-
-    (KellerJordan writes the subsampling as ``MaxPool2d(1, stride)``; slicing ``x[:, :, ::s, ::s]``
-    is the same thing.)
+    (``MaxPool2d(1, stride)``, as KellerJordan writes it, is the same subsampling.)
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
@@ -82,10 +80,8 @@ class ConvProjection(nn.Sequential):
     """Option B: a learned projection, 1x1 convolution with stride then BatchNorm.
 
     x [N, C_in, H, W] -> Conv2d(C_in, C_out, 1, stride) -> [N, C_out, H/s, W/s] -> BatchNorm2d(C_out).
-    Parameters: C_in * C_out (conv, no bias) + 2 * C_out (BatchNorm's weight and bias).
-
-    It is an ``nn.Sequential`` of (conv, BN), so its parameters are named ``0.weight``, ``1.weight``,
-    ``1.bias`` exactly as torchvision's ``downsample``: torchvision's weights load into it.
+    Parameters: C_in * C_out (conv, no bias) + 2 * C_out (BatchNorm's weight and bias). Its parameters are
+    named ``0.weight``, ``1.weight``, ``1.bias`` as in torchvision's ``downsample``, so its weights load.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
