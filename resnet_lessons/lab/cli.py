@@ -101,26 +101,20 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
         check_seed(args.seed)
         check_device(args.device)
         out_dir = check_out(args)
-    except SettingsError as e:
-        return _error(e.spelled({"seed": "--seed", "device": "--device"}))
-    except ValueError as e:
-        return _error(e)
-    if args.replot:
-        try:
+        if args.replot:
             for name in names:
                 if args.names == ["all"] and not (out_dir / name / HISTORIES_FILE).exists():
                     continue
                 folder = replot_experiment(name, out_dir)
                 print(f"{name}: wrote {folder / FIGURE_FILE}, {SUMMARY_FILE}, {PROVENANCE_FILE}")
-        except (ValueError, FileNotFoundError) as e:
-            return _error(e)
-        return 0
-    try:
+            return 0
         selection = select_runs(names, args.models, args.smoke)
         data = load_data(args.data, args.smoke, progress=not args.no_progress)
         for name in selection:  # every experiment's folder, before any training
             check_not_mixing(name, data, out_dir, args.smoke, args.epochs, args.seed, args.device)
-    except (ValueError, DataNotFoundError) as e:
+    except SettingsError as e:
+        return _error(e.spelled({"seed": "--seed", "device": "--device"}))
+    except (ValueError, FileNotFoundError, DataNotFoundError) as e:
         return _error(e)
     if argv[:1] != ["experiment"]:
         argv = ["experiment", *argv]

@@ -11,9 +11,11 @@ from ..plots import COLORS, plot_curves, plot_degradation, plot_grad_norms
 from .plans import PAPER_TABLE6_TEST_ERROR, Run
 
 
-def _figure_title(fig: Figure, title: str, histories: dict[str, History]) -> None:
+def _titled(fig: Figure, title: str, histories: dict[str, History]) -> Figure:
+    """``fig`` with ``title`` above it, and under it the device and data of the runs."""
     record = next(iter(histories.values())).record
     fig.suptitle(f"{title}\n{record.device or '?'}, {record.data or '?'}", fontsize="medium")
+    return fig
 
 
 def _zoom(histories: dict[str, History]) -> tuple[float, float]:
@@ -30,9 +32,7 @@ def _two_panels(sharey: bool = False) -> tuple[Figure, Axes, Axes]:
 
 
 def _curves_figure(histories: dict[str, History], title: str) -> Figure:
-    fig = plot_curves(histories, ylim=_zoom(histories))
-    _figure_title(fig, title, histories)
-    return fig
+    return _titled(plot_curves(histories, ylim=_zoom(histories)), title, histories)
 
 
 def degradation_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
@@ -42,8 +42,7 @@ def degradation_figure(histories: dict[str, History], runs: list[Run]) -> Figure
     if not plain or not residual:
         return _curves_figure(histories, "Plain and residual networks")
     fig = plot_degradation(plain, residual, titles=("plain networks", "ResNets"), ylim=_zoom(histories))
-    _figure_title(fig, "Training (dashed) and test (bold) error: plain nets against ResNets", histories)
-    return fig
+    return _titled(fig, "Training (dashed) and test (bold) error: plain nets against ResNets", histories)
 
 
 def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
@@ -56,13 +55,10 @@ def depth_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     paper = sorted(PAPER_TABLE6_TEST_ERROR.items())
     right.plot([d for d, _ in paper], [e for _, e in paper], "s--", color="0.4",
                label="paper, Table 6 (original CIFAR-10, 64k iterations)")
-    right.set_xlabel("depth (layers)")
-    right.set_ylabel("test error (%)")
+    right.set(xlabel="depth (layers)", ylabel="test error (%)", title="final test error against depth")
     right.grid(True, alpha=0.3)
     right.legend(fontsize="small")
-    right.set_title("final test error against depth")
-    _figure_title(fig, "ResNet-20 to ResNet-110: final test error against depth", histories)
-    return fig
+    return _titled(fig, "ResNet-20 to ResNet-110: final test error against depth", histories)
 
 
 def shortcuts_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
@@ -81,8 +77,7 @@ def recipes_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     plot_curves(histories, ax=right, metric="accuracy", x="seconds", title="accuracy per second of training")
     for ax in (left, right):
         ax.legend(fontsize="small", loc="lower right")
-    _figure_title(fig, "The paper's step schedule, the onecycle recipe and seed lesson 001's run", histories)
-    return fig
+    return _titled(fig, "The paper's step schedule, the onecycle recipe and seed lesson 001's run", histories)
 
 
 def _pair_lines(ax: Axes, runs: list[Run]) -> None:
@@ -110,5 +105,4 @@ def gradients_figure(histories: dict[str, History], runs: list[Run]) -> Figure:
     right.set_ylabel("")
     for ax in (left, right):
         _pair_lines(ax, runs)
-    _figure_title(fig, "Gradient norm of each layer's weight (dashed: plain nets, solid: ResNets)", histories)
-    return fig
+    return _titled(fig, "Gradient norm of each layer's weight (dashed: plain nets, solid: ResNets)", histories)

@@ -56,16 +56,10 @@ def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", 
                group=group or ("plain" if plain else "residual"), depth=depth, **fields)
 
 
-def _resnext_run(model: str, depth: int, **fields) -> Run:
-    """A CIFAR ResNeXt, named as :func:`resnet_lessons.models.display_name` shows it."""
-    return Run(model, group="resnext", depth=depth, **fields)
-
-
 def _arch_fields(smoke: bool) -> dict:
     """Settings shared by the architecture experiments: onecycle recipe, one batch size, one length."""
-    if smoke:
-        return {"recipe": "onecycle", "batch_size": SMOKE_BATCH_SIZE, "epochs": 1}
-    return {"recipe": "onecycle", "batch_size": FULL_BATCH_SIZE, "epochs": FULL_EPOCHS}
+    return {"recipe": "onecycle", "batch_size": SMOKE_BATCH_SIZE if smoke else FULL_BATCH_SIZE,
+            "epochs": 1 if smoke else FULL_EPOCHS}
 
 
 def _depths(smoke: bool, full: tuple[int, ...]) -> tuple[int, ...]:
@@ -104,15 +98,12 @@ def resnext_plan(smoke: bool) -> list[Run]:
     0.26 GFLOPs, against ResNet-110: 1.73M parameters and 0.25 GFLOPs (the depth experiment's run)."""
     common = _arch_fields(smoke)
     if smoke:
-        return [_resnext_run("resnext11_2x4d", 11, **common), _cifar_run("resnet-8", 8, **common)]
-    return [_resnext_run("resnext29_8x4d", 29, **common), _cifar_run("resnet-110", 110, **common)]
+        return [Run("resnext11_2x4d", group="resnext", depth=11, **common), _cifar_run("resnet-8", 8, **common)]
+    return [Run("resnext29_8x4d", group="resnext", depth=29, **common), _cifar_run("resnet-110", 110, **common)]
 
 
 def recipes_plan(smoke: bool) -> list[Run]:
-    if smoke:
-        depth, epochs, batch = 8, 1, SMOKE_BATCH_SIZE
-    else:
-        depth, epochs, batch = 20, FULL_EPOCHS, None
+    depth, epochs, batch = (8, 1, SMOKE_BATCH_SIZE) if smoke else (20, FULL_EPOCHS, None)
     runs = [_cifar_run(f"resnet-{depth} ({recipe} recipe)", depth, recipe=recipe, batch_size=batch, epochs=epochs,
                        group=recipe) for recipe in ("paper", "onecycle")]
     baseline_epochs = 1 if smoke else SEED001_EPOCHS
@@ -128,9 +119,8 @@ TRAINED_VAL_SIZE = 5_000
 
 def trained_plan(smoke: bool) -> list[Run]:
     """Networks trained long enough to inspect, with a validation split; seed 0 of each ships."""
-    common = _arch_fields(smoke)
-    common["epochs"] = 1 if smoke else TRAINED_EPOCHS
-    common["val_size"] = 100 if smoke else TRAINED_VAL_SIZE
+    common = {**_arch_fields(smoke), "epochs": 1 if smoke else TRAINED_EPOCHS,
+              "val_size": 100 if smoke else TRAINED_VAL_SIZE}
     runs = []
     for depth in _depths(smoke, (20, 56)):
         for plain in (True, False):
@@ -141,20 +131,16 @@ def trained_plan(smoke: bool) -> list[Run]:
                 runs.append(_cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common))
     if not smoke:
         runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
-        runs.append(_resnext_run("resnext29_8x4d", 29, ship="resnext29_8x4d", **common))
+        runs.append(Run("resnext29_8x4d", group="resnext", depth=29, ship="resnext29_8x4d", **common))
     return runs
 
 
 def gradients_plan(smoke: bool) -> list[Run]:
-    common = _arch_fields(smoke)
-    common["epochs"] = 1 if smoke else 2
-    common["recipe"] = LIVE_RECIPE
-    if not smoke:
-        common["batch_size"] = LIVE_RECIPE.batch_size
-    depths = _depths(smoke, (20, 56, 110))
+    common = {"recipe": LIVE_RECIPE, "batch_size": SMOKE_BATCH_SIZE if smoke else LIVE_RECIPE.batch_size,
+              "epochs": 1 if smoke else 2}
     subset = None if smoke else GRADIENTS_TRAIN_IMAGES
     runs = []
-    for d in depths:
+    for d in _depths(smoke, (20, 56, 110)):
         for plain in (True, False):
             name = f"{'plain' if plain else 'resnet'}-{d}"
             # Two short epochs: compiling would take longer than training.

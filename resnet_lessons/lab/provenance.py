@@ -38,14 +38,12 @@ def portable_path(path: str | os.PathLike) -> str:
     home folder as ``~/...``; anywhere else only its last part (the folder's name).
     """
     path = Path(path).expanduser().resolve()
-    roots = []
-    for variable, default in ((DATA_ENV, None), (CACHE_ENV, Path.home() / ".cache" / "resnet_lessons")):
-        value = os.environ.get(variable)
-        root = Path(value).expanduser() if value else default
-        if root is not None:
-            roots.append((root.resolve(), f"${variable}"))
-    roots += [(REPO_DIR.resolve(), ""), (Path.home().resolve(), "~")]
-    for root, name in roots:
+    cache = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "resnet_lessons"
+    roots = {f"${DATA_ENV}": os.environ.get(DATA_ENV), f"${CACHE_ENV}": cache, "": REPO_DIR, "~": Path.home()}
+    for name, root in roots.items():
+        if not root:
+            continue
+        root = Path(root).expanduser().resolve()
         if path.is_relative_to(root):
             relative = path.relative_to(root).as_posix()
             if not name:
@@ -76,12 +74,11 @@ COMMIT_ENV = "RESNET_LESSONS_COMMIT"
 
 
 def git_state(repo_dir: str | os.PathLike = REPO_DIR) -> dict:
-    """``{"commit": "<40 hex digits>" or "unknown", "dirty": bool or None}``.
+    """``{"commit": "<40 hex digits>" or "unknown", "dirty": bool or None (unknown)}``.
 
-    ``dirty`` says whether tracked or new files differed from the commit when the run started
-    (the ``results/`` and ``checkpoints/`` folders are left out: runs write there while they run). None: unknown.
-    Outside a git checkout the commit is taken from ``$RESNET_LESSONS_COMMIT`` when it is set
-    (with ``"dirty": None``: only :func:`code_fingerprint` can tell whether the code matches it).
+    ``dirty``: whether tracked or new files differed from the commit when the run started (``results/`` and
+    ``checkpoints/`` are left out: runs write there). Outside a git checkout the commit comes from
+    ``$RESNET_LESSONS_COMMIT`` when set, with ``"dirty": None`` (only :func:`code_fingerprint` can tell).
     """
     repo_dir = Path(repo_dir)
     commit = _git("rev-parse", "HEAD", cwd=repo_dir)
@@ -100,12 +97,8 @@ def code_fingerprint(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
     package_dir = Path(package_dir)
     digest = hashlib.sha256()
     for path in sorted(package_dir.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(package_dir).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
+        if "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -37,17 +37,15 @@ DATA_CAVEAT = (
 
 
 def _section(ref: Reference, readme_dir: Path) -> str:
-    s = ref.summary
+    s, title = ref.summary, ref.summary.get("title", ref.name)
     device, data, epochs, commits = _facts(ref)
     train, test = s.get("train_images"), s.get("test_images")
     sizes = f" ({train:,} training / {test:,} test images)" if train and test else ""
     figure = ""
     if ref.figure_path is not None:
-        rel = os.path.relpath(ref.figure_path, readme_dir).replace(os.sep, "/")
-        figure = f"\n![{s.get('title', ref.name)}]({rel})\n"
-    noise = ref.provenance.get("run_to_run_noise") or {}
+        figure = f"\n![{title}]({Path(os.path.relpath(ref.figure_path, readme_dir)).as_posix()})\n"
     lines = [
-        f"### {s.get('title', ref.name)}",
+        f"### {title}",
         "",
         s.get("about", ""),
         "",
@@ -59,6 +57,7 @@ def _section(ref: Reference, readme_dir: Path) -> str:
     ]
     for note in s.get("notes", []):
         lines += ["", note]
+    noise = ref.provenance.get("run_to_run_noise") or {}
     if noise.get("test_acc_difference_pct") is not None and noise.get("measured_in") == ref.name:
         lines += ["", f"Run-to-run noise: {noise['runs'][0]} and {noise['runs'][1]} (two seeds) differ by "
                   f"{noise['test_acc_difference_pct']:.2f} points of final test accuracy."]

@@ -52,16 +52,13 @@ def find_stored_run(results_dir: Path, key: dict, prefer: str) -> tuple[History,
 
 def _canonical_command(experiment: Experiment, runs: list[Run], histories: dict[str, History], smoke: bool,
                        seed: int) -> str:
-    """The command that remakes the stored result (the data comes from $RESNET_LESSONS_DATA or --data).
-
-    Read from the stored runs: their length (``--epochs``), seeds (``--seed``) and whether they were compiled
-    where ``--compile auto`` would have decided otherwise (``--compile on/off``).
-    """
+    """The command that remakes the stored result (the data comes from $RESNET_LESSONS_DATA or --data), read
+    from the stored runs: their length (``--epochs``), seeds (``--seed``) and whether they were compiled where
+    ``--compile auto`` would have decided otherwise (``--compile on/off``)."""
     parts = ["python -m resnet_lessons experiment", experiment.name]
     if smoke:
         parts.append("--smoke")
-    free = [r for r in runs if r.name in histories and not r.fixed_epochs]
-    epochs = {len(histories[r.name]) for r in free}
+    epochs = {len(histories[r.name]) for r in runs if r.name in histories and not r.fixed_epochs}
     default = {r.epochs for r in experiment.plan(smoke) if not r.fixed_epochs}
     if len(epochs) == 1 and epochs != default:
         parts.append(f"--epochs {epochs.pop()}")
@@ -125,30 +122,20 @@ def write_results(experiment: Experiment, runs: list[Run], histories: dict[str, 
         }
         for name, h in ordered.items()
     }
-    commits = sorted({r.get("commit", "unknown") for r in run_records.values()})
-    epochs = sorted({len(h) for h in ordered.values()})
     command = _canonical_command(experiment, all_runs, ordered, smoke, seed)
     summary = {
-        "experiment": experiment.name,
-        "title": experiment.title,
-        "about": experiment.about,
-        "command": command,
-        "device": first.device or "?",
-        "data": first.data or "?",
-        "train_images": first.train_images,
-        "test_images": first.test_images,
-        "epochs": epochs,
-        "commits": commits,
+        "experiment": experiment.name, "title": experiment.title, "about": experiment.about, "command": command,
+        "device": first.device or "?", "data": first.data or "?",
+        "train_images": first.train_images, "test_images": first.test_images,
+        "epochs": sorted({len(h) for h in ordered.values()}),
+        "commits": sorted({r.get("commit", "unknown") for r in run_records.values()}),
         "smoke": smoke,
         "columns": experiment.columns() if experiment.columns else list(BASE_COLUMNS),
         "rows": list(rows.values()),
         "notes": list(experiment.notes),
     }
     record = {
-        "experiment": experiment.name,
-        "reproduce": command,
-        "written": provenance.utc_now(),
-        "smoke": smoke,
+        "experiment": experiment.name, "reproduce": command, "written": provenance.utc_now(), "smoke": smoke,
         "last_invocation": invocation,
         "data": data_facts,
         "seeds": {n: h.record.seed for n, h in ordered.items()},

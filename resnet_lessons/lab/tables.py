@@ -28,22 +28,14 @@ def _speed(h: History) -> float:
 
 def summary_row(name: str, h: History) -> dict:
     """The final numbers of one run (errors in %)."""
+    r = h.record
     return {
-        "run": name,
-        "model": h.record.model_spec or h.record.model,
-        "parameters": h.record.parameters,
-        "recipe": h.record.recipe,
-        "batch_size": h.record.batch_size,
-        "epochs": len(h),
-        "seed": h.record.seed,
-        "train_err": 100 * h.train_err[-1],
-        "test_err": 100 * h.test_err[-1],
-        "test_acc": 100 * h.test_acc[-1],
+        "run": name, "model": r.model_spec or r.model, "parameters": r.parameters, "recipe": r.recipe,
+        "batch_size": r.batch_size, "epochs": len(h), "seed": r.seed,
+        "train_err": 100 * h.train_err[-1], "test_err": 100 * h.test_err[-1], "test_acc": 100 * h.test_acc[-1],
         "val_err": 100 * h.val_err[-1] if h.has_validation else None,
         "best_val_epoch": h.best_epoch() if h.has_validation else None,
-        "train_seconds": sum(h.seconds),
-        "images_per_s": _speed(h),
-        "reused_from": h.record.reused_from,
+        "train_seconds": sum(h.seconds), "images_per_s": _speed(h), "reused_from": r.reused_from,
     }
 
 
@@ -62,14 +54,6 @@ def depth_extra(histories: dict[str, History], runs: list[Run], rows: dict) -> N
             rows[run.name]["paper_test_err"] = PAPER_TABLE6_TEST_ERROR.get(run.depth)
 
 
-def _first_reaching(h: History, target: float) -> tuple[int | None, float | None]:
-    """(epoch, training seconds) at which the test accuracy first reached ``target``, or (None, None)."""
-    for epoch, acc, seconds in zip(h.epoch, h.test_acc, h.elapsed, strict=True):
-        if acc >= target:
-            return epoch, seconds
-    return None, None
-
-
 def recipes_columns() -> list[list[str]]:
     return [*BASE_COLUMNS, ["epochs_to_baseline", "epochs to seed-001 accuracy", "d"],
             ["seconds_to_baseline", "seconds to seed-001 accuracy", ".0f"]]
@@ -81,18 +65,18 @@ def recipes_extra(histories: dict[str, History], runs: list[Run], rows: dict) ->
         return
     target = baseline.test_acc[-1]
     for name, h in histories.items():
-        rows[name]["epochs_to_baseline"], rows[name]["seconds_to_baseline"] = _first_reaching(h, target)
+        # (epoch, training seconds) at which the test accuracy first reached the baseline's final one
+        reached = [(e, s) for e, acc, s in zip(h.epoch, h.test_acc, h.elapsed, strict=True) if acc >= target]
+        rows[name]["epochs_to_baseline"], rows[name]["seconds_to_baseline"] = reached[0] if reached else (None, None)
 
 
 def gradients_columns() -> list[list[str]]:
     return [
-        ["run", "run", ""],
+        BASE_COLUMNS[0],
         ["layers", "layers measured", "d"],
         ["first_over_last_init", "first/last conv gradient norm, at init", ".3g"],
         ["first_over_last_trained", "first/last conv gradient norm, after training", ".3g"],
-        ["epochs", "epochs", "d"],
-        ["train_err", "train error (%)", ".2f"],
-        ["test_err", "test error (%)", ".2f"],
+        *BASE_COLUMNS[3:6],  # epochs, train and test error
     ]
 
 
