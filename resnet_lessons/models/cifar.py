@@ -33,6 +33,7 @@ class _CifarNet(nn.Module):
     def __init__(self, block: type[nn.Module], n: int, width: int, num_classes: int, zero_init_residual: bool,
                  **block_kwargs):
         super().__init__()
+        check_num_classes(num_classes)
         e = block.expansion
         self.conv1 = conv3x3(3, width)
         self.bn1 = nn.BatchNorm2d(width)
@@ -41,7 +42,6 @@ class _CifarNet(nn.Module):
         self.layer2 = make_layer(block, width * e, 2 * width, n, stride=2, **block_kwargs)
         self.layer3 = make_layer(block, 2 * width * e, 4 * width, n, stride=2, **block_kwargs)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        check_num_classes(num_classes)
         self.fc = nn.Linear(4 * width * e, num_classes)
         init_weights(self, zero_init_residual)
 
