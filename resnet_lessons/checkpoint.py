@@ -1,14 +1,10 @@
 """Checkpoints: everything a run needs to continue exactly where it stopped, written safely.
 
 A checkpoint is one ``torch.save`` dict: the ``state_dict()`` of the model, optimizer, scheduler and scaler;
-``rng``, the state of every random generator (so a resumed run draws the same shuffles and crops); ``history``;
-``epoch``; ``run``, the run's identity (:func:`run_identity`), which must match to resume; and ``checksum``, a
-SHA-256 of all the rest, so a file whose bytes were changed is refused. It is written to a temporary file and
-renamed over the old one (a rename is atomic: a crash while saving leaves the previous checkpoint whole), and read
-with ``torch.load(weights_only=True)``, which never runs code stored in the file.
-
-:func:`save_run` and :func:`resume_run` save and continue a run; :func:`check_run_folder` and :class:`OutDirLock`
-keep a second training out of its folder and never start afresh over a run without ``resume="overwrite"``.
+``rng``, every random generator's state (a resumed run draws the same shuffles and crops); ``history``; ``epoch``;
+``run``, the identity that must match to resume (:func:`run_identity`); and ``checksum``, a SHA-256 of all the rest.
+It is replaced atomically and read with ``torch.load(weights_only=True)``, which never runs code stored in the file.
+:func:`check_run_folder` and :class:`OutDirLock` keep a second training, or a fresh start, out of a run's folder.
 """
 
 from __future__ import annotations
@@ -43,12 +39,10 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     """Write ``state`` and its ``checksum`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v for k, v in state.items() if k != "checksum"}
     with atomic_write(path) as f:
         torch.save({**state, "checksum": tensor_checksum(state)}, f)
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -21,7 +21,7 @@ TMP_SUFFIX = ".tmp"
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file next to ``path`` for writing; on success it replaces ``path``.
+    """Open a temporary file next to ``path`` (making its folder) for writing; on success it replaces ``path``.
 
         with atomic_write("history.json", "w") as f:
             json.dump(values, f)
@@ -30,6 +30,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     half a file. The temporary file, ``<name>.<random>.tmp``, is removed when the write fails.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, mode) as f:
@@ -51,8 +52,7 @@ def replaced_folder(folder: str | os.PathLike, keep_old: bool = True) -> Iterato
             write_json(new / "summary.json", summary)
 
     keep_old: the new folder starts as a copy of the old one (change some files, keep the rest); False starts
-    it empty. If the block raises (Ctrl-C included), ``folder`` is left exactly as it was. The swap is two
-    renames: ``folder`` to ``.<name>.old-<random>``, then the new folder to ``folder``.
+    it empty. If the block raises (Ctrl-C included), ``folder`` is left exactly as it was.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -149,12 +149,10 @@ def check_writable(folder: str | os.PathLike, size: int, name: str = "write-test
 
 def write_json(path: str | os.PathLike, value: object) -> Path:
     """Write ``value`` as indented JSON, atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(value, indent=1) + "\n"  # first: a bad value leaves no file at all
     with atomic_write(path, "w") as f:
         f.write(text)
-    return path
+    return Path(path)
 
 
 def read_json(path: str | os.PathLike) -> dict:

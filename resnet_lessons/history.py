@@ -181,12 +181,10 @@ class History:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=1)  # first: a value JSON cannot hold leaves no file at all
         with atomic_write(path, "w") as f:
             f.write(text)
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:

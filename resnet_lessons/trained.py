@@ -4,11 +4,9 @@
     record.test_acc, record.val_acc           # its final accuracies (fractions)
     record.mean, record.std                   # the normalisation it was trained with (0..1 units)
 
-Each network lives in ``results/trained/networks/`` as ``NAME.pt``, its ``state_dict`` in half precision (a
-20-layer net is about 0.5 MB), and ``NAME.json``, its record: model, data, recipe, every epoch's numbers, the
-command and commit that made it, and the weights file's SHA-256, which :func:`trained` checks before loading,
-so a damaged or edited file is never used silently. They are made by ``python -m resnet_lessons train`` (with
-a validation split) and ``python -m resnet_lessons.lab.ship``.
+Each network is ``results/trained/networks/NAME.pt``, its ``state_dict`` in half precision (a 20-layer net is
+about 0.5 MB), and ``NAME.json``, its :class:`TrainedRecord` with the weights file's SHA-256, which :func:`trained`
+checks before loading. :mod:`resnet_lessons.lab.ship` makes them from a finished training run.
 """
 
 from __future__ import annotations
@@ -146,9 +144,8 @@ def read_record(name: str, results_dir: str | os.PathLike | None = None) -> Trai
     if unknown:
         problems.append(f"it has unknown fields {', '.join(unknown)}")
     if problems:
-        what = "; ".join(problems)
-        raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {what}. Restore it "
-                                  f"(git checkout -- {path.name} in its folder) or remake it with "
+        raise TrainedNetworkError(f"{path} is not a complete record of a shipped network: {'; '.join(problems)}. "
+                                  f"Restore it (git checkout -- {path.name} in its folder) or remake it with "
                                   f"{remake_commands(name)}.")
     return TrainedRecord(**values)
 
@@ -187,14 +184,11 @@ def save_trained(model: nn.Module, record: dict, results_dir: str | os.PathLike 
 def write_trained(model: nn.Module, record: dict, folder: str | os.PathLike) -> Path:
     """Write ``model`` into ``folder``: half-precision weights, then the record (with the file's name and
     SHA-256 added). Returns the record's path."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = record["name"]
-    weights = folder / f"{name}.pt"
+    weights = Path(folder) / f"{record['name']}.pt"
     half = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
             for k, v in model.state_dict().items()}
     with atomic_write(weights) as f:
         torch.save(half, f)
     full = {**record, "file": weights.name, "sha256": sha256_of(weights)}
     TrainedRecord(**full)  # every field present, none unknown
-    return write_json(folder / f"{name}.json", full)
+    return write_json(weights.with_suffix(".json"), full)

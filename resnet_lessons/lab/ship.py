@@ -5,8 +5,7 @@
 
 The run's ``DIR/checkpoint.pt`` (from ``python -m resnet_lessons train --out DIR``) is stored in half precision
 with its record in ``results/trained/networks/``. The record's ``test_acc`` is measured on that shipped file, as
-:func:`resnet_lessons.trained.trained` loads it, not taken from the run's last evaluation (in the run's precision,
-e.g. bf16 autocast). Everything is checked before anything is written.
+:func:`resnet_lessons.trained.trained` loads it, not taken from the run's last evaluation (in its precision).
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ import sys
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from ..checkpoint import CHECKPOINT_FILE
 from ..data import load_cifar10
 from ..files import tensor_checksum
 from ..history import History
@@ -32,7 +33,7 @@ class ShipError(ValueError):
 def read_finished_run(run_dir: Path) -> tuple[dict, History]:
     """The model weights and the History of the finished run in ``run_dir``; ShipError when the folder has no
     checkpoint, the checkpoint is damaged, the run stopped before its last epoch or its model is unknown."""
-    checkpoint = run_dir / "checkpoint.pt"
+    checkpoint = run_dir / CHECKPOINT_FILE
     if not checkpoint.is_file():
         raise ShipError(f"{checkpoint} does not exist: give the --out folder of a "
                         "`python -m resnet_lessons train` run.")
@@ -51,18 +52,18 @@ def read_finished_run(run_dir: Path) -> tuple[dict, History]:
     return state["model"], history
 
 
-def ship_record(name: str, history: History, command: str, commit: str, test_acc: float) -> dict:
+def ship_record(name: str, model: nn.Module, history: History, command: str, commit: str, test_acc: float) -> dict:
     """The shipped network's record: the run's facts, how it was made, and the shipped file's accuracy."""
     record = history.record
     provenance = {
         "command": command, "commit": commit, "device": record.device, "precision": record.precision,
-        "compiled": record.compiled, "torch": record.torch,
-        "training_seconds": round(sum(history.seconds), 1),
+        "compiled": record.compiled, "torch": record.torch, "training_seconds": round(sum(history.seconds), 1),
         "last_epoch_test_acc": history.test_acc[-1],
         "test_acc_measured": "the shipped half-precision weights, evaluated in fp32 on the CPU",
     }
     return {
-        "name": name, "model": record.model, "model_kwargs": {}, "parameters": 0,
+        "name": name, "model": record.model, "model_kwargs": {},
+        "parameters": sum(p.numel() for p in model.parameters()),
         "epochs": len(history), "seed": record.seed, "data": record.data,
         "train_images": record.train_images, "val_images": record.val_images, "test_images": record.test_images,
         "val_acc": history.val_acc[-1], "test_acc": test_acc, "mean": record.mean, "std": record.std,
@@ -90,8 +91,7 @@ def ship(run_dir: str | Path, name: str, command: str, commit: str, data=None, r
                         f"RESNET_LESSONS_DATA (or data=) at the run's copy.")
     model = build_model(history.record.model)
     model.load_state_dict(weights)
-    record = ship_record(name, history, command, commit, test_acc=0.0)
-    record["parameters"] = sum(p.numel() for p in model.parameters())
+    record = ship_record(name, model, history, command, commit, test_acc=0.0)  # measured below, on the shipped file
     save_trained(model, record, results_dir)
     shipped, _ = trained(name, results_dir)
     logits = predict(shipped, data.test_images, history.record.mean, history.record.std)

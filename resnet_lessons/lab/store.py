@@ -12,6 +12,7 @@ from pathlib import Path
 from ..files import read_json, replaced_folder, write_json
 from ..history import History
 from ..reference import load_histories
+from ..trained import TRAINED_FOLDER, write_trained
 from . import provenance
 from .plans import Experiment, Run
 from .tables import BASE_COLUMNS, summary_row
@@ -177,8 +178,6 @@ def store_experiment(out: Path, experiment: Experiment, runs: list[Run], histori
     """Write ``out`` whole: histories.json, the shipped ``networks`` ([(model, record)], into out/networks, see
     :func:`resnet_lessons.trained.write_trained`), then figure, summary and provenance (:func:`write_results`).
     The files are written into a folder beside ``out`` that then replaces it: a crash leaves the old folder."""
-    from ..trained import TRAINED_FOLDER, write_trained
-
     with replaced_folder(out) as new:
         write_json(new / HISTORIES_FILE, {n: h.to_dict() for n, h in histories.items()})
         for model, record in networks:
