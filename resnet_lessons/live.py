@@ -3,20 +3,13 @@
 A live run is the student's own evidence, so even fast mode (a laptop CPU, about two minutes of training) must
 show the lesson's effect above the run-to-run noise: ``benchmarks/fast_mode_signal.py`` measured the sizes
 below over several seeds and stored the effect and its standard deviation in
-``results/fast_mode_signal/<label>.json``. A notebook uses them like this::
-
-    import torch
-    from resnet_lessons.live import live_data, live_plan
-    from resnet_lessons.models import build_model
-    from resnet_lessons.train import fit
+``results/fast_mode_signal/<label>.json``. A notebook takes its runs and their data::
 
     runs = live_plan("01")               # fast or full, by rl.is_fast(): one Run per network
     data = live_data(runs)               # the subset, average-pooled to 16x16 in fast mode
-    for run in runs:
-        torch.manual_seed(run.seed)
-        history = fit(build_model(run.model), data, run.epochs, run.full_recipe(), name=run.name)
 
-and says what its comparison shows with :func:`signal_verdict` or :func:`verdict`, never a hand-typed sentence.
+trains them as :mod:`resnet_lessons.plans` shows, and says what its comparison shows with :func:`signal_verdict`
+or :func:`verdict`, never a hand-typed sentence.
 
 Fast mode trains at 16x16 (each 2x2 block of pixels averaged): the CIFAR networks end in global average pooling,
 so they take any size, and a quarter of the pixels costs a quarter of the time. A network trained so is a

@@ -110,14 +110,11 @@ def _stratified_size(n: int, labels: torch.Tensor, classes: list[str]) -> int:
 
 
 def _grad_batch(data, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed batch of training images, normalised, without augmentation, on ``device``."""
-    from ..data import stratified_subset
-
-    n = _stratified_size(plans.GRAD_BATCH, data.train_labels, data.classes)
-    images, labels = stratified_subset(data.train_images, data.train_labels, n, seed=0)
+    """A fixed stratified batch of training images, normalised, without augmentation, on ``device``."""
+    batch = data.subset(_stratified_size(plans.GRAD_BATCH, data.train_labels, data.classes), None, seed=0)
     mean, std = data.mean_std()
-    x = (images.float() / 255 - mean[:, None, None]) / std[:, None, None]
-    return x.to(device), labels.to(device)
+    x = (batch.train_images.float() / 255 - mean[:, None, None]) / std[:, None, None]
+    return x.to(device), batch.train_labels.to(device)
 
 
 def train_run(run: Run, data, key: dict, command: str, device: str | None, compile: bool | None,
@@ -160,11 +157,11 @@ def train_run(run: Run, data, key: dict, command: str, device: str | None, compi
     }
     if recorder is not None:
         record.grad_norms = {"layers": recorder.names, "epochs": recorder.epochs, "norms": recorder.norms}
-    network = (model, _trained_record(run, history, run_data)) if run.ship else None
+    network = (model, _trained_record(run, history)) if run.ship else None
     return history, network
 
 
-def _trained_record(run: Run, history: History, data) -> dict:
+def _trained_record(run: Run, history: History) -> dict:
     """The record of a shipped network (see :class:`resnet_lessons.trained.TrainedRecord`)."""
     record = history.record
     return {
@@ -233,9 +230,9 @@ def run_experiment(name: str, data, out_dir: str | Path, *, smoke: bool = False,
                    dry_run: bool = False) -> Path:
     """Run (or complete) experiment ``name`` into ``out_dir/name`` and return that folder.
 
-    data: a CIFAR10Tensors (see :func:`load_data`). epochs: overrides every run's epochs (except the
-    seed-001 baseline's). smoke: the tiny plan of ``--smoke`` (a pipeline check, not a result).
-    models: only these runs (names or model names). seed: added to every run's seed.
+    data: a CIFAR10Tensors (see :func:`load_data`). epochs: overrides every run's epochs (except the seed-001
+    baseline's). smoke: the tiny plan of ``--smoke`` (a pipeline check, not a result). models: only these runs
+    (names or model names). seed: added to every run's seed.
     reuse: take finished runs with the same settings from any experiment under ``out_dir``.
     compile: torch.compile the model (None: on a GPU only, as ``fit`` does).
     dry_run: print the plan (and which runs would be reused) without training.

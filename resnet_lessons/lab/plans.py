@@ -41,18 +41,16 @@ SEED001_EPOCHS = 20
 def seed001_recipe(epochs: int = SEED001_EPOCHS) -> Recipe:
     """Seed lesson 001's optimiser as a Recipe: lr halved every 10 epochs (StepLR(10, 0.5))."""
     milestones = tuple(e / epochs for e in range(10, epochs, 10))
-    return Recipe(
-        name="seed001", lr=0.1, batch_size=256, momentum=0.9, nesterov=False, weight_decay=5e-4,
-        decay_norm_and_bias=True, schedule="steps" if milestones else "constant",
-        milestones=milestones or (0.5,), gamma=0.5,
-    )
+    return Recipe(name="seed001", lr=0.1, batch_size=256, momentum=0.9, weight_decay=5e-4, gamma=0.5,
+                  schedule="steps" if milestones else "constant", milestones=milestones or (0.5,))
 
 
-def _cifar_run(name: str, depth: int, plain: bool = False, shortcut: str = "A", group: str = "", **fields) -> Run:
-    """A CIFAR ResNet (or plain net) of ``depth`` layers, with shortcut option ``shortcut``, labelled ``name``;
-    its group is "plain" or "residual" unless ``group`` is given."""
+def _cifar_run(depth: int, plain: bool = False, name: str = "", shortcut: str = "A", group: str = "", **fields) -> Run:
+    """A CIFAR ResNet (or plain net) of ``depth`` layers, with shortcut option ``shortcut``, labelled ``name``
+    (default e.g. "plain-20"); its group is "plain" or "residual" unless ``group`` is given."""
+    kind = "plain" if plain else "resnet"
     kwargs = {} if shortcut == "A" else {"shortcut": shortcut}
-    return Run(f"{'plain' if plain else 'resnet'}{depth}", label=name, model_kwargs=kwargs,
+    return Run(f"{kind}{depth}", label=name or f"{kind}-{depth}", model_kwargs=kwargs,
                group=group or ("plain" if plain else "residual"), depth=depth, **fields)
 
 
@@ -69,17 +67,15 @@ def _depths(smoke: bool, full: tuple[int, ...]) -> tuple[int, ...]:
 def degradation_plan(smoke: bool) -> list[Run]:
     common = _arch_fields(smoke)
     depths = _depths(smoke, (20, 32, 44, 56))
-    plain = [_cifar_run(f"plain-{d}", d, plain=True, **common) for d in depths]
-    residual = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
-    return plain + residual
+    return [_cifar_run(d, plain=True, **common) for d in depths] + [_cifar_run(d, **common) for d in depths]
 
 
 def depth_plan(smoke: bool) -> list[Run]:
     common = _arch_fields(smoke)
     depths = _depths(smoke, (20, 32, 44, 56, 110))
-    runs = [_cifar_run(f"resnet-{d}", d, **common) for d in depths]
+    runs = [_cifar_run(d, **common) for d in depths]
     # A second seed of the shallowest net measures the run-to-run noise that reruns are judged against.
-    runs.append(_cifar_run(f"resnet-{depths[0]} (second seed)", depths[0], group="repeat", seed=1, **common))
+    runs.append(_cifar_run(depths[0], name=f"resnet-{depths[0]} (second seed)", group="repeat", seed=1, **common))
     return runs
 
 
@@ -87,7 +83,7 @@ def shortcuts_plan(smoke: bool) -> list[Run]:
     common = _arch_fields(smoke)
     depth = 8 if smoke else 20
     return [
-        _cifar_run(f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", depth, shortcut=option,
+        _cifar_run(depth, name=f"resnet-{depth}" if option == "A" else f"resnet-{depth} {option}", shortcut=option,
                    group=f"option {option}", **common)
         for option in ("A", "B", "pool")
     ]
@@ -98,14 +94,14 @@ def resnext_plan(smoke: bool) -> list[Run]:
     0.26 GFLOPs, against ResNet-110: 1.73M parameters and 0.25 GFLOPs (the depth experiment's run)."""
     common = _arch_fields(smoke)
     if smoke:
-        return [Run("resnext11_2x4d", group="resnext", depth=11, **common), _cifar_run("resnet-8", 8, **common)]
-    return [Run("resnext29_8x4d", group="resnext", depth=29, **common), _cifar_run("resnet-110", 110, **common)]
+        return [Run("resnext11_2x4d", group="resnext", depth=11, **common), _cifar_run(8, **common)]
+    return [Run("resnext29_8x4d", group="resnext", depth=29, **common), _cifar_run(110, **common)]
 
 
 def recipes_plan(smoke: bool) -> list[Run]:
     depth, epochs, batch = (8, 1, SMOKE_BATCH_SIZE) if smoke else (20, FULL_EPOCHS, None)
-    runs = [_cifar_run(f"resnet-{depth} ({recipe} recipe)", depth, recipe=recipe, batch_size=batch, epochs=epochs,
-                       group=recipe) for recipe in ("paper", "onecycle")]
+    runs = [_cifar_run(depth, name=f"resnet-{depth} ({recipe} recipe)", recipe=recipe, batch_size=batch,
+                       epochs=epochs, group=recipe) for recipe in ("paper", "onecycle")]
     baseline_epochs = 1 if smoke else SEED001_EPOCHS
     baseline = Run("resnet50_lab10", epochs=baseline_epochs, recipe=seed001_recipe(baseline_epochs), batch_size=batch,
                    label="seed-001 baseline", model_kwargs={"zero_init_residual": True}, fixed_epochs=True,
@@ -128,9 +124,9 @@ def trained_plan(smoke: bool) -> list[Run]:
             for seed in (0, 1):
                 name = f"{kind}-{depth}" + (f" (seed {seed})" if seed else "")
                 ship = f"{kind}{depth}" if seed == 0 else ""
-                runs.append(_cifar_run(name, depth, plain=plain, seed=seed, ship=ship, **common))
+                runs.append(_cifar_run(depth, plain=plain, name=name, seed=seed, ship=ship, **common))
     if not smoke:
-        runs.append(_cifar_run("resnet-110", 110, ship="resnet110", **common))
+        runs.append(_cifar_run(110, ship="resnet110", **common))
         runs.append(Run("resnext29_8x4d", group="resnext", depth=29, ship="resnext29_8x4d", **common))
     return runs
 
@@ -139,14 +135,9 @@ def gradients_plan(smoke: bool) -> list[Run]:
     common = {"recipe": LIVE_RECIPE, "batch_size": SMOKE_BATCH_SIZE if smoke else LIVE_RECIPE.batch_size,
               "epochs": 1 if smoke else 2}
     subset = None if smoke else GRADIENTS_TRAIN_IMAGES
-    runs = []
-    for d in _depths(smoke, (20, 56, 110)):
-        for plain in (True, False):
-            name = f"{'plain' if plain else 'resnet'}-{d}"
-            # Two short epochs: compiling would take longer than training.
-            runs.append(_cifar_run(name, d, plain=plain, grad_norms=True, train_images=subset, compile=False,
-                                   fixed_epochs=True, **common))
-    return runs
+    # Two short epochs: compiling would take longer than training.
+    return [_cifar_run(d, plain=plain, grad_norms=True, train_images=subset, compile=False, fixed_epochs=True, **common)
+            for d in _depths(smoke, (20, 56, 110)) for plain in (True, False)]
 
 
 @dataclass
