@@ -21,14 +21,12 @@ from .checkpoint import CheckpointError, check_run_folder
 from .data import DataNotFoundError, load_cifar10
 from .lab import visdom_logger
 from .lab.cli import add_arguments as add_experiment_arguments
-from .lab.cli import run_from_args
+from .lab.cli import refuse, run_from_args
 from .models import build_model, list_models
 from .plots import plot_curves, save_figure
 from .preflight import SettingsError, check_out_dir, check_out_dir_place, check_settings, checkpoint_bytes
 from .recipes import RECIPES, get_recipe
 from .train import TrainingDiverged, fit
-
-DESCRIPTION = "Train the course's networks on CIFAR-10, and serve their curves in visdom."
 
 TRAIN_FLAGS = {  # a setting of fit or of the Recipe -> the train command's flag, to name it in error messages
     "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
@@ -39,8 +37,9 @@ TRAIN_FLAGS = {  # a setting of fit or of the Recipe -> the train command's flag
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; ``--help`` shows all their options."""
-    parser = argparse.ArgumentParser(prog="python -m resnet_lessons", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_lessons", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the course's networks on CIFAR-10, and serve their curves in visdom.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser(
@@ -79,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=None, help="override the recipe's batch size")
     train.add_argument("--lr", type=float, default=None, help="override the recipe's (peak) learning rate")
     train.add_argument("--weight-decay", type=float, default=None, help="override the recipe's weight decay")
-    train.add_argument("--label-smoothing", type=float, default=None,
-                       help="override the recipe's label smoothing")
+    train.add_argument("--label-smoothing", type=float, default=None, help="override the recipe's label smoothing")
     train.add_argument("--no-augment", action="store_true", help="train without random crops and flips")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for the initial weights, shuffling and augmentation (default 0)")
@@ -147,8 +145,7 @@ def default_run_dir(args) -> Path:
 
 
 def resume_mode(args) -> bool | str:
-    """fit's ``resume`` for the flags --resume, --overwrite and --switch-hardware (SettingsError for a pair
-    that cannot go together)."""
+    """fit's ``resume`` for --resume, --overwrite and --switch-hardware (SettingsError for two that contradict)."""
     if args.overwrite and args.resume:
         raise SettingsError("--resume and --overwrite contradict each other: continue the run in --out, or "
                             "replace it, not both.")
@@ -158,9 +155,8 @@ def resume_mode(args) -> bool | str:
 
 
 def _check_train_arguments(args, out: Path):
-    """Every check that needs no data, before loading it: the recipe with the command's overrides, the epochs,
-    the device, the model's name, the output folder, the environment's switches; fit checks the data against
-    the model. Returns the recipe and the model. Raises SettingsError or ValueError."""
+    """Every check that needs no data, made before loading it (fit checks the data against the model); returns the
+    recipe, with the command's overrides, and the model. Raises SettingsError or ValueError."""
     for flag, value in (("--subset", args.subset), ("--test-subset", args.test_subset)):
         if value is not None and value < 1:
             raise SettingsError(f"{flag} {value} holds no images: give 1 or more (e.g. 1000), or leave it out.")
@@ -181,13 +177,6 @@ def _check_train_arguments(args, out: Path):
     return recipe, model
 
 
-def _refused(error: Exception) -> int:
-    """Print why the command cannot run (a SettingsError names the command's flags); returns exit status 2."""
-    text = error.spelled(TRAIN_FLAGS) if isinstance(error, SettingsError) else error
-    print(f"error: {text}", file=sys.stderr)
-    return 2
-
-
 def train_main(args, argv: list[str]) -> int:
     """``python -m resnet_lessons train``: check, load the data, train, then save the curves and report."""
     out = Path(args.out) if args.out else default_run_dir(args)
@@ -195,7 +184,7 @@ def train_main(args, argv: list[str]) -> int:
         recipe, model = _check_train_arguments(args, out)
         data = _data(args)
     except (ValueError, DataNotFoundError) as e:  # a SettingsError is a ValueError
-        return _refused(e)
+        return refuse(e, TRAIN_FLAGS)
     callbacks = [visdom_logger.VisdomLogger(env=args.visdom, name=args.model)] if args.visdom is not None else []
     config.set_progress(not args.no_progress)
     try:
@@ -203,7 +192,7 @@ def train_main(args, argv: list[str]) -> int:
                       callbacks=callbacks, device=args.device,
                       compile=False if args.no_compile else (True if args.compile else None))
     except (SettingsError, CheckpointError, FileNotFoundError) as e:  # found by fit before any training
-        return _refused(e)
+        return refuse(e, TRAIN_FLAGS)
     except TrainingDiverged as e:
         print(f"error: {e}", *getattr(e, "__notes__", []), file=sys.stderr)
         return 1

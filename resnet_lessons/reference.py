@@ -75,10 +75,8 @@ def load_histories(path: Path) -> dict[str, History]:
 
 
 def load_reference(name: str, results_dir: str | os.PathLike | None = None) -> Reference:
-    """Load the stored experiment ``name`` from ``results_dir/name`` (default :func:`default_results_dir`).
-
-    Raises FileNotFoundError naming the stored experiments and the command that makes this one.
-    """
+    """Load the stored experiment ``name`` from ``results_dir/name`` (default :func:`default_results_dir`); a
+    FileNotFoundError names the stored experiments and the command that makes this one."""
     root = Path(results_dir) if results_dir is not None else default_results_dir()
     folder = root / name
     if not (folder / "histories.json").is_file():

@@ -72,22 +72,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def experiment_main(argv: list[str]) -> int:
     """``python -m resnet_lessons experiment NAME [NAME ...] [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons experiment",
-        description="Run the course's reference experiments and store histories, figure, summary and provenance.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons experiment", description="Run the course's "
+                                     "reference experiments and store histories, figure, summary and provenance.")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv), argv)
 
 
-def _error(message: object, status: int = 2) -> int:
-    """Print ``error: message`` to stderr; returns ``status``, the exit status (2: the command cannot run)."""
-    print(f"error: {message}", file=sys.stderr)
+def refuse(error: Exception, flags: dict[str, str] | None = None, status: int = 2) -> int:
+    """Print ``error: <why>`` to stderr (a SettingsError names the command's ``flags``, e.g. {"seed": "--seed"});
+    returns ``status``, the exit status (2: the command cannot run)."""
+    print(f"error: {error.spelled(flags) if isinstance(error, SettingsError) else error}", file=sys.stderr)
     return status
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
-    """Run the experiments that parsed ``args`` name (``argv`` is recorded as the command)."""
+    """Run the experiments that parsed ``args`` name (``argv``, the words after ``experiment``, is recorded)."""
     from ..data import DataNotFoundError
 
     names = list(EXPERIMENTS) if args.names == ["all"] else args.names
@@ -112,25 +111,19 @@ def run_from_args(args: argparse.Namespace, argv: list[str]) -> int:
         data = load_data(args.data, args.smoke, progress=not args.no_progress)
         for name in selection:  # every experiment's folder, before any training
             check_not_mixing(name, data, out_dir, args.smoke, args.epochs, args.seed, args.device)
-    except SettingsError as e:
-        return _error(e.spelled({"seed": "--seed", "device": "--device"}))
-    except (ValueError, FileNotFoundError, DataNotFoundError) as e:
-        return _error(e)
-    if argv[:1] != ["experiment"]:
-        argv = ["experiment", *argv]
-    command = provenance.command_line(argv)
+    except (ValueError, FileNotFoundError, DataNotFoundError) as e:  # a SettingsError is a ValueError
+        return refuse(e, {"seed": "--seed", "device": "--device"})
+    command = provenance.command_line(["experiment", *argv])
     compile = {"auto": None, "on": True, "off": False}[args.compile]
     print(f"data: {data.summary()}; results into {out_dir}", flush=True)
     status = 0
     for name, models in selection.items():
         try:
-            folder = run_experiment(
-                name, data, out_dir, smoke=args.smoke, epochs=args.epochs, models=models, seed=args.seed,
-                reuse=not args.no_reuse, device=args.device, compile=compile, progress=not args.no_progress,
-                command=command, dry_run=args.dry_run,
-            )
+            folder = run_experiment(name, data, out_dir, smoke=args.smoke, epochs=args.epochs, models=models,
+                                    seed=args.seed, reuse=not args.no_reuse, device=args.device, compile=compile,
+                                    progress=not args.no_progress, command=command, dry_run=args.dry_run)
         except RunsDiverged as e:
-            status = _error(e, status=1)
+            status = refuse(e, status=1)
             continue
         except KeyboardInterrupt:
             print(f"{name}: stopped by the keyboard; finished runs are stored in {out_dir / name} "

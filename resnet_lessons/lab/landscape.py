@@ -31,6 +31,7 @@ from ..landscape import (
     save_surface,
     surface_2d,
 )
+from ..models import build_model
 from ..preflight import SEED_MAX
 from .provenance import command_line, data_facts, environment, git_state, utc_now
 
@@ -43,11 +44,10 @@ PREFIX = "python -m resnet_lessons.lab.landscape"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PREFIX,
-        description="Compute the 2-D loss surface around the course's trained networks (resnet_lessons.trained) "
-        "and store each as <out>/<model>.json, with a provenance.json that describes every surface in the folder. "
-        "Writes into runs/landscape unless told --update-stored (the course's results/landscape).",
-    )
+        prog=PREFIX, description="Compute the 2-D loss surface around the course's trained networks "
+        "(resnet_lessons.trained) and store each as <out>/<model>.json, with a provenance.json that describes every "
+        "surface in the folder. Writes into runs/landscape unless told --update-stored (the course's "
+        "results/landscape).")
     parser.add_argument("--models", nargs="+", default=["plain20", "resnet20"],
                         help="trained networks (names that resnet_lessons.trained accepts; default plain20 resnet20)")
     parser.add_argument("--grid", type=int, default=21, help="points per axis, odd (default 21)")
@@ -144,12 +144,11 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
     if not path.exists():
         return None
     partial = load_surface(path)
-    meta = partial.meta
-    rows = f"{meta.get('rows_done')} of {len(partial.ys)} rows, started {meta.get('started')}"
+    rows = f"{partial.meta.get('rows_done')} of {len(partial.ys)} rows, started {partial.meta.get('started')}"
     if not resume:
         raise ValueError(f"{path} holds a partial surface of {name} ({rows}): add --resume to continue it, or "
                          "delete it to start again.")
-    different = differences(meta, settings, sha256)
+    different = differences(partial.meta, settings, sha256)
     if different:
         raise ValueError(f"{path} ({rows}) was computed with other settings: {', '.join(different)}. Resume "
                          "with the settings it was started with, or delete it to start again.")
@@ -157,8 +156,7 @@ def check_partial(path: Path, name: str, settings: dict, sha256: str, resume: bo
 
 
 def already_stored(path: Path, settings: dict, sha256: str) -> bool:
-    """True when ``path`` holds a finished surface of the same shipped network with the same settings (what
-    ``--resume`` leaves alone)."""
+    """Whether ``path`` holds a finished surface of this shipped network with these settings (kept by --resume)."""
     return path.is_file() and not differences(load_surface(path).meta, settings, sha256)
 
 
@@ -168,26 +166,22 @@ def save_partial(path: Path, meta: dict, so_far: Surface) -> None:
     save_surface(path, so_far)
 
 
-def initial_network(record) -> torch.nn.Module:
-    """The network's weights before training, rebuilt as training built them: seed, then the builder."""
-    from ..models import build_model
-
-    torch.manual_seed(record.seed)
-    return build_model(record.model, **record.model_kwargs).eval()
-
-
-def write_provenance(folder: Path) -> None:
-    """provenance.json: for every surface in ``folder``, the command that made it, when, and from which commit."""
-    surfaces = {}
-    for path in sorted(folder.glob("*.json")):
-        if path.name != "provenance.json":
+def store_surface(out: Path, name: str, surface: Surface) -> None:
+    """Save ``surface`` as ``out/<name>.json`` and rewrite ``out/provenance.json`` (for every surface in ``out``,
+    the command that made it, when, and from which commit): both, or neither."""
+    with replaced_folder(out) as new:
+        save_surface(new / f"{name}.json", surface)
+        surfaces = {}
+        for path in sorted(new.glob("*.json")):
+            if path.name == "provenance.json":
+                continue
             meta = load_surface(path).meta
             surfaces[path.stem] = {k: meta.get(k) for k in ("command", "started", "finished", "git", "grid", "images")}
             if meta.get("resumed"):  # computed in pieces: the commands that continued it
                 surfaces[path.stem]["resumed"] = meta["resumed"]
             if meta.get("curvatures"):  # measured by the same command or added later
                 surfaces[path.stem]["curvatures"] = {k: meta["curvatures"][k] for k in ("command", "finished", "git")}
-    write_json(folder / "provenance.json", {"models": sorted(surfaces), "surfaces": surfaces})
+        write_json(new / "provenance.json", {"models": sorted(surfaces), "surfaces": surfaces})
 
 
 def measure_curvatures(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, args: argparse.Namespace,
@@ -208,26 +202,16 @@ def curvature_line(name: str, curvatures: dict) -> str:
             f"{curvatures['directions']} random directions)")
 
 
-def add_curvatures(out: Path, networks: dict, data, settings: dict, args: argparse.Namespace, command: str) -> int:
-    """``--curvatures-only``: add the curvatures to the stored surfaces of ``networks`` in ``out``, each computed
-    with ``settings`` on the same shipped network (checked for all before any is measured)."""
-    for name, (_, record) in networks.items():
-        if not already_stored(out / f"{name}.json", settings, record.sha256):
-            wanted = ", ".join(f"{k} {v}" for k, v in settings.items())
-            print(f"error: {out / (name + '.json')} holds no surface of the shipped {name} computed with these "
-                  f"settings ({wanted}): compute the surface first (without --curvatures-only), or give the settings "
-                  "it was computed with.", file=sys.stderr)
-            return 2
+def add_curvatures(out: Path, networks: dict, data, args: argparse.Namespace, command: str) -> None:
+    """``--curvatures-only``: add the curvatures to the stored surfaces of ``networks`` in ``out`` (each computed
+    with this command's settings on the same shipped network, as main checks before any is measured)."""
     git = git_state()
     for name, (model, record) in networks.items():
         surface = load_surface(out / f"{name}.json")
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         surface.meta["curvatures"] = measure_curvatures(model, images, labels, args, command, git)
-        with replaced_folder(out) as new:
-            save_surface(new / f"{name}.json", surface)
-            write_provenance(new)
+        store_surface(out, name, surface)
         print(f"{curvature_line(name, surface.meta['curvatures'])} -> {out / (name + '.json')}", flush=True)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,17 +230,25 @@ def main(argv: list[str] | None = None) -> int:
         check_not_mixing(out, args.models, settings)
         partials = {name: check_partial(partial_dir / f"{name}.json", name, settings, record.sha256, args.resume)
                     for name, (_, record) in networks.items()}
+        for name, (_, record) in networks.items():
+            if args.curvatures_only and not already_stored(out / f"{name}.json", settings, record.sha256):
+                wanted = ", ".join(f"{k} {v}" for k, v in settings.items())
+                raise ValueError(f"{out / (name + '.json')} holds no surface of the shipped {name} computed with these "
+                                 f"settings ({wanted}): compute the surface first (without --curvatures-only), or "
+                                 "give the settings it was computed with.")
     except (ValueError, FileNotFoundError, TrainedNetworkError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.curvatures_only:
-        return add_curvatures(out, networks, data, settings, args, command)
+        add_curvatures(out, networks, data, args, command)
+        return 0
     git = git_state()  # the code as it was when the command started, not when a later surface is saved
     for name, (model, record) in networks.items():
-        if args.resume and partials[name] is None and already_stored(out / f"{name}.json", settings, record.sha256):
-            print(f"{name}: its surface is stored already ({out / (name + '.json')}); left as it is", flush=True)
+        path, partial_path = out / f"{name}.json", partial_dir / f"{name}.json"
+        if args.resume and partials[name] is None and already_stored(path, settings, record.sha256):
+            print(f"{name}: its surface is stored already ({path}); left as it is", flush=True)
             continue
         images, labels = evaluation_subset(data, args.images, "train", args.seed, record.mean, record.std)
         speed = images_per_second(model, images, labels)
@@ -276,14 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         axis = grid(args.grid, args.extent)
         try:
             surface = surface_2d(model, images, labels, axis, axis, seed=args.seed, progress=True, done=done,
-                                 after_row=functools.partial(save_partial, partial_dir / f"{name}.json", partial))
+                                 after_row=functools.partial(save_partial, partial_path, partial))
         except KeyboardInterrupt:
-            print(f"\n{name}: stopped; the rows finished so far are in {partial_dir / (name + '.json')}. Continue "
-                  f"with the same command and --resume.", file=sys.stderr)
+            print(f"\n{name}: stopped; the rows finished so far are in {partial_path}. Continue with the same "
+                  "command and --resume.", file=sys.stderr)
             return 130
         if args.line:
             alphas = np.linspace(-0.5, 1.5, args.line)  # 0 and 1 among them: (args.line - 1) is divisible by 4
-            line = interpolate(initial_network(record), model, images, labels, alphas)
+            torch.manual_seed(record.seed)  # the weights before training, rebuilt as training built them
+            initial = build_model(record.model, **record.model_kwargs).eval()
+            line = interpolate(initial, model, images, labels, alphas)
             interpolation = {"alphas": line.alphas.tolist(), "losses": line.losses.tolist(),
                              "accuracies": line.accuracies.tolist(), "largest_rise": largest_rise(line),
                              "initial": f"torch.manual_seed({record.seed}); build_model({record.model!r}"
@@ -304,12 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.directions:
             surface.meta["curvatures"] = measure_curvatures(model, images, labels, args, command, git)
-        with replaced_folder(out) as new:  # the surface and the provenance that describes it, or neither
-            save_surface(new / f"{name}.json", surface)
-            write_provenance(new)
-        (partial_dir / f"{name}.json").unlink(missing_ok=True)
-        print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {out / (name + '.json')}",
-              flush=True)
+        store_surface(out, name, surface)
+        partial_path.unlink(missing_ok=True)
+        print(f"{name}: {roughness(surface).line()} ({surface.seconds / 60:.1f} min) -> {path}", flush=True)
         if args.directions:
             print(curvature_line(name, surface.meta["curvatures"]), flush=True)
         if args.line:

@@ -12,7 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import default_results_dir
 from ..reference import (
     Reference,
     _facts,
@@ -93,8 +92,7 @@ def networks_markdown(results_dir: str | os.PathLike | None = None) -> str:
 def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: str | os.PathLike = ".") -> str:
     """The README's results section: the data caveat, then for each stored experiment its hardware,
     data, command, figure and table, all read from the stored files."""
-    root = Path(results_dir) if results_dir is not None else default_results_dir()
-    names = available(root)
+    names = available(results_dir)
     intro = (
         "Full runs of the course's key experiments (on a GPU; the short gradients experiment on a CPU), made by the "
         "course's own code (`python -m resnet_lessons experiment NAME`) and stored in `results/` with their "
@@ -106,14 +104,14 @@ def results_markdown(results_dir: str | os.PathLike | None = None, readme_dir: s
     )
     if not names:
         return f"{intro}\n\nNo reference results are stored yet."
-    refs = [load_reference(n, root) for n in names]
+    refs = [load_reference(n, results_dir) for n in names]
     smoke = [ref.name for ref in refs if is_smoke(ref.summary)]
     parts = [intro, f"**About the data.** {DATA_CAVEAT}"]
     if smoke:
         parts.append(f"**Warning:** {', '.join(smoke)} stored from smoke runs (`--smoke`, tiny data): "
                      "not real references.")
     parts += [_section(ref, Path(readme_dir)) for ref in refs]
-    networks = networks_markdown(root)
+    networks = networks_markdown(results_dir)
     return "\n\n".join(parts + ([networks] if networks else []))
 
 
@@ -128,10 +126,9 @@ def update_readme_results(readme_path: str | os.PathLike, results_dir: str | os.
                          "around the place where the results go.")
     body = results_markdown(results_dir, path.parent)
     new = text[: start + len(START_MARKER)] + "\n" + body + "\n" + text[end:]
-    if new == text:
-        return False
-    path.write_text(new)
-    return True
+    if new != text:
+        path.write_text(new)
+    return new != text
 
 
 DEFAULT_TOLERANCE_PCT = 1.0
@@ -141,12 +138,10 @@ no run-to-run noise is recorded; with a recorded noise, the tolerance is the lar
 
 def compare_results(stored: str | os.PathLike, rerun: str | os.PathLike,
                     tolerance_pct: float | None = None) -> tuple[str, bool]:
-    """Compare the runs two result folders have in common (e.g. results/depth and a rerun of it).
-
-    Returns (a markdown table of the final test accuracy in both, their difference, and whether it is
-    within the tolerance; True when every common run agrees). Only final numbers are compared: the
-    best epoch by test accuracy would be a choice made on the test set.
-    """
+    """Compare the runs two result folders have in common (e.g. results/depth and a rerun of it). Returns (a
+    markdown table of the final test accuracy in both, their difference, and whether it is within the tolerance;
+    True when every common run agrees). Only final numbers are compared: the best epoch by test accuracy would be
+    a choice made on the test set."""
     a = load_reference(Path(stored).name, Path(stored).parent)
     b = load_reference(Path(rerun).name, Path(rerun).parent)
     common = [n for n in a.histories if n in b.histories]
@@ -172,10 +167,8 @@ def compare_results(stored: str | os.PathLike, rerun: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m resnet_lessons.lab.reference",
-        description="List, tabulate and compare the stored reference results; regenerate the README's section.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m resnet_lessons.lab.reference", description="List, tabulate "
+                                     "and compare the stored reference results; regenerate the README's section.")
     parser.add_argument("--results", default=None, metavar="DIR", help="results folder (default: results/)")
     parser.add_argument("--update-readme", metavar="README", help="rewrite the README's results section")
     parser.add_argument("--table", metavar="NAME", help="print the markdown table of one experiment")

@@ -23,6 +23,7 @@ from .. import transfer
 from ..data import load_cifar10
 from ..files import read_json, write_json
 from ..models import cifar_resnet
+from ..plots import save_figure
 from ..trained import sha256_of
 from .provenance import code_fingerprint, command_line, data_facts, environment, git_state, utc_now
 
@@ -97,7 +98,7 @@ def run(out: Path, source_per_class: int, source_epochs: int, per_class: list[in
 
 def draw_figure(summary: dict, folder: Path) -> None:
     """Draw the stored experiment's figure (``summary``: its summary.json) into ``folder/figure.png``."""
-    transfer.plot_transfer(summary).savefig(folder / "figure.png", dpi=100, bbox_inches="tight")
+    save_figure(transfer.plot_transfer(summary), folder / "figure.png", dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
