@@ -16,6 +16,8 @@ import torchinfo
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .metrics import eval_mode, model_device
+
 # --- formulas ---
 
 
@@ -96,23 +98,19 @@ def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
     if len(size) != 4 or not all(isinstance(s, int) and s >= 1 for s in size):
         raise ValueError(f"input_size must be (N, C, H, W) or (C, H, W) with positive whole numbers, "
                          f"e.g. (1, 3, 32, 32); got {input_size!r}.")
-    param = next(model.parameters(), None)
-    return torch.zeros(size, device=param.device if param is not None else "cpu")
+    return torch.zeros(size, device=model_device(model))
 
 
 def run_eval(model: nn.Module, x: torch.Tensor, hooks_on: Iterable[nn.Module] = (), hook=None):
     """``model(x)`` once in eval mode without gradients, with the forward ``hook`` on each of ``hooks_on``;
     returns the output. The hooks are removed and the model's train/eval mode is restored afterwards."""
-    was_training = model.training
     handles = [m.register_forward_hook(hook) for m in hooks_on] if hook else []
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             return model(x)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
 
 
 def _run_counted(model: nn.Module, x: torch.Tensor) -> tuple[object, int]:

@@ -148,8 +148,9 @@ def _kind(module: nn.Module) -> str:
 # --- drawing ---
 
 
-def _canvas(width: float, height: float, title: str) -> tuple[Axes, Diagram]:
-    """A titled figure of width x height inches whose data coordinates are inches, (0, 0) at the bottom left."""
+def _canvas(width: float, height: float, title: str) -> tuple[Axes, Diagram, float]:
+    """A titled figure of width x height inches whose data coordinates are inches, (0, 0) at the bottom left;
+    returns the axes, the Diagram, and the y where drawing starts (0.75 inch below the top edge, under the title)."""
     fig = plt.figure(figsize=(width, height))
     plt.close(fig)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -157,7 +158,7 @@ def _canvas(width: float, height: float, title: str) -> tuple[Axes, Diagram]:
     ax.set_ylim(0, height)
     ax.axis("off")
     ax.text(width / 2, height - 0.3, title, ha="center", va="center", fontsize=TITLE, weight="bold")
-    return ax, Diagram(fig)
+    return ax, Diagram(fig), height - 0.75
 
 
 def _box(ax: Axes, cx: float, top: float, width: float, text: str, kind: str, fontsize: float = FONT) -> float:
@@ -273,10 +274,9 @@ def block(residual_block: nn.Module, input_shape: tuple[int, int, int], title: s
     box_w, gap = 2.8, 0.4
     width = 0.55 + box_w + gap + (box_w if shortcut else 1.45) + 0.25
     height = 0.75 + 0.55 + len(branch) * STEP + 0.5 + STEP + 0.55
-    ax, diagram = _canvas(width, height, title)
+    ax, diagram, top = _canvas(width, height, title)
     cx = 0.55 + box_w / 2
     sx = cx + box_w / 2 + gap + (box_w / 2 if shortcut else 0.35)
-    top = height - 0.75
     x_shape = shape_text(tuple(input_shape))
     _bold(ax, cx, top, f"x: {x_shape}")
     diagram.shapes.append(x_shape)
@@ -377,8 +377,7 @@ def _paths_panel(title: str, c_in: int, c_out: int, cardinality: int, d: int, co
     rows = 3 if not concatenate else 2
     width = 0.3 + 4 * col_w + 0.9
     height = 1.25 + rows * STEP + 0.45 + (STEP + BOX_H if concatenate else 0) + 1.3
-    ax, diagram = _canvas(width, height, title)
-    top = height - 0.75
+    ax, diagram, top = _canvas(width, height, title)
     mid = 0.3 + 2 * col_w
     _bold(ax, mid, top, f"x: {c_in} channels")
     first = top - 0.5
@@ -413,8 +412,7 @@ def _grouped_panel(title: str, convs: list[Call]) -> Diagram:
     box_w = 3.3
     width = 0.3 + box_w + 0.9
     height = 0.75 + 0.5 + 3 * STEP + 1.25
-    ax, diagram = _canvas(width, height, title)
-    top = height - 0.75
+    ax, diagram, top = _canvas(width, height, title)
     cx = 0.3 + box_w / 2
     _bold(ax, cx, top, f"x: {convs[0].module.in_channels} channels")
     _arrow(ax, (cx, top - 0.2), (cx, top - 0.5))
@@ -433,9 +431,8 @@ def stage_map(model: nn.Module | None = None, input_shape: tuple[int, int, int] 
     width = left + box_w + 1.6
     height = 0.75 + 0.55 + len(calls) * STEP + 0.2
     name = f"ResNet-{model.depth}" if hasattr(model, "depth") else type(model).__name__
-    ax, diagram = _canvas(width, height, f"{name}: stem, stages and head, with the shape after each layer")
+    ax, diagram, top = _canvas(width, height, f"{name}: stem, stages and head, with the shape after each layer")
     cx = left + box_w / 2
-    top = height - 0.75
     x_shape = shape_text(tuple(input_shape))
     _bold(ax, cx, top, f"image: {x_shape}")
     diagram.shapes.append(x_shape)

@@ -4,13 +4,10 @@ Every function takes a model and a batch of **normalised** images x, float [N, 3
 takes), runs the model in eval mode and leaves it as it found it: same weights, same train/eval mode, no hooks
 left behind, no gradients stored on its parameters.
 
-    maps = feature_maps(model, x, "layer2")           # [N, 32, 16, 16]: what stage 2 of ResNet-20 outputs
-    with recording(model, "layer3") as rec:            # the same by hand: a forward hook that removes itself
-        logits = model(x)
-    rec.output                                          # [N, 64, 8, 8]
-    cam = class_activation_map(model, x, target)        # [N, 8, 8]: Zhou et al. (2016)
-    heat = grad_cam(model, x, target, "layer2")         # [N, 16, 16]: Selvaraju et al. (2017), any stage
-    upsample(cam, 32)                                   # [N, 32, 32]: laid over the image
+    maps = feature_maps(model, x, "layer2")        # [N, 32, 16, 16]: stage 2 of ResNet-20, by a hook (see recording)
+    cam = class_activation_map(model, x, target)   # [N, 8, 8]: Zhou et al. (2016)
+    heat = grad_cam(model, x, target, "layer2")    # [N, 16, 16]: Selvaraju et al. (2017), any stage
+    upsample(cam, 32)                              # [N, 32, 32]: laid over the image
 
 **CAM**: after global average pooling (GAP) and one linear layer, the score of class c from the last feature maps A
 (K maps of H x W) is y_c = (1/HW) sum_ij [ sum_k w_ck A_kij ] + b_c, so the bracket M_c = sum_k w_ck A_k is a map
@@ -23,9 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor, nn
+
+from .metrics import eval_mode
 
 
 def normalise(images: Tensor, mean, std) -> Tensor:
@@ -104,22 +105,11 @@ def recording(model: nn.Module, name: str) -> Iterator[Recording]:
         handle.remove()
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode inside the block (BatchNorm uses its running statistics), the model's own mode after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
 @torch.no_grad()
 def feature_maps(model: nn.Module, x: Tensor, name: str) -> Tensor:
     """The output of layer ``name`` for images x [N, 3, H, W]: e.g. [N, 32, 16, 16] for "layer2" of a CIFAR ResNet."""
     _check_images(model, x)
-    with _eval_mode(model), recording(model, name) as rec:
+    with eval_mode(model), recording(model, name) as rec:
         model(x)
     return rec.checked_output(name).detach().clone()
 
@@ -152,7 +142,7 @@ def class_activation_map(model: nn.Module, x: Tensor, target: Tensor | int | Non
     if not isinstance(linear, nn.Linear):
         raise ValueError(f"CAM needs a network that ends in global average pooling and a linear layer; "
                          f"{fc!r} is a {type(linear).__name__}. Use grad_cam, which works for any network.")
-    with _eval_mode(model), recording(model, features) as rec:
+    with eval_mode(model), recording(model, features) as rec:
         logits = model(x)
     maps = rec.checked_output(features)  # [N, K, H', W']
     if maps.ndim != 4 or maps.shape[1] != linear.in_features:
@@ -171,7 +161,7 @@ def grad_cam(model: nn.Module, x: Tensor, target: Tensor | int | None = None, la
     """
     _check_images(model, x)
     x = x.detach().clone().requires_grad_(True)  # so that A has a gradient even for a frozen model
-    with _eval_mode(model), recording(model, layer) as rec, torch.enable_grad():
+    with eval_mode(model), recording(model, layer) as rec, torch.enable_grad():
         logits = model(x)
         maps = rec.checked_output(layer)  # [N, K, H', W']
         scores = logits.gather(1, _targets(logits, target)[:, None]).sum()  # each image's score for its class
@@ -204,11 +194,9 @@ def first_layer_filters(model: nn.Module, name: str = "conv1") -> Tensor:
 
 
 def show_maps(images: Tensor, maps: Tensor, titles: list[str] | None = None, ncols: int = 8,
-              title: str | None = None, alpha: float = 0.5):
+              title: str | None = None, alpha: float = 0.5) -> Figure:
     """Each uint8 image [N, 3, H, W] with its map [N, h, w] laid over it (upsampled, scaled per image to
-    its own maximum: compare where, not how much, between images). Returns the figure."""
-    import matplotlib.pyplot as plt
-
+    its own maximum: compare where, not how much, between images)."""
     heat = upsample(maps.float().cpu(), images.shape[-1])
     heat = heat / heat.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
     rows = -(-len(images) // ncols)
@@ -226,11 +214,9 @@ def show_maps(images: Tensor, maps: Tensor, titles: list[str] | None = None, nco
     return figure
 
 
-def show_feature_maps(maps: Tensor, count: int = 16, title: str | None = None):
+def show_feature_maps(maps: Tensor, count: int = 16, title: str | None = None) -> Figure:
     """The first ``count`` channels of one image's feature maps [C, h, w], each in grey with its own
-    scale (black: its smallest value, white: its largest). Returns the figure."""
-    import matplotlib.pyplot as plt
-
+    scale (black: its smallest value, white: its largest)."""
     count = min(count, len(maps))
     ncols = min(count, 16)
     rows = -(-count // ncols)

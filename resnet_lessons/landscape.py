@@ -29,6 +29,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from .config import default_results_dir
+from .data import stratified_subset
+from .files import read_json, write_json
+from .interpret import normalise
+from .live import is_clear
 from .plots import _new_axes
 
 Direction = dict[str, Tensor]  # parameter name -> a tensor of that parameter's shape
@@ -39,10 +44,9 @@ Direction = dict[str, Tensor]  # parameter name -> a tensor of that parameter's 
 def filter_normalize(direction: Tensor, weight: Tensor) -> Tensor:
     """Rescale each filter of ``direction`` to the norm of the matching filter of ``weight``.
 
-    direction, weight: tensors of the same shape with at least 2 dimensions, e.g. a conv weight
-    [C_out, C_in, k, k] (a filter is ``weight[i]``, one output channel) or an fc weight
-    [out_features, in_features] (a filter is one row). Returns a new tensor of that shape whose filter i has
-    norm ``||weight[i]||``. 1-D tensors are refused: the landscape leaves them out (see the module doc).
+    direction, weight: the same shape, 2 or more dimensions: a conv weight [C_out, C_in, k, k] (a filter is
+    ``weight[i]``, one output channel) or an fc weight [out_features, in_features] (a filter is one row).
+    Returns a new tensor of that shape whose filter i has norm ``||weight[i]||``.
     """
     if direction.shape != weight.shape:
         raise ValueError(f"direction and weight need the same shape, got {tuple(direction.shape)} "
@@ -85,12 +89,9 @@ def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
     """A fixed, stratified set of ``n`` images of ``data``, normalised as the trainer does.
 
     data: a :class:`resnet_lessons.data.CIFAR10Tensors`. split: "train" (the loss being minimised, as in
-    Li et al.) or "test". Returns (images float32 [n, 3, 32, 32], labels int64 [n]), the images
-    ``(x / 255 - mean) / std``; mean, std: 3 values each in 0..1 units (a shipped network's ``record.mean``
-    and ``record.std``), by default the training set's.
+    Li et al.) or "test". mean, std: for :func:`resnet_lessons.interpret.normalise`, by default the training
+    set's. Returns (images float32 [n, 3, 32, 32], labels int64 [n]).
     """
-    from .data import stratified_subset
-
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
     classes = len(data.classes)
@@ -99,9 +100,7 @@ def evaluation_subset(data, n: int = 1000, split: str = "train", seed: int = 0,
     images, labels = stratified_subset(getattr(data, f"{split}_images"), getattr(data, f"{split}_labels"), n, seed)
     if mean is None or std is None:
         mean, std = data.mean_std()
-    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-    normalised = (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-    return normalised, labels
+    return normalise(images, mean, std), labels
 
 
 def _check_images(images: Tensor, labels: Tensor) -> None:
@@ -359,8 +358,6 @@ def compare_curvatures(name_a: str, a: Sequence[float], name_b: str, b: Sequence
     the means is clear when it is more than twice its standard error, sqrt(var(a) / n_a + var(b) / n_b): the
     course's one rule for a clear difference (:func:`resnet_lessons.live.is_clear`).
     """
-    from .live import is_clear
-
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"compare_curvatures needs 2 or more curvatures per network (got {len(a)} and {len(b)}): "
@@ -441,15 +438,11 @@ def plot_interpolation(lines: dict[str, Line], ax: Axes | None = None, title: st
 
 def save_surface(path: str | Path, surface: Surface) -> Path:
     """Write ``surface`` (grid, losses, accuracies, seconds, meta) as JSON."""
-    from .files import write_json
-
     return write_json(path, {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(surface).items()})
 
 
 def load_surface(path: str | Path) -> Surface:
     """Read a surface written by :func:`save_surface`."""
-    from .files import read_json
-
     d = read_json(path)
     return Surface(np.asarray(d["xs"]), np.asarray(d["ys"]), np.asarray(d["losses"]), np.asarray(d["accuracies"]),
                    d.get("seconds", 0.0), d.get("meta", {}))
@@ -458,8 +451,6 @@ def load_surface(path: str | Path) -> Surface:
 def stored_surfaces(names: Sequence[str], results_dir: str | Path | None = None) -> dict[str, Surface]:
     """The surfaces that ``python -m resnet_lessons.lab.landscape`` stored for the shipped networks ``names``
     (``results/landscape/<name>.json``), those of them that are there, by name."""
-    from .config import default_results_dir
-
     folder = Path(results_dir if results_dir is not None else default_results_dir()) / "landscape"
     return {name: load_surface(folder / f"{name}.json") for name in names if (folder / f"{name}.json").is_file()}
 

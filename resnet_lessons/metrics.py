@@ -14,7 +14,8 @@ The smaller functions take plain tensors (logits or predicted labels, and true l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,6 +31,17 @@ def model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode inside the ``with`` block (BatchNorm uses its running statistics), the model's own mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, mean: Sequence[float] | torch.Tensor,
             std: Sequence[float] | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
@@ -42,11 +54,8 @@ def predict(model: nn.Module, images: torch.Tensor, mean: Sequence[float] | torc
     dummy_labels = torch.zeros(len(images), dtype=torch.int64)
     loader = DeviceLoader(images, dummy_labels, batch_size, mean, std, train=False, device=device,
                           channels_last=device.type in ("cuda", "cpu"))
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x).float().cpu() for x, _ in loader]) if len(loader) else torch.zeros(0, 0)
-    model.train(was_training)
-    return logits
+    with eval_mode(model):
+        return torch.cat([model(x).float().cpu() for x, _ in loader]) if len(loader) else torch.zeros(0, 0)
 
 
 def _labels_of(logits_or_preds: torch.Tensor) -> torch.Tensor:

@@ -53,13 +53,12 @@ def _to_numpy(x, name: str) -> np.ndarray:
     raise TypeError(f"{name} must be a torch.Tensor, a numpy array or a list, not {type(x).__name__}.")
 
 
-def _check_histories(histories, name: str) -> dict[str, History]:
+def _check_histories(histories, name: str) -> None:
     if not isinstance(histories, dict) or not histories:
         raise TypeError(f"{name} must be a non-empty dict {{run name: History}}, got {histories!r}.")
     for run, h in histories.items():
         if not isinstance(h, History):
             raise TypeError(f"{name}[{run!r}] must be a History, not {type(h).__name__}.")
-    return histories
 
 
 def _curve_values(h: History, metric: str, x: str) -> tuple[list[float], list[float], list[float]]:
@@ -132,7 +131,7 @@ def plot_curves(histories: dict[str, History], ax: Axes | None = None, metric: s
         always knows which curves were computed here and which were loaded from disk.
     ylim: y range, e.g. ``(0, 20)`` as in the paper.
     """
-    histories = _check_histories(histories, "histories")
+    _check_histories(histories, "histories")
     if reference is not None:
         _check_histories(reference, "reference")
     fig, ax = _new_axes(ax, (6.0, 4.2))
@@ -154,8 +153,8 @@ def plot_degradation(plain: dict[str, History], residual: dict[str, History], me
     The degradation problem shows on the left (deeper plain nets have *higher* training error);
     the right panel shows the same depths with shortcut connections.
     """
-    plain = _check_histories(plain, "plain")
-    residual = _check_histories(residual, "residual")
+    _check_histories(plain, "plain")
+    _check_histories(residual, "residual")
     fig, (ax_plain, ax_res) = plt.subplots(1, 2, figsize=(11.0, 4.2), sharey=True, layout="constrained")
     plt.close(fig)
     _draw_runs(ax_plain, plain, metric, x, reference_plain, reference_label)
@@ -176,9 +175,8 @@ class LivePlot:
     ...     live.update(history)       # several runs on one figure: live.update("plain-20", h)
     >>> live.close()
 
-    In Jupyter the figure is displayed once and then redrawn in the same output area. Outside a
-    Jupyter kernel (scripts, CI, a terminal) nothing is shown and nothing fails; the figure is still
-    kept up to date in ``live.figure``, so it can be saved with :func:`save_figure`.
+    In Jupyter the figure is shown once and redrawn in place. Elsewhere (scripts, CI) nothing is shown and
+    nothing fails; ``live.figure`` is still kept up to date, for :func:`save_figure`.
     """
 
     def __init__(self, title: str | None = None, x: str = "epoch", figsize: tuple[float, float] = (11.0, 3.8)):

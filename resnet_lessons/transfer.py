@@ -21,9 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor, nn
+from torchvision.models import ResNet18_Weights, resnet18
 
 from .config import default_results_dir
 from .data import CIFAR10Tensors, stratified_subset
@@ -178,8 +181,6 @@ def fine_tune(source: nn.Module, data: CIFAR10Tensors, epochs: int, mean: Sequen
 def imagenet_resnet18(weights_file: str | os.PathLike | None = None) -> nn.Module:
     """torchvision's ResNet-18 with its ImageNet weights: downloaded once (44.7 MB) into torch's cache, or read
     from ``weights_file`` (a saved ``state_dict``)."""
-    from torchvision.models import ResNet18_Weights, resnet18
-
     if weights_file is None:
         return resnet18(weights=ResNet18_Weights.DEFAULT)
     model = resnet18()
@@ -189,8 +190,6 @@ def imagenet_resnet18(weights_file: str | os.PathLike | None = None) -> nn.Modul
 
 def imagenet_mean_std() -> tuple[list[float], list[float]]:
     """The normalisation the ImageNet ResNet-18 was trained with (from torchvision's weights entry)."""
-    from torchvision.models import ResNet18_Weights
-
     transforms = ResNet18_Weights.DEFAULT.transforms()
     return list(transforms.mean), list(transforms.std)
 
@@ -225,12 +224,9 @@ def stored_source_network(results_dir: str | os.PathLike | None = None) -> tuple
     return model.eval(), summary
 
 
-def plot_transfer(summary: dict, live: dict | None = None):
-    """Test accuracy on the vehicles against training images per class, one line per method (the stored
-    experiment's ``summary``), with the ``live`` accuracies ({method: accuracy} at ``live["per_class"]``)
-    as crosses. Returns the figure."""
-    import matplotlib.pyplot as plt
-
+def plot_transfer(summary: dict, live: dict | None = None) -> Figure:
+    """Test accuracy on the vehicles against training images per class, one line per method (the stored experiment's
+    ``summary``), with the ``live`` accuracies ({method: accuracy} at ``live["per_class"]``) as crosses."""
     figure, ax = plt.subplots(figsize=(6, 4))
     for method, marker in (("fine-tune", "o"), ("scratch", "s"), ("linear probe", "^")):
         rows = [r for r in summary["runs"] if r["method"] == method]
