@@ -149,16 +149,7 @@ def fit(model: nn.Module, data, epochs: int, recipe: str | Recipe = "onecycle", 
 
     # --- start afresh or resume ---
     identity = run_identity(model, recipe, epochs, data, name)
-    record = RunRecord(  # what the run is: the record a new History starts with
-        model=name, recipe=recipe.name, recipe_settings=recipe.to_dict(), epochs=epochs,
-        batch_size=recipe.batch_size, seed=recipe.seed, device=_device_name(device),
-        precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
-        compiled=compile_mode or False, torch=str(torch.__version__),
-        data=getattr(data, "data_label", "") or getattr(data, "source", ""), data_source=getattr(data, "source", ""),
-        subset=getattr(data, "subset_note", ""), train_images=len(train_loader.labels), val_images=recipe.val_size,
-        test_images=len(data.test_labels), mean=[round(float(v), 6) for v in train_loader.mean.flatten()],
-        std=[round(float(v), 6) for v in train_loader.std.flatten()],
-    )
+    record = _record(name, recipe, epochs, device, amp_dtype, compile_mode, data, train_loader)
     history = None if out_dir is None else resume_run(out_dir, resume, identity, record, model, optimizer,
                                                       scheduler, scaler, train_loader.generator)
     if history is None:
@@ -246,6 +237,21 @@ def _loaders(data, recipe: Recipe, device: torch.device, channels_last: bool):
         if recipe.val_size else None
     return (loader(train_images, train_labels, recipe.batch_size, True), val,
             loader(data.test_images, data.test_labels, EVAL_BATCH_SIZE, False))
+
+
+def _record(name: str, recipe: Recipe, epochs: int, device: torch.device, amp_dtype: torch.dtype | None,
+            compile_mode: str | None, data, train_loader: DeviceLoader) -> RunRecord:
+    """What the run is: the record a new History starts with."""
+    return RunRecord(
+        model=name, recipe=recipe.name, recipe_settings=recipe.to_dict(), epochs=epochs,
+        batch_size=recipe.batch_size, seed=recipe.seed, device=_device_name(device),
+        precision={None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[amp_dtype],
+        compiled=compile_mode or False, torch=str(torch.__version__),
+        data=getattr(data, "data_label", "") or getattr(data, "source", ""), data_source=getattr(data, "source", ""),
+        subset=getattr(data, "subset_note", ""), train_images=len(train_loader.labels), val_images=recipe.val_size,
+        test_images=len(data.test_labels), mean=[round(float(v), 6) for v in train_loader.mean.flatten()],
+        std=[round(float(v), 6) for v in train_loader.std.flatten()],
+    )
 
 
 def _device_name(device: torch.device) -> str:
