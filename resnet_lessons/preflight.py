@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .files import check_writable
+from .metrics import eval_mode
 
 SCHEDULES = ("steps", "onecycle", "cosine", "constant")
 SEED_MAX = 2**32 - 1  # NumPy's limit, and far more seeds than anyone tries
@@ -192,17 +193,13 @@ def check_data_and_model(model: nn.Module, data, *, batch_size: int, val_size: i
 def _check_outputs(model: nn.Module, images: torch.Tensor, classes: int, device: torch.device) -> None:
     """Run ``model`` on two images (eval mode, no gradients) and check it gives [2, classes] scores."""
     x = (images.to(device).float() / 255 - 0.5) / 0.25  # roughly normalised: only the shapes matter here
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             out = model(x)
     except Exception as err:
         first_line = (str(err).strip().splitlines() or [""])[0][:300]
         raise SettingsError(f"The model fails on a batch of 2 training images (float32 {list(x.shape)}), before any "
                             f"training: {type(err).__name__}: {first_line}") from err
-    finally:
-        model.train(was_training)
     if not isinstance(out, torch.Tensor) or out.shape != (len(x), classes):
         got = f"shape {list(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise SettingsError(f"The data has {classes} classes, so the model must return {classes} scores per image "

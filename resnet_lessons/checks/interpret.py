@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..interpret import class_activation_map, feature_maps, grad_cam, recording
+from ..metrics import eval_mode
 from .core import TODO, Verdict, function_placeholder, not_answered, placeholder, right, wrong
 
 
@@ -100,12 +101,8 @@ def check_grad_cam(fn: Callable | None, model: nn.Module, x: Tensor, layer: str 
 
 def _unclipped(model: nn.Module, x: Tensor, target: int, layer: str) -> Tensor:
     """sum_k alpha_k A_k without the ReLU (a plausible slip the checker recognises)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with recording(model, layer) as rec:
             logits = model(x.detach().clone().requires_grad_(True))
         (gradients,) = torch.autograd.grad(logits[:, target].sum(), rec.output)
-    finally:
-        model.train(was_training)
     return torch.einsum("nk,nkhw->nhw", gradients.mean(dim=(2, 3)), rec.output.detach())
